@@ -1,0 +1,76 @@
+//! Plugin metadata — what each plugin is, how it executes, and which
+//! resources it holds right now (child PIDs, a Docker container, a Conda
+//! env, a cloud instance) — kept in a SQLite file that stays readable with
+//! the plain `sqlite3` CLI.
+//!
+//! ```
+//! use plugin_metastore::{
+//!     CloudProviderType, MetadataStore, PluginExecutionMode, PluginMetadata, PluginQuery,
+//!     RemoteResourceInfo,
+//! };
+//! use serde_json::json;
+//!
+//! # fn main() -> plugin_metastore::Result<()> {
+//! let store = MetadataStore::open_in_memory()?; // or MetadataStore::open("plugins.db")?
+//!
+//! let mut plugin = PluginMetadata::new(
+//!     "llm_finetune_aws", "finetuning", "AWS LLM Finetuning",
+//!     json!({"type": "object", "properties": {}}),
+//! );
+//! plugin.execution_mode = PluginExecutionMode::CloudGpu;
+//! let mut aws = RemoteResourceInfo::new(CloudProviderType::Aws);
+//! aws.status = "running".into();
+//! aws.estimated_cost_per_hour = Some(24.5);
+//! plugin.remote_resource = Some(aws);
+//! store.save(&plugin)?;
+//!
+//! assert_eq!(store.get("finetuning", "llm_finetune_aws")?, Some(plugin.clone()));
+//! let on_aws = store.query(&PluginQuery::new().provider(CloudProviderType::Aws).active(true))?;
+//! assert_eq!(on_aws, vec![plugin]);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Design
+//!
+//! The model ([`PluginMetadata`], [`RemoteResourceInfo`] and their enums) is
+//! the Rust form of two Python dataclasses; its serde form is their JSON form
+//! (field names as in Python, enums as their string values, missing optional
+//! fields take the Python defaults), so Python and Rust apps can exchange
+//! records.
+//!
+//! The file holds three tables — `plugins` (one row per plugin, key
+//! `(category, name)`), `plugin_pids` (one row per PID, in order) and
+//! `remote_resources` (at most one per plugin) — plus refinery's
+//! `refinery_schema_history` and views for people (`plugin_overview`,
+//! `active_resources`, `remote_overview`). Enums are stored as their text,
+//! JSON as text, timestamps as RFC 3339 UTC text; CHECK constraints refuse
+//! by hand what the library refuses.
+//!
+//! # Compatibility promises
+//!
+//! - [`MetadataStore::open`] runs every pending migration (embedded from
+//!   `migrations/`) and their history rows in one transaction; re-opening a
+//!   current file writes nothing.
+//! - A file written by a newer build ([`Error::SchemaTooNew`]) or that is
+//!   not a plugin-metastore database ([`Error::NotAStore`]) is refused and
+//!   left untouched.
+//! - Migration files are never edited once released; schema changes come as
+//!   new files.
+//! - A save is all or nothing, and a crash loses no committed save (WAL,
+//!   `synchronous=NORMAL` by default; see [`Synchronous`]).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+mod migrate;
+mod model;
+mod query;
+mod store;
+
+pub use error::{Error, Result};
+pub use migrate::{StoreOptions, Synchronous};
+pub use model::{CloudProviderType, PluginExecutionMode, PluginMetadata, RemoteResourceInfo};
+pub use query::PluginQuery;
+pub use store::MetadataStore;

@@ -1,0 +1,423 @@
+//! Opening a store: file checks, pragmas, and the refinery migrations.
+//!
+//! Opening happens in two steps. First the connection is configured outside
+//! any transaction (`journal_mode=WAL`, `synchronous`, `foreign_keys=ON`, a
+//! busy timeout, a WAL size limit). Then the schema history is read with a
+//! plain read; when it is current nothing else happens, so re-opening a
+//! current file is a few microseconds of reads and writes nothing. Otherwise
+//! refinery runs every pending migration and its history row in one
+//! `BEGIN IMMEDIATE` transaction (`set_grouped(true)`).
+//!
+//! Compatibility promises:
+//! - a file whose history names a migration newer than this build is refused
+//!   with [`Error::SchemaTooNew`] before anything is written;
+//! - a file that is not SQLite, or is another application's SQLite database,
+//!   is refused with [`Error::NotAStore`] and not modified;
+//! - several processes migrating the same file at once all succeed: refinery
+//!   reads the applied list outside its write transaction, so the loser of
+//!   that race fails (for instance "table plugins already exists") with its
+//!   transaction rolled back; the store then re-reads the history and retries
+//!   while another process is making progress.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+
+use crate::error::{Error, Result};
+
+refinery::embed_migrations!("migrations");
+
+/// The name of refinery's history table.
+pub(crate) const HISTORY_TABLE: &str = "refinery_schema_history";
+
+/// How hard SQLite works to make a commit durable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Synchronous {
+    /// `synchronous=NORMAL` in WAL mode (the default): an application crash,
+    /// even `kill -9`, loses no committed transaction and never corrupts the
+    /// file; on power loss or an OS crash the last few commits may roll back,
+    /// but the file stays consistent.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit is synced to disk before it returns,
+    /// so it survives power loss too, at the cost of an fsync per commit.
+    Full,
+}
+
+/// Settings for [`MetadataStore::open_with`](crate::MetadataStore::open_with).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreOptions {
+    /// How long a statement waits for another connection's write lock before
+    /// it fails with "database is locked". Default: 10 seconds.
+    pub busy_timeout: Duration,
+    /// Durability of commits. Default: [`Synchronous::Normal`].
+    pub synchronous: Synchronous,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            busy_timeout: Duration::from_secs(10),
+            synchronous: Synchronous::Normal,
+        }
+    }
+}
+
+impl StoreOptions {
+    /// The defaults (see the fields).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets [`busy_timeout`](Self::busy_timeout).
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// Sets [`synchronous`](Self::synchronous).
+    pub fn synchronous(mut self, synchronous: Synchronous) -> Self {
+        self.synchronous = synchronous;
+        self
+    }
+}
+
+/// The WAL file is truncated back to this size after a checkpoint, so one
+/// long-lived reader cannot leave a huge `-wal` file behind for good.
+const JOURNAL_SIZE_LIMIT: i64 = 8 * 1024 * 1024;
+
+/// The newest schema version this build knows.
+pub(crate) fn newest_version() -> i64 {
+    migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| i64::from(m.version()))
+        .max()
+        .unwrap_or(0)
+}
+
+/// Opens (creating if absent, owner-only) the database file at `path`,
+/// configures it and brings its schema up to date.
+pub(crate) fn open_file(path: &Path, options: &StoreOptions) -> Result<Connection> {
+    let cannot = |reason: String| Error::CannotOpen {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if path.as_os_str().is_empty() {
+        return Err(cannot("the path is empty".to_owned()));
+    }
+    if path.is_dir() {
+        return Err(cannot("it is a directory".to_owned()));
+    }
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+        && !parent.is_dir()
+    {
+        return Err(cannot(format!(
+            "the directory {} does not exist",
+            parent.display()
+        )));
+    }
+    create_owner_only(path).map_err(|e| cannot(e.to_string()))?;
+
+    // No SQLITE_OPEN_CREATE: the file exists now, and if it vanished in
+    // between we would rather fail than create it with the default mode.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| cannot(e.to_string()))?;
+    if conn.is_readonly(rusqlite::MAIN_DB)? {
+        return Err(cannot("the file is read-only".to_owned()));
+    }
+    configure(&conn, &path.display().to_string(), options)?;
+    let mut conn = conn;
+    migrate(&mut conn, &path.display().to_string(), migrations::runner())?;
+    Ok(conn)
+}
+
+/// Opens a configured, migrated in-memory database.
+pub(crate) fn open_memory(options: &StoreOptions) -> Result<Connection> {
+    let mut conn = Connection::open_in_memory()?;
+    configure(&conn, ":memory:", options)?;
+    migrate(&mut conn, ":memory:", migrations::runner())?;
+    Ok(conn)
+}
+
+/// Creates `path` with mode 0600 on Unix if it does not exist yet.
+fn create_owner_only(path: &Path) -> std::io::Result<()> {
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.mode(0o600);
+    }
+    match open.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn sqlite_code(e: &rusqlite::Error) -> Option<ErrorCode> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
+        _ => None,
+    }
+}
+
+/// Step one: connection settings, all outside any transaction. Also the
+/// first read of the file, which tells whether it is a database at all.
+fn configure(conn: &Connection, path: &str, options: &StoreOptions) -> Result<()> {
+    conn.busy_timeout(options.busy_timeout)?;
+    let not_a_store = |reason: String| Error::NotAStore {
+        path: path.into(),
+        reason,
+    };
+
+    // The first read of the file: SQLite checks its header here.
+    let tables: Vec<String> = match read_table_names(conn) {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(match sqlite_code(&e) {
+                Some(ErrorCode::NotADatabase) => {
+                    not_a_store("the file is not an SQLite database".to_owned())
+                }
+                Some(ErrorCode::DatabaseCorrupt) => {
+                    not_a_store(format!("the database is damaged ({e})"))
+                }
+                _ => Error::Sqlite(e),
+            });
+        }
+    };
+    if !tables.is_empty() && !tables.iter().any(|t| t == HISTORY_TABLE) {
+        return Err(not_a_store(format!(
+            "it holds other tables ({}) and no {HISTORY_TABLE}",
+            tables.join(", ")
+        )));
+    }
+
+    // Switching a new file to WAL needs an exclusive lock, and a concurrent
+    // opener can make it answer SQLITE_BUSY at once, without the busy
+    // handler: retry until the busy timeout has passed.
+    let deadline = Instant::now() + options.busy_timeout;
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(_) => break,
+            Err(e)
+                if matches!(
+                    sqlite_code(&e),
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                ) && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let synchronous = match options.synchronous {
+        Synchronous::Normal => "NORMAL",
+        Synchronous::Full => "FULL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = {synchronous};
+         PRAGMA foreign_keys = ON;"
+    ))?;
+    conn.query_row(
+        &format!("PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}"),
+        [],
+        |_| Ok(()),
+    )?;
+    Ok(())
+}
+
+fn read_table_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?;
+    let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    names.collect()
+}
+
+/// What the history table says: the versions applied, in order.
+#[derive(Debug, PartialEq, Eq)]
+struct History {
+    versions: Vec<i64>,
+}
+
+/// Reads and checks the history rows (refinery itself would panic on a
+/// malformed row, so the store checks them first).
+fn read_history(conn: &Connection) -> Result<History> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+        [HISTORY_TABLE],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        return Ok(History {
+            versions: Vec::new(),
+        });
+    }
+    let mut stmt = conn.prepare(&format!(
+        "SELECT rowid, version, applied_on, checksum FROM {HISTORY_TABLE} ORDER BY version"
+    ))?;
+    let mut rows = stmt.query([])?;
+    let mut versions = Vec::new();
+    while let Some(row) = rows.next()? {
+        let rowid: i64 = row.get(0)?;
+        let bad = |column: &'static str, value: String, reason: &str| Error::BadData {
+            table: HISTORY_TABLE,
+            column,
+            row: rowid,
+            value,
+            reason: reason.to_owned(),
+        };
+        let version = match row.get_ref(1)? {
+            rusqlite::types::ValueRef::Integer(v) => v,
+            other => return Err(bad("version", format!("{other:?}"), "not an integer")),
+        };
+        let applied_on: Option<String> = row.get(2).ok();
+        match applied_on {
+            Some(text) if chrono::DateTime::parse_from_rfc3339(&text).is_ok() => {}
+            other => {
+                return Err(bad(
+                    "applied_on",
+                    format!("{other:?}"),
+                    "not an RFC 3339 timestamp",
+                ));
+            }
+        }
+        let checksum: Option<String> = row.get(3).ok();
+        match checksum {
+            Some(text) if text.parse::<u64>().is_ok() => {}
+            other => {
+                return Err(bad(
+                    "checksum",
+                    format!("{other:?}"),
+                    "not an unsigned integer",
+                ));
+            }
+        }
+        versions.push(version);
+    }
+    Ok(History { versions })
+}
+
+/// Step two: run the pending migrations of `runner`, atomically, or refuse a
+/// file that is newer than `runner` knows.
+pub(crate) fn migrate(conn: &mut Connection, path: &str, runner: refinery::Runner) -> Result<()> {
+    let known: Vec<i64> = runner
+        .get_migrations()
+        .iter()
+        .map(|m| i64::from(m.version()))
+        .collect();
+    let newest = known.iter().copied().max().unwrap_or(0);
+    let runner = runner.set_grouped(true);
+
+    // Each retry follows progress made by another process; a failure with
+    // no progress elsewhere is final.
+    const MAX_ATTEMPTS: usize = 20;
+    let mut attempt = 0;
+    loop {
+        let before = read_history(conn)?;
+        if let Some(&found) = before.versions.iter().max()
+            && found > newest
+        {
+            return Err(Error::SchemaTooNew {
+                path: path.to_owned(),
+                found,
+                supported: newest,
+            });
+        }
+        if known.iter().all(|v| before.versions.contains(v)) {
+            return Ok(());
+        }
+        conn.set_transaction_behavior(TransactionBehavior::Immediate);
+        let outcome = runner.run(conn);
+        conn.set_transaction_behavior(TransactionBehavior::Deferred);
+        match outcome {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                attempt += 1;
+                let after = read_history(conn)?;
+                if after != before && attempt < MAX_ATTEMPTS {
+                    continue;
+                }
+                if let Some(&found) = after.versions.iter().max()
+                    && found > newest
+                {
+                    return Err(Error::SchemaTooNew {
+                        path: path.to_owned(),
+                        found,
+                        supported: newest,
+                    });
+                }
+                if known.iter().all(|v| after.versions.contains(v)) {
+                    return Ok(());
+                }
+                return Err(Error::Migration(e.to_string()));
+            }
+        }
+    }
+}
+
+/// The schema version recorded in the file (the newest applied migration).
+pub(crate) fn schema_version(conn: &Connection) -> Result<i64> {
+    Ok(read_history(conn)?.versions.into_iter().max().unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// This build's migrations plus a V3 that creates a table and then fails
+    /// on its second statement.
+    fn broken_runner() -> refinery::Runner {
+        let mut all = migrations::runner().get_migrations().clone();
+        all.push(
+            refinery::Migration::unapplied(
+                "V3__broken",
+                "CREATE TABLE half_done (x INTEGER); INSERT INTO no_such_table VALUES (1);",
+            )
+            .unwrap(),
+        );
+        refinery::Runner::new(&all)
+    }
+
+    fn dump(conn: &Connection) -> Vec<(String, String)> {
+        let mut stmt = conn
+            .prepare("SELECT name, coalesce(sql, '') FROM sqlite_master ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn newest_version_is_the_highest_migration_file() {
+        assert_eq!(newest_version(), 2);
+    }
+
+    #[test]
+    fn a_migration_failing_halfway_leaves_the_database_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let mut conn = open_file(&path, &StoreOptions::default()).unwrap();
+        conn.execute_batch(
+            "INSERT INTO plugins (category, name, title, config_schema, is_configured, execution_mode,
+                 manages_child_processes, manages_external_resources, created_at, updated_at)
+             VALUES ('c', 'n', 't', '{}', 0, 'docker', 0, 0, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+        )
+        .unwrap();
+        let before = dump(&conn);
+        let err = migrate(&mut conn, "m.db", broken_runner()).unwrap_err();
+        assert!(matches!(err, Error::Migration(_)), "{err}");
+        assert_eq!(dump(&conn), before);
+        assert_eq!(schema_version(&conn).unwrap(), 2);
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM plugins", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1);
+    }
+}
