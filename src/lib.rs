@@ -67,6 +67,7 @@ mod error;
 mod migrate;
 mod model;
 mod query;
+pub mod seed;
 mod store;
 
 pub use error::{Error, Result};
