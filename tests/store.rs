@@ -1,0 +1,524 @@
+//! The store's foundation, through the public API on real files: round
+//! trips, upserts, cascades, refused input, the Python JSON layout, the file
+//! as seen by the real `sqlite3` binary, and files the store must refuse.
+
+mod common;
+
+use common::{sqlite3, table_rows};
+use plugin_metastore::{
+    CloudProviderType, Error, MetadataStore, PluginExecutionMode, PluginMetadata,
+    RemoteResourceInfo, seed,
+};
+use serde_json::json;
+
+fn store_in(dir: &tempfile::TempDir) -> MetadataStore {
+    MetadataStore::open(dir.path().join("plugins.db")).unwrap()
+}
+
+/// A plugin with every field set to something unusual.
+fn full_plugin() -> PluginMetadata {
+    let mut p = PluginMetadata::new(
+        "naïve \"quoted\" 'name' ✓",
+        "cat_égorie",
+        "Title with \n newline and emoji 🚀 and NUL-free \\ backslash",
+        json!({
+            "type": "object",
+            "z_first": 1, "a_second": [1, 2.5, -3e300, null, true],
+            "nested": {"deep": {"deeper": ["x", {"k": "v"}]}},
+            "unicode": "日本語", "big": u64::MAX, "neg": i64::MIN,
+        }),
+    );
+    p.description = Some(String::new());
+    p.version = Some("2.0.0-rc.1+build.5".into());
+    p.is_configured = true;
+    p.execution_mode = PluginExecutionMode::Hybrid;
+    p.manages_child_processes = true;
+    p.manages_external_resources = true;
+    p.spawned_pids = vec![u32::MAX, 1, 99999, 2];
+    p.container_id = Some(String::new());
+    p.conda_env_name = Some("env-'1'".into());
+    let mut r = RemoteResourceInfo::new(CloudProviderType::VastAi);
+    r.region = Some(String::new());
+    r.instance_id = Some("i-\u{0}nul".into());
+    r.job_id = Some("job/1".into());
+    r.endpoint_url = Some("https://example.invalid/v1?q=1&r=2".into());
+    r.ssh_host = None;
+    r.ssh_port = u16::MAX;
+    r.status = "Running".into();
+    r.resource_type = Some("8x_H100".into());
+    r.gpu_count = u32::MAX;
+    r.gpu_type = Some("H100".into());
+    r.estimated_cost_per_hour = Some(f64::MAX);
+    r.metadata = json!({"tags": ["a", "b"], "spot": true, "price": 0.1})
+        .as_object()
+        .unwrap()
+        .clone();
+    p.remote_resource = Some(r);
+    p
+}
+
+#[test]
+fn every_field_round_trips_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir);
+    let full = full_plugin();
+    let bare = PluginMetadata::new("bare", "c", "", json!({}));
+    store.save(&full).unwrap();
+    store.save(&bare).unwrap();
+    assert_eq!(
+        store.get(&full.category, &full.name).unwrap(),
+        Some(full.clone())
+    );
+    assert_eq!(store.get("c", "bare").unwrap(), Some(bare.clone()));
+    // Again from a fresh connection, so nothing comes from a cache.
+    drop(store);
+    let store = store_in(&dir);
+    let got = store.get(&full.category, &full.name).unwrap().unwrap();
+    assert_eq!(got, full);
+    // JSON key order survives (the config schema is a form's field order).
+    assert_eq!(
+        serde_json::to_string(&got.config_schema).unwrap(),
+        serde_json::to_string(&full.config_schema).unwrap()
+    );
+    assert_eq!(got.description.as_deref(), Some(""));
+    assert_eq!(got.remote_resource.as_ref().unwrap().ssh_host, None);
+    assert_eq!(store.list().unwrap(), vec![bare, full]);
+}
+
+#[test]
+fn every_enum_value_and_edge_numbers_round_trip() {
+    let store = MetadataStore::open_in_memory().unwrap();
+    let costs = [
+        0.0,
+        5e-324,
+        f64::MIN_POSITIVE,
+        0.1,
+        12.24,
+        1e15 + 0.5,
+        f64::MAX,
+    ];
+    let mut saved = Vec::new();
+    for (i, mode) in PluginExecutionMode::ALL.iter().enumerate() {
+        for (j, provider) in CloudProviderType::ALL.iter().enumerate() {
+            let mut p = PluginMetadata::new(format!("p{i}_{j}"), "enums", "t", json!({}));
+            p.execution_mode = *mode;
+            let mut r = RemoteResourceInfo::new(*provider);
+            r.estimated_cost_per_hour = Some(costs[(i + j) % costs.len()]);
+            r.ssh_port = 0;
+            p.remote_resource = Some(r);
+            saved.push(p);
+        }
+    }
+    store.save_all(&saved).unwrap();
+    let listed = store.list().unwrap();
+    assert_eq!(listed.len(), 81);
+    saved.sort_by(|a, b| (&a.category, &a.name).cmp(&(&b.category, &b.name)));
+    for (got, want) in listed.iter().zip(&saved) {
+        assert_eq!(got, want);
+        let (g, w) = (
+            got.remote_resource
+                .as_ref()
+                .unwrap()
+                .estimated_cost_per_hour
+                .unwrap(),
+            want.remote_resource
+                .as_ref()
+                .unwrap()
+                .estimated_cost_per_hour
+                .unwrap(),
+        );
+        assert_eq!(g.to_bits(), w.to_bits(), "cost {w} changed");
+    }
+}
+
+#[test]
+fn a_megabyte_of_json_round_trips() {
+    let store = MetadataStore::open_in_memory().unwrap();
+    let big: serde_json::Map<String, serde_json::Value> = (0..20_000)
+        .map(|i| {
+            (
+                format!("field_{i:05}"),
+                json!({"type": "string", "default": "x".repeat(20)}),
+            )
+        })
+        .collect();
+    let schema = serde_json::Value::Object(big);
+    assert!(serde_json::to_string(&schema).unwrap().len() > 1_000_000);
+    let p = PluginMetadata::new("big", "json", "Big", schema);
+    store.save(&p).unwrap();
+    assert_eq!(store.get("json", "big").unwrap(), Some(p));
+}
+
+#[test]
+fn save_replaces_fields_pids_and_remote_and_keeps_created_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir);
+    let db = dir.path().join("plugins.db");
+    let mut p = seed::voxtral_vllm();
+    p.remote_resource = Some(seed::aws_resource());
+    store.save(&p).unwrap();
+    let created = sqlite3(&db, "SELECT created_at FROM plugins");
+    p.title = "New title".into();
+    p.spawned_pids = vec![7, 5];
+    p.remote_resource = Some(seed::lambda_resource());
+    store.save(&p).unwrap();
+    assert_eq!(store.get(&p.category, &p.name).unwrap(), Some(p.clone()));
+    assert_eq!(table_rows(&db, "plugins"), 1);
+    assert_eq!(
+        sqlite3(
+            &db,
+            "SELECT position, pid FROM plugin_pids ORDER BY position"
+        ),
+        "0|7\n1|5"
+    );
+    assert_eq!(
+        sqlite3(&db, "SELECT provider FROM remote_resources"),
+        "lambda_labs"
+    );
+    assert_eq!(sqlite3(&db, "SELECT created_at FROM plugins"), created);
+    let updated = sqlite3(&db, "SELECT updated_at > created_at FROM plugins");
+    assert_eq!(updated, "1");
+
+    p.spawned_pids.clear();
+    p.remote_resource = None;
+    store.save(&p).unwrap();
+    assert_eq!(table_rows(&db, "plugin_pids"), 0);
+    assert_eq!(table_rows(&db, "remote_resources"), 0);
+    assert_eq!(store.get(&p.category, &p.name).unwrap(), Some(p));
+}
+
+#[test]
+fn delete_cascades_to_pids_and_remote_resource() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir);
+    let db = dir.path().join("plugins.db");
+    let mut p = seed::voxtral_vllm();
+    p.remote_resource = Some(seed::aws_resource());
+    store.save(&p).unwrap();
+    store.save(&seed::llm_finetune_aws()).unwrap();
+    assert_eq!(table_rows(&db, "plugin_pids"), 3);
+    assert_eq!(table_rows(&db, "remote_resources"), 2);
+    assert!(store.delete(&p.category, &p.name).unwrap());
+    assert!(!store.delete(&p.category, &p.name).unwrap());
+    assert_eq!(table_rows(&db, "plugins"), 1);
+    assert_eq!(table_rows(&db, "plugin_pids"), 0);
+    assert_eq!(table_rows(&db, "remote_resources"), 1);
+    assert_eq!(store.get(&p.category, &p.name).unwrap(), None);
+}
+
+#[test]
+fn bad_input_is_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir);
+    let db = dir.path().join("plugins.db");
+    store.save(&seed::whisper_tiny()).unwrap();
+    let before = sqlite3(&db, ".dump");
+
+    let mut cases: Vec<(PluginMetadata, &str)> = Vec::new();
+    let ok = seed::voxtral_vllm();
+    let mut p = ok.clone();
+    p.name.clear();
+    cases.push((p, "name must not be empty"));
+    let mut p = ok.clone();
+    p.category.clear();
+    cases.push((p, "category must not be empty"));
+    for (schema, kind) in [
+        (json!([]), "an array"),
+        (json!("s"), "a string"),
+        (json!(null), "null"),
+    ] {
+        let mut p = ok.clone();
+        p.config_schema = schema;
+        cases.push((p, kind));
+    }
+    let mut p = ok.clone();
+    p.spawned_pids = vec![1, 0];
+    cases.push((p, "PID 0"));
+    let mut p = ok.clone();
+    p.spawned_pids = vec![9, 8, 9];
+    cases.push((p, "PID 9 is listed twice"));
+    for (cost, shown) in [
+        (f64::NAN, "NaN"),
+        (f64::INFINITY, "inf"),
+        (f64::NEG_INFINITY, "-inf"),
+        (-0.01, "-0.01"),
+    ] {
+        let mut p = seed::llm_finetune_aws();
+        p.remote_resource.as_mut().unwrap().estimated_cost_per_hour = Some(cost);
+        cases.push((p, shown));
+    }
+
+    for (bad, needle) in &cases {
+        let err = store.save(bad).unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+        assert!(
+            err.to_string().contains(needle),
+            "{err} should mention {needle}"
+        );
+        // save_all with a good plugin first: still nothing written.
+        let err = store.save_all([&ok, bad]).unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+    }
+    assert_eq!(
+        sqlite3(&db, ".dump"),
+        before,
+        "a refused save wrote something"
+    );
+    assert_eq!(store.list().unwrap(), vec![seed::whisper_tiny()]);
+}
+
+#[test]
+fn save_all_is_all_or_nothing_when_sqlite_fails_midway() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir);
+    let db = dir.path().join("plugins.db");
+    // A trigger (added by hand, as a person could) makes the third insert fail
+    // inside SQLite, after two plugins were written in the transaction.
+    sqlite3(
+        &db,
+        "CREATE TRIGGER refuse_c AFTER INSERT ON plugins WHEN NEW.name = 'c' \
+         BEGIN SELECT RAISE(ABORT, 'no c'); END;",
+    );
+    let plugins: Vec<PluginMetadata> = ["a", "b", "c"]
+        .iter()
+        .map(|n| PluginMetadata::new(*n, "x", "t", json!({})))
+        .collect();
+    let err = store.save_all(&plugins).unwrap_err();
+    assert!(err.to_string().contains("no c"), "{err}");
+    assert_eq!(table_rows(&db, "plugins"), 0);
+    assert_eq!(store.list().unwrap(), vec![]);
+}
+
+#[test]
+fn unique_id_lookup_and_ambiguity() {
+    let store = MetadataStore::open_in_memory().unwrap();
+    store.save_all(&seed::plugins()).unwrap();
+    let p = store
+        .get_by_unique_id("transcription_whisper_tiny")
+        .unwrap();
+    assert_eq!(p, Some(seed::whisper_tiny()));
+    assert_eq!(store.get_by_unique_id("transcription_nope").unwrap(), None);
+    assert_eq!(store.get_by_unique_id("noseparator").unwrap(), None);
+
+    store
+        .save(&PluginMetadata::new("c", "a_b", "one", json!({})))
+        .unwrap();
+    store
+        .save(&PluginMetadata::new("b_c", "a", "two", json!({})))
+        .unwrap();
+    match store.get_by_unique_id("a_b_c") {
+        Err(Error::AmbiguousId { id, candidates }) => {
+            assert_eq!(id, "a_b_c");
+            assert_eq!(
+                candidates,
+                vec![
+                    ("a".to_owned(), "b_c".to_owned()),
+                    ("a_b".to_owned(), "c".to_owned())
+                ]
+            );
+        }
+        other => panic!("expected AmbiguousId, got {other:?}"),
+    }
+}
+
+#[test]
+fn python_layout_json_minimal_and_full() {
+    // Minimal: only the required fields; everything else takes Python's defaults.
+    let minimal = r#"{"name": "n", "category": "c", "title": "T", "config_schema": {}}"#;
+    let p: PluginMetadata = serde_json::from_str(minimal).unwrap();
+    assert_eq!(p, PluginMetadata::new("n", "c", "T", json!({})));
+    assert_eq!(p.execution_mode, PluginExecutionMode::InProcess);
+
+    // Full: what `json.dumps(dataclasses.asdict(p), default=lambda e: e.value)`
+    // prints for the seed's cloud plugin, key order included.
+    let full = r#"{"name": "llm_finetune_aws", "category": "finetuning", "title": "AWS LLM Finetuning", "config_schema": {"type": "object", "properties": {}}, "description": null, "version": null, "is_configured": false, "execution_mode": "cloud_gpu", "manages_child_processes": false, "manages_external_resources": true, "spawned_pids": [], "container_id": null, "conda_env_name": null, "remote_resource": {"provider": "aws", "region": null, "instance_id": "i-abcd1234", "job_id": null, "endpoint_url": null, "ssh_host": null, "ssh_port": 22, "status": "running", "resource_type": null, "gpu_count": 8, "gpu_type": "A100", "estimated_cost_per_hour": 24.5, "metadata": {}}}"#;
+    let p: PluginMetadata = serde_json::from_str(full).unwrap();
+    assert_eq!(p, seed::llm_finetune_aws());
+    // Back to the same JSON: Python's separators are ", " and ": ".
+    let back = serde_json::to_string(&p).unwrap();
+    let python_style = back.replace("\":", "\": ").replace(",\"", ", \"");
+    assert_eq!(python_style, full);
+
+    let bad = r#"{"name": "n", "category": "c", "title": "T", "config_schema": {}, "execution_mode": "Docker"}"#;
+    let err = serde_json::from_str::<PluginMetadata>(bad)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Docker"), "{err}");
+}
+
+#[test]
+fn the_file_reads_well_in_sqlite3() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir);
+    let db = dir.path().join("plugins.db");
+    store.save_all(&seed::plugins()).unwrap();
+
+    let tables = sqlite3(
+        &db,
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+    );
+    assert_eq!(
+        tables,
+        "plugin_pids\nplugins\nrefinery_schema_history\nremote_resources"
+    );
+    assert_eq!(
+        sqlite3(
+            &db,
+            "SELECT version FROM refinery_schema_history ORDER BY version"
+        ),
+        "1\n2"
+    );
+    assert_eq!(sqlite3(&db, "PRAGMA journal_mode"), "wal");
+    let row = sqlite3(
+        &db,
+        "SELECT execution_mode, config_schema, is_configured, typeof(created_at) \
+         FROM plugins WHERE name = 'whisper_tiny'",
+    );
+    assert_eq!(
+        row,
+        r#"in_process|{"type":"object","properties":{"device":{"type":"string","enum":["cpu","cuda"],"default":"cpu"}}}|1|text"#
+    );
+    let row = sqlite3(
+        &db,
+        "SELECT r.provider, r.status, r.estimated_cost_per_hour, r.metadata \
+         FROM remote_resources r JOIN plugins p ON p.id = r.plugin_id WHERE p.name = 'whisper_large_aws'",
+    );
+    assert_eq!(row, "aws|running|12.24|{}");
+    // Timestamps are RFC 3339 UTC that SQLite's date functions understand.
+    let ts = sqlite3(&db, "SELECT updated_at FROM plugins LIMIT 1");
+    assert!(chrono::DateTime::parse_from_rfc3339(&ts).is_ok(), "{ts}");
+    assert!(ts.ends_with('Z'), "{ts}");
+    assert_eq!(
+        sqlite3(
+            &db,
+            "SELECT julianday(updated_at) > 2460000 FROM plugins LIMIT 1"
+        ),
+        "1"
+    );
+    // The store's integrity: foreign keys and the file itself.
+    assert_eq!(sqlite3(&db, "PRAGMA foreign_key_check"), "");
+    assert_eq!(sqlite3(&db, "PRAGMA integrity_check"), "ok");
+}
+
+#[test]
+fn check_constraints_refuse_bad_hand_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir);
+    let db = dir.path().join("plugins.db");
+    store.save(&seed::llm_finetune_aws()).unwrap();
+    store.save(&seed::voxtral_vllm()).unwrap();
+    let before = sqlite3(&db, ".dump");
+    for edit in [
+        "UPDATE plugins SET execution_mode = 'Docker'",
+        "UPDATE plugins SET execution_mode = 'teleport'",
+        "UPDATE plugins SET config_schema = '{not json'",
+        "UPDATE plugins SET config_schema = '[1, 2]'",
+        "UPDATE plugins SET is_configured = 2",
+        "UPDATE plugins SET name = ''",
+        "UPDATE plugins SET created_at = 'yesterday'",
+        "UPDATE remote_resources SET provider = 'AWS'",
+        "UPDATE remote_resources SET metadata = 'nope'",
+        "UPDATE remote_resources SET gpu_count = -1",
+        "UPDATE remote_resources SET ssh_port = 70000",
+        "UPDATE remote_resources SET estimated_cost_per_hour = -2",
+        "UPDATE remote_resources SET estimated_cost_per_hour = 1e999",
+        "UPDATE plugin_pids SET pid = 0",
+        "UPDATE plugin_pids SET pid = -5",
+        "UPDATE plugin_pids SET pid = 'abc'",
+    ] {
+        let out = common::sqlite3_result(&db, edit);
+        let err = out.expect_err(edit);
+        assert!(err.contains("CHECK constraint failed"), "{edit}: {err}");
+    }
+    assert_eq!(sqlite3(&db, ".dump"), before);
+}
+
+#[test]
+fn a_database_from_a_newer_build_is_refused_and_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("plugins.db");
+    MetadataStore::open(&db)
+        .unwrap()
+        .save(&seed::whisper_tiny())
+        .unwrap();
+    sqlite3(
+        &db,
+        "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+         VALUES (99, 'from_the_future', '2030-01-01T00:00:00Z', '1')",
+    );
+    let dump = sqlite3(&db, ".dump");
+    let bytes = std::fs::read(&db).unwrap();
+    match MetadataStore::open(&db) {
+        Err(Error::SchemaTooNew {
+            found, supported, ..
+        }) => {
+            assert_eq!(
+                (found, supported),
+                (99, MetadataStore::latest_schema_version())
+            );
+        }
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
+    let err = MetadataStore::open(&db).unwrap_err().to_string();
+    assert!(err.contains("newer than this build"), "{err}");
+    assert_eq!(std::fs::read(&db).unwrap(), bytes);
+    assert_eq!(sqlite3(&db, ".dump"), dump);
+}
+
+#[test]
+fn files_that_are_not_stores_are_refused_and_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(
+        &text,
+        "these are not the bytes you are looking for\n".repeat(100),
+    )
+    .unwrap();
+    let other = dir.path().join("other.db");
+    sqlite3(
+        &other,
+        "CREATE TABLE contacts (name TEXT); INSERT INTO contacts VALUES ('x');",
+    );
+    for path in [&text, &other] {
+        let bytes = std::fs::read(path).unwrap();
+        let err = MetadataStore::open(path).unwrap_err();
+        assert!(matches!(err, Error::NotAStore { .. }), "{err:?}");
+        assert_eq!(std::fs::read(path).unwrap(), bytes, "{}", path.display());
+        assert!(!path.with_extension("db-wal").exists());
+    }
+    let err = MetadataStore::open(dir.path()).unwrap_err();
+    assert!(matches!(err, Error::CannotOpen { .. }), "{err:?}");
+    let err = MetadataStore::open(dir.path().join("missing/plugins.db")).unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+}
+
+#[test]
+fn reopening_a_current_file_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("plugins.db");
+    let store = MetadataStore::open(&db).unwrap();
+    store.save_all(&seed::plugins()).unwrap();
+    drop(store);
+    // The last close checkpointed the WAL into the file.
+    let bytes = std::fs::read(&db).unwrap();
+    let again = MetadataStore::open(&db).unwrap();
+    assert_eq!(again.schema_version().unwrap(), 2);
+    assert_eq!(again.list().unwrap(), seed::plugins());
+    drop(again);
+    assert_eq!(std::fs::read(&db).unwrap(), bytes);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_new_file_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("plugins.db");
+    let store = MetadataStore::open(&db).unwrap();
+    store.save(&seed::whisper_tiny()).unwrap();
+    let mode = std::fs::metadata(&db).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let wal = dir.path().join("plugins.db-wal");
+    let mode = std::fs::metadata(&wal).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the WAL holds the same data");
+}
