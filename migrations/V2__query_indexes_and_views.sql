@@ -3,8 +3,9 @@
 
 -- "Which plugins run as cloud_gpu?" and local/cloud filters.
 CREATE INDEX plugins_by_execution_mode ON plugins (execution_mode);
--- "Which plugins hold a container?" (Python truthiness: '' is no container).
-CREATE INDEX plugins_with_container ON plugins (container_id) WHERE container_id <> '';
+-- "Which plugins hold a container?" (Python truthiness: '' is no container;
+-- container_id is always text, and every non-empty text sorts after '').
+CREATE INDEX plugins_with_container ON plugins (container_id) WHERE container_id > '';
 -- "Which plugins run on AWS?"
 CREATE INDEX remote_resources_by_provider ON remote_resources (provider);
 -- "Which remote resources are running?" (and any remote-status filter).

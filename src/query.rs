@@ -43,7 +43,7 @@ pub struct PluginQuery {
 /// three indexed arms (PIDs, non-empty container, running remote resource).
 /// `UNION ALL` keeps each arm an index lookup; `IN` removes the duplicates.
 pub(crate) const ACTIVE_IDS: &str = "SELECT plugin_id FROM plugin_pids \
-     UNION ALL SELECT id FROM plugins WHERE container_id <> '' \
+     UNION ALL SELECT id FROM plugins WHERE container_id > '' \
      UNION ALL SELECT plugin_id FROM remote_resources WHERE status = 'running'";
 
 impl PluginQuery {

@@ -252,30 +252,13 @@ impl MetadataStore {
     where
         F: FnMut(PluginMetadata) -> Result<()>,
     {
-        let (condition, params) = query.where_sql();
-        let page = query.page_sql();
+        let sql = ReadSql::new(query);
+        let params = &sql.params;
+        let (plugin_sql, pid_sql) = (&sql.plugins, &sql.pids);
         let tx = self.read()?;
-        let plugin_sql = format!(
-            "SELECT {PLUGIN_COLUMNS} FROM plugins p \
-             LEFT JOIN remote_resources r ON r.plugin_id = p.id \
-             WHERE {condition} ORDER BY p.category, p.name{page}"
-        );
-        // The PIDs of exactly the plugins above, in the same order.
-        let pid_condition = if query.is_paged() {
-            format!(
-                "pp.plugin_id IN (SELECT p.id FROM plugins p WHERE {condition} ORDER BY p.category, p.name{page})"
-            )
-        } else {
-            condition
-        };
-        let pid_sql = format!(
-            "SELECT pp.plugin_id, pp.pid, pp.rowid FROM plugins p \
-             JOIN plugin_pids pp ON pp.plugin_id = p.id \
-             WHERE {pid_condition} ORDER BY p.category, p.name, pp.position"
-        );
         {
-            let mut plugin_stmt = tx.prepare_cached(&plugin_sql)?;
-            let mut pid_stmt = tx.prepare_cached(&pid_sql)?;
+            let mut plugin_stmt = tx.prepare_cached(plugin_sql)?;
+            let mut pid_stmt = tx.prepare_cached(pid_sql)?;
             let mut plugins = plugin_stmt.query(rusqlite::params_from_iter(params.iter()))?;
             let mut pids = pid_stmt.query(rusqlite::params_from_iter(params.iter()))?;
             let mut next_pid = read_pid(pids.next()?)?;
@@ -308,6 +291,33 @@ impl MetadataStore {
             .prepare_cached(&sql)?
             .query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// SQLite's `EXPLAIN QUERY PLAN` for the statements that
+    /// [`query`](Self::query) runs for `query` (the plugins statement, then
+    /// the PIDs statement), one `detail` line each, indented by depth: a
+    /// diagnostic showing which indexes a filter uses.
+    pub fn query_plan(&self, query: &PluginQuery) -> Result<Vec<String>> {
+        let sql = ReadSql::new(query);
+        let mut lines = Vec::new();
+        for statement in [&sql.plugins, &sql.pids] {
+            let mut stmt = self
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {statement}"))?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(sql.params.iter()))?;
+            let mut depth: Vec<(i64, usize)> = Vec::new();
+            while let Some(row) = rows.next()? {
+                let (id, parent, detail): (i64, i64, String) =
+                    (row.get(0)?, row.get(1)?, row.get(3)?);
+                while depth.last().is_some_and(|&(p, _)| p != parent) {
+                    depth.pop();
+                }
+                let level = depth.last().map_or(0, |&(_, l)| l + 1);
+                depth.push((id, level));
+                lines.push(format!("{}{detail}", "  ".repeat(level)));
+            }
+        }
+        Ok(lines)
     }
 
     /// The plugins with this execution mode.
@@ -430,6 +440,45 @@ impl MetadataStore {
         write_remote(&tx, id, remote)?;
         tx.commit()?;
         Ok(())
+    }
+}
+
+/// The two statements that read the plugins matching a query, in
+/// `(category, name)` order: plugins joined with their remote resources, and
+/// the PIDs of exactly those plugins in the same order (merged as they go).
+struct ReadSql {
+    plugins: String,
+    pids: String,
+    params: Vec<rusqlite::types::Value>,
+}
+
+impl ReadSql {
+    fn new(query: &PluginQuery) -> Self {
+        let (condition, params) = query.where_sql();
+        let page = query.page_sql();
+        let plugins = format!(
+            "SELECT {PLUGIN_COLUMNS} FROM plugins p \
+             LEFT JOIN remote_resources r ON r.plugin_id = p.id \
+             WHERE {condition} ORDER BY p.category, p.name{page}"
+        );
+        let pid_condition = if query.is_paged() {
+            format!(
+                "pp.plugin_id IN (SELECT p.id FROM plugins p WHERE {condition} \
+                 ORDER BY p.category, p.name{page})"
+            )
+        } else {
+            condition
+        };
+        let pids = format!(
+            "SELECT pp.plugin_id, pp.pid, pp.rowid FROM plugins p \
+             JOIN plugin_pids pp ON pp.plugin_id = p.id \
+             WHERE {pid_condition} ORDER BY p.category, p.name, pp.position"
+        );
+        ReadSql {
+            plugins,
+            pids,
+            params,
+        }
     }
 }
 
