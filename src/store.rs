@@ -761,3 +761,7 @@ fn decode_plugin(row: &Row<'_>) -> Result<(i64, PluginMetadata)> {
         },
     ))
 }
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;
