@@ -4,7 +4,9 @@
 //! `cargo run --example quickstart [PATH]` — without PATH the store goes to
 //! a fresh temporary directory.
 
-use plugin_metastore::{CloudProviderType, MetadataStore, PluginQuery, Result, seed};
+use plugin_metastore::{
+    CloudProviderType, MetadataStore, PluginQuery, RemoteResourceInfo, Result, seed,
+};
 
 fn yes_no(b: bool) -> &'static str {
     // Python prints booleans as True / False.
@@ -39,7 +41,8 @@ fn run() -> Result<()> {
     store.save_all(&seed::plugins())?;
     println!("Saved {} plugins.\n", store.count(&PluginQuery::new())?);
 
-    let aws = seed::aws_resource();
+    // Everything below is read back from the file.
+    let aws = remote_of(&store, "transcription", "whisper_large_aws")?;
     println!("Provider: {}", aws.provider);
     println!("Instance: {}", aws.instance_id.as_deref().unwrap_or(""));
     println!(
@@ -52,7 +55,7 @@ fn run() -> Result<()> {
         aws.estimated_cost_per_hour.unwrap_or_default()
     );
 
-    let lambda = seed::lambda_resource();
+    let lambda = remote_of(&store, "finetuning", "llm_finetune_lambda")?;
     println!("Provider: {}", lambda.provider);
     println!("Status: {}", lambda.status);
     println!(
@@ -60,7 +63,6 @@ fn run() -> Result<()> {
         lambda.resource_type.as_deref().unwrap_or("")
     );
 
-    // Everything below is read back from the file.
     let Some(simple) = store.get("transcription", "whisper_tiny")? else {
         return Err(not_found("transcription", "whisper_tiny"));
     };
@@ -116,6 +118,14 @@ fn run() -> Result<()> {
     let active: Vec<String> = store.find_active()?.iter().map(|p| p.unique_id()).collect();
     println!("Plugins holding resources: {}", active.join(", "));
     Ok(())
+}
+
+/// The remote resource of a stored plugin.
+fn remote_of(store: &MetadataStore, category: &str, name: &str) -> Result<RemoteResourceInfo> {
+    store
+        .get(category, name)?
+        .and_then(|p| p.remote_resource)
+        .ok_or_else(|| not_found(category, name))
 }
 
 fn not_found(category: &str, name: &str) -> plugin_metastore::Error {
