@@ -48,7 +48,7 @@ platform's data directory (created on first use).";
     about = "Inspect and edit a plugin-metastore database: plugins, their PIDs, containers and cloud resources",
     after_help = MAIN_EXAMPLES,
     subcommand_required = true,
-    arg_required_else_help = true
+    arg_required_else_help = false
 )]
 struct Cli {
     /// The store file [default: $PLUGIN_METASTORE_DB, else plugins.db in the
@@ -127,6 +127,7 @@ Examples:
     /// Record or forget child process PIDs of a plugin
     #[command(
         subcommand,
+        arg_required_else_help = false,
         after_help = "\
 Examples:
   plugin-metastore pid add transcription_voxtral_vllm 4242
@@ -138,6 +139,7 @@ Examples:
     /// Set or clear the Docker container id of a plugin
     #[command(
         subcommand,
+        arg_required_else_help = false,
         after_help = "\
 Examples:
   plugin-metastore container set transcription_whisper_tiny 3f4e5d6c7b8a
@@ -355,14 +357,23 @@ fn usage_error(e: &clap::Error) -> ExitCode {
             ExitCode::from(2)
         }
         _ => {
+            // clap's message is its first paragraph, then maybe a "tip:"
+            // paragraph, then the usage and a "try --help" hint; `report`
+            // joins the lines.
             let rendered = e.to_string();
-            let first = rendered
-                .lines()
-                .map(str::trim)
-                .find(|l| !l.is_empty())
-                .unwrap_or("invalid command line");
+            let mut paragraphs = rendered.split("\n\n").map(str::trim);
+            let first = paragraphs.next().unwrap_or_default();
             let first = first.strip_prefix("error: ").unwrap_or(first);
-            report(&format!("{first} (see --help)"));
+            let mut message = if first.is_empty() {
+                "invalid command line".to_owned()
+            } else {
+                first.to_owned()
+            };
+            for tip in paragraphs.filter(|p| p.starts_with("tip:")) {
+                message.push_str("; ");
+                message.push_str(tip);
+            }
+            report(&format!("{message} (see --help)"));
             ExitCode::from(2)
         }
     }
