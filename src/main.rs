@@ -53,7 +53,7 @@ platform's data directory (created on first use).";
 struct Cli {
     /// The store file [default: $PLUGIN_METASTORE_DB, else plugins.db in the
     /// platform's data directory]
-    #[arg(long, global = true, value_name = "PATH", env = DB_ENV, hide_env = true)]
+    #[arg(long, global = true, value_name = "PATH")]
     db: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -381,7 +381,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
 
 /// Runs one command.
 fn run(cli: Cli) -> CliResult {
-    let db = cli.db.filter(|p| !p.as_os_str().is_empty());
+    let db = cli.db;
     match cli.command {
         Command::Init => init(&resolve_db(db)?),
         Command::Demo => {
@@ -575,12 +575,15 @@ fn container(store: &MetadataStore, cmd: ContainerCommand) -> CliResult {
     }
 }
 
-/// The store path: `--db` (or `$PLUGIN_METASTORE_DB`, which clap reads
-/// into the same option), else `plugins.db` in the platform's data
-/// directory, which is created if missing.
+/// The store path: `--db`, else `$PLUGIN_METASTORE_DB` (an empty value
+/// counts as unset), else `plugins.db` in the platform's data directory,
+/// which is created if missing.
 fn resolve_db(db: Option<PathBuf>) -> CliResult<PathBuf> {
     if let Some(path) = db {
         return Ok(path);
+    }
+    if let Some(path) = std::env::var_os(DB_ENV).filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(path));
     }
     let dirs = directories::ProjectDirs::from("", "", "plugin-metastore").ok_or_else(|| {
         Failure(format!(

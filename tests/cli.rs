@@ -226,6 +226,24 @@ fn db_defaults_to_the_platform_data_dir_which_is_created() {
     let expected = cli.dir.path().join("xdg/plugin-metastore/plugins.db");
     assert!(expected.exists(), "{out}");
     assert!(out.contains(expected.to_str().unwrap()), "{out}");
+    // An empty $PLUGIN_METASTORE_DB counts as unset.
+    let out = cli
+        .command()
+        .env("PLUGIN_METASTORE_DB", "")
+        .arg("init")
+        .output()
+        .unwrap();
+    let out = Run::from_output(out).ok();
+    assert!(out.starts_with("store is ready: "), "{out}");
+    assert!(out.contains(expected.to_str().unwrap()), "{out}");
+}
+
+#[test]
+fn an_empty_db_flag_is_a_usage_error() {
+    let cli = Cli::new();
+    let run = cli.run_raw(&["--db", "", "init"]);
+    assert_eq!(run.code, 2);
+    assert!(run.err().contains("--db"));
 }
 
 #[test]
