@@ -14,6 +14,7 @@
 //! [`MetadataStore::for_each`].
 
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::types::ValueRef;
@@ -541,13 +542,19 @@ fn write_remote(tx: &Transaction<'_>, id: i64, remote: Option<&RemoteResourceInf
     Ok(())
 }
 
-/// One plugin by key, with its PIDs: two indexed statements.
-fn get_in(tx: &Transaction<'_>, category: &str, name: &str) -> Result<Option<PluginMetadata>> {
-    let mut stmt = tx.prepare_cached(&format!(
+/// The plugin with one key: [`PLUGIN_COLUMNS`] by `(category, name)`.
+/// Built once rather than formatted on every [`MetadataStore::get`].
+static GET_PLUGIN: LazyLock<String> = LazyLock::new(|| {
+    format!(
         "SELECT {PLUGIN_COLUMNS} FROM plugins p \
          LEFT JOIN remote_resources r ON r.plugin_id = p.id \
          WHERE p.category = ?1 AND p.name = ?2"
-    ))?;
+    )
+});
+
+/// One plugin by key, with its PIDs: two indexed statements.
+fn get_in(tx: &Transaction<'_>, category: &str, name: &str) -> Result<Option<PluginMetadata>> {
+    let mut stmt = tx.prepare_cached(&GET_PLUGIN)?;
     let mut rows = stmt.query([category, name])?;
     let Some(row) = rows.next()? else {
         return Ok(None);
@@ -615,6 +622,17 @@ impl Col<'_, '_> {
         }
     }
 
+    /// A text column borrowed from the row, for values that are parsed
+    /// rather than kept (JSON, enums): no copy.
+    fn str(&self, idx: usize, column: &'static str) -> Result<&str> {
+        match self.value(idx, column)? {
+            ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+                .map_err(|_| self.bad(column, format!("{bytes:?}"), "not valid UTF-8")),
+            ValueRef::Null => Err(self.bad(column, "NULL".to_owned(), "expected text")),
+            other => Err(self.bad(column, show(other), "expected text")),
+        }
+    }
+
     fn text(&self, idx: usize, column: &'static str) -> Result<String> {
         self.opt_text(idx, column)?
             .ok_or_else(|| self.bad(column, "NULL".to_owned(), "expected text"))
@@ -646,11 +664,11 @@ impl Col<'_, '_> {
         idx: usize,
         column: &'static str,
     ) -> Result<serde_json::Map<String, serde_json::Value>> {
-        let text = self.text(idx, column)?;
-        match serde_json::from_str::<serde_json::Value>(&text) {
+        let text = self.str(idx, column)?;
+        match serde_json::from_str::<serde_json::Value>(text) {
             Ok(serde_json::Value::Object(map)) => Ok(map),
-            Ok(_) => Err(self.bad(column, clip(&text), "not a JSON object")),
-            Err(e) => Err(self.bad(column, clip(&text), &format!("invalid JSON: {e}"))),
+            Ok(_) => Err(self.bad(column, clip(text), "not a JSON object")),
+            Err(e) => Err(self.bad(column, clip(text), &format!("invalid JSON: {e}"))),
         }
     }
 
@@ -658,7 +676,7 @@ impl Col<'_, '_> {
     where
         T::Err: std::fmt::Display,
     {
-        let text = self.text(idx, column)?;
+        let text = self.str(idx, column)?;
         text.parse::<T>()
             .map_err(|e| self.bad(column, format!("{text:?}"), &e.to_string()))
     }
