@@ -136,6 +136,19 @@ impl MetadataStore {
         migrate::newest_version()
     }
 
+    /// Test hook, not part of the API: caps the file at `pages` pages for
+    /// this store's connection only (`PRAGMA max_page_count`, which is
+    /// per-connection), so tests/reliability.rs can make a save fail with
+    /// SQLITE_FULL midway. Returns the cap SQLite applied.
+    #[doc(hidden)]
+    pub fn debug_set_max_page_count(&self, pages: u32) -> Result<u32> {
+        Ok(self
+            .conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                r.get(0)
+            })?)
+    }
+
     fn write(&self) -> Result<Transaction<'_>> {
         Ok(Transaction::new_unchecked(
             &self.conn,
