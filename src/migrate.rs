@@ -131,6 +131,7 @@ pub(crate) fn open_file(path: &Path, options: &StoreOptions) -> Result<Connectio
         )));
     }
     create_owner_only(path).map_err(|e| cannot(e.to_string()))?;
+    check_whole_pages(path)?;
 
     // No SQLITE_OPEN_CREATE: the file exists now, and if it vanished in
     // between we would rather fail than create it with the default mode.
@@ -151,6 +152,46 @@ pub(crate) fn open_memory(options: &StoreOptions) -> Result<Connection> {
     configure(&conn, ":memory:", options)?;
     migrate(&mut conn, ":memory:", migrations::runner())?;
     Ok(conn)
+}
+
+/// Refuses an SQLite file whose size is not a whole number of pages: it was
+/// cut short (a failed copy or download, a full disk). SQLite itself
+/// refuses a file shorter than the page count in its header, but a file
+/// missing only part of its last page opens and reads garbage or zeros
+/// there. The check costs one `stat` and a 100-byte read.
+///
+/// The size is checked against `min(page size, 4096)`: SQLite writes whole
+/// pages, but while another process extends the file with pages larger
+/// than 4 KiB the size can momentarily stop at a 4 KiB boundary, which is
+/// not damage.
+fn check_whole_pages(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let mut header = [0u8; 100];
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Ok(()); // SQLite reports why it cannot open it.
+    };
+    let len = file.metadata()?.len();
+    if len < header.len() as u64 || file.read_exact(&mut header).is_err() {
+        return Ok(()); // empty (a new file) or too short: SQLite judges it
+    }
+    if &header[..16] != b"SQLite format 3\0" {
+        return Ok(()); // not SQLite at all: SQLite says so
+    }
+    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65536,
+        n if n >= 512 && n.is_power_of_two() => u64::from(n),
+        _ => return Ok(()), // an invalid header: SQLite says so
+    };
+    if len % page_size.min(4096) != 0 {
+        return Err(Error::NotAStore {
+            path: path.to_path_buf(),
+            reason: format!(
+                "the database is damaged: its size ({len} bytes) is not a whole number of \
+                 {page_size}-byte pages, so it was probably cut short"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Creates `path` with mode 0600 on Unix if it does not exist yet.

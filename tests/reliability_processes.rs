@@ -181,7 +181,7 @@ fn integrity_check(path: &Path) -> String {
 
 const CONTENTION_PROCESSES: u64 = 3;
 const CONTENTION_THREADS: u64 = 3;
-const CONTENTION_OPS: u64 = 400;
+const CONTENTION_OPS: u64 = 1000;
 /// Own plugins per thread (names `n0` … `n5` in the thread's category).
 const OWN_PLUGINS: u64 = 6;
 

@@ -1,0 +1,559 @@
+//! Reliability in one process: hostile files, hand edits through the real
+//! `sqlite3` CLI, a full disk, and WAL growth under a long reader. (Many
+//! processes, first start races and `kill -9` are in
+//! `reliability_processes.rs`.)
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use plugin_metastore::{
+    CloudProviderType, Error, MetadataStore, PluginExecutionMode, PluginMetadata, PluginQuery,
+    RemoteResourceInfo,
+};
+use serde_json::json;
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+/// Every file in `dir` with its bytes: "modifies nothing" means this map is
+/// the same before and after (no new `-wal`/`-shm`/`-journal` files either).
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
+    let mut files = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = if path.is_file() {
+            Some(std::fs::read(&path).unwrap())
+        } else {
+            None
+        };
+        files.insert(path, bytes);
+    }
+    files
+}
+
+fn sqlite3(db: &Path, sql: &str) -> std::process::Output {
+    Command::new("sqlite3")
+        .arg(db)
+        .arg(sql)
+        .output()
+        .expect("the sqlite3 CLI is needed for these tests (apt-get install sqlite3)")
+}
+
+fn sqlite3_ok(db: &Path, sql: &str) -> String {
+    let out = sqlite3(db, sql);
+    assert!(
+        out.status.success(),
+        "sqlite3 {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn pseudo_random_bytes(n: usize, mut seed: u64) -> Vec<u8> {
+    (0..n)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
+fn sample(i: usize) -> PluginMetadata {
+    let mut p = PluginMetadata::new(
+        format!("plugin{i}"),
+        "sample",
+        format!("Plugin {i}"),
+        json!({"type": "object", "i": i}),
+    );
+    p.execution_mode = PluginExecutionMode::CloudGpu;
+    p.spawned_pids = vec![100 + i as u32, 200 + i as u32];
+    let mut r = RemoteResourceInfo::new(CloudProviderType::Aws);
+    r.status = "running".into();
+    r.gpu_count = 1;
+    r.estimated_cost_per_hour = Some(1.5);
+    r.metadata.insert("i".into(), json!(i));
+    p.remote_resource = Some(r);
+    p
+}
+
+/// A store file with `n` sample plugins, closed again.
+fn store_file(dir: &Path, name: &str, n: usize) -> PathBuf {
+    let path = dir.join(name);
+    let store = MetadataStore::open(&path).unwrap();
+    let plugins: Vec<_> = (0..n).map(sample).collect();
+    store.save_all(&plugins).unwrap();
+    path
+}
+
+// ---------------------------------------------------------------------------
+// Hostile files: refused with a clear error, nothing modified.
+
+/// Opens `path` (inside `dir`), expects an error, and checks nothing in
+/// `dir` changed.
+fn refused(dir: &Path, path: &Path) -> Error {
+    let before = snapshot(dir);
+    let err = match MetadataStore::open(path) {
+        Ok(_) => panic!("{} opened", path.display()),
+        Err(e) => e,
+    };
+    assert_eq!(
+        snapshot(dir),
+        before,
+        "opening {} changed files",
+        path.display()
+    );
+    // Refused again the same way: the first attempt left nothing behind
+    // that would make a second one succeed.
+    let again = MetadataStore::open(path).expect_err("opened the second time");
+    assert_eq!(again.to_string(), err.to_string());
+    assert_eq!(snapshot(dir), before);
+    err
+}
+
+#[test]
+fn files_that_are_not_stores_are_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut tried = Vec::new();
+
+    let random = d.join("random.db");
+    std::fs::write(&random, pseudo_random_bytes(64 * 1024, 0x5eed)).unwrap();
+    let err = refused(d, &random);
+    assert!(matches!(err, Error::NotAStore { .. }), "{err}");
+    tried.push("64 KiB of random bytes");
+
+    // Random bytes behind a valid SQLite magic string.
+    let magic = d.join("magic.db");
+    let mut bytes = b"SQLite format 3\0".to_vec();
+    bytes.extend(pseudo_random_bytes(8192, 42));
+    std::fs::write(&magic, bytes).unwrap();
+    let err = refused(d, &magic);
+    assert!(matches!(err, Error::NotAStore { .. }), "{err}");
+    tried.push("the SQLite magic string followed by random bytes");
+
+    let text = d.join("notes.txt");
+    std::fs::write(
+        &text,
+        "These are my plugin notes.\nNot a database.\n".repeat(50),
+    )
+    .unwrap();
+    let err = refused(d, &text);
+    assert!(matches!(err, Error::NotAStore { .. }), "{err}");
+    tried.push("a text file");
+
+    let other = d.join("other-app.db");
+    {
+        let conn = rusqlite::Connection::open(&other).unwrap();
+        conn.execute_batch("CREATE TABLE contacts (name TEXT); INSERT INTO contacts VALUES ('x');")
+            .unwrap();
+    }
+    let err = refused(d, &other);
+    assert!(matches!(err, Error::NotAStore { .. }), "{err}");
+    assert!(err.to_string().contains("contacts"), "{err}");
+    tried.push("another application's SQLite database");
+
+    let err = refused(d, d);
+    assert!(matches!(err, Error::CannotOpen { .. }), "{err}");
+    tried.push("a directory");
+
+    let missing = d.join("no/such/dir/plugins.db");
+    let err = refused(d, &missing);
+    assert!(matches!(err, Error::CannotOpen { .. }), "{err}");
+    assert!(!d.join("no").exists());
+    tried.push("a path in a missing directory");
+
+    eprintln!("hostile files tried: {}", tried.join("; "));
+}
+
+#[test]
+fn truncated_databases_are_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = store_file(dir.path(), "full.db", 300);
+    let bytes = std::fs::read(&original).unwrap();
+    let page = 4096;
+    assert!(bytes.len() > 20 * page, "the store should span many pages");
+    std::fs::remove_file(&original).unwrap();
+    let mut cuts = vec![
+        50,              // inside the 100-byte header
+        100,             // the header and nothing else
+        1000,            // inside page 1
+        page,            // page 1 only
+        page + 123,      // a partial page
+        2 * page,        // page-aligned, most pages gone
+        bytes.len() / 2, // half
+        bytes.len() - page,
+        // Part of the last page: SQLite alone would open these (its page
+        // count rounds up) and read zeros; the store refuses them.
+        bytes.len() - 512,
+        bytes.len() - 1,
+    ];
+    cuts.dedup();
+    for cut in &cuts {
+        let cut_dir = tempfile::tempdir().unwrap();
+        let path = cut_dir.path().join("truncated.db");
+        std::fs::write(&path, &bytes[..*cut]).unwrap();
+        let err = refused(cut_dir.path(), &path);
+        assert!(
+            matches!(err, Error::NotAStore { .. }),
+            "cut at {cut} of {}: {err}",
+            bytes.len()
+        );
+    }
+    eprintln!(
+        "truncated at {cuts:?} of {} bytes: all refused",
+        bytes.len()
+    );
+}
+
+#[test]
+fn a_database_from_a_newer_build_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = store_file(dir.path(), "newer.db", 3);
+    let newest = MetadataStore::latest_schema_version();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+             VALUES (?1, 'from_the_future', '2030-01-01T00:00:00Z', '12345')",
+            [newest + 1],
+        )
+        .unwrap();
+        conn.execute_batch("CREATE TABLE future_things (x INTEGER)")
+            .unwrap();
+    }
+    let dump_before = sqlite3_ok(&path, ".dump");
+    let err = refused(dir.path(), &path);
+    match err {
+        Error::SchemaTooNew {
+            found, supported, ..
+        } => {
+            assert_eq!(found, newest + 1);
+            assert_eq!(supported, newest);
+        }
+        other => panic!("expected SchemaTooNew, got {other}"),
+    }
+    assert_eq!(sqlite3_ok(&path, ".dump"), dump_before);
+    assert!(dump_before.contains("from_the_future"));
+}
+
+/// True when this process can write into a directory whose mode forbids it
+/// (root, or a capability like CAP_DAC_OVERRIDE): then a read-only directory
+/// cannot be tested.
+fn permission_bits_are_ignored(dir: &Path) -> bool {
+    let probe = dir.join("probe");
+    match std::fs::write(&probe, b"x") {
+        Ok(()) => {
+            std::fs::remove_file(&probe).unwrap();
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_directory_is_refused_and_left_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let existing = store_file(&ro, "existing.db", 2);
+    std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o400)).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o500)).unwrap();
+    let restore = || std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o700)).unwrap();
+    if permission_bits_are_ignored(&ro) {
+        restore();
+        eprintln!(
+            "NOTE: skipping the read-only directory test: this process writes through \
+             permission bits (running as root?)"
+        );
+        return;
+    }
+    let err = refused(&ro, &ro.join("new.db"));
+    assert!(matches!(err, Error::CannotOpen { .. }), "{err}");
+    let err = refused(&ro, &existing);
+    assert!(
+        matches!(err, Error::CannotOpen { .. }),
+        "an existing store in a read-only directory: {err}"
+    );
+    restore();
+}
+
+// ---------------------------------------------------------------------------
+// Hand edits with the sqlite3 CLI.
+
+struct HandEdit {
+    what: &'static str,
+    /// SQL run against plugin `sample/plugin1` (id 2, pid rowids 3 and 4).
+    sql: &'static str,
+    table: &'static str,
+    column: &'static str,
+    /// Expected `row` of the error (plugin id, or the plugin_pids rowid).
+    row: i64,
+    value: &'static str,
+}
+
+const HAND_EDITS: &[HandEdit] = &[
+    HandEdit {
+        what: "unknown execution mode",
+        sql: "UPDATE plugins SET execution_mode = 'teleport' WHERE name = 'plugin1'",
+        table: "plugins",
+        column: "execution_mode",
+        row: 2,
+        value: "teleport",
+    },
+    HandEdit {
+        what: "unknown provider",
+        sql: "UPDATE remote_resources SET provider = 'moon_base' WHERE plugin_id = 2",
+        table: "remote_resources",
+        column: "provider",
+        row: 2,
+        value: "moon_base",
+    },
+    HandEdit {
+        what: "invalid JSON in config_schema",
+        sql: "UPDATE plugins SET config_schema = '{\"type\": ' WHERE name = 'plugin1'",
+        table: "plugins",
+        column: "config_schema",
+        row: 2,
+        value: "{\\\"type\\\": ",
+    },
+    HandEdit {
+        what: "a JSON array as metadata",
+        sql: "UPDATE remote_resources SET metadata = '[1, 2]' WHERE plugin_id = 2",
+        table: "remote_resources",
+        column: "metadata",
+        row: 2,
+        value: "[1, 2]",
+    },
+    HandEdit {
+        what: "negative gpu_count",
+        sql: "UPDATE remote_resources SET gpu_count = -1 WHERE plugin_id = 2",
+        table: "remote_resources",
+        column: "gpu_count",
+        row: 2,
+        value: "-1",
+    },
+    HandEdit {
+        what: "PID 0",
+        sql: "UPDATE plugin_pids SET pid = 0 WHERE plugin_id = 2 AND position = 1",
+        table: "plugin_pids",
+        column: "pid",
+        row: 4,
+        value: "0",
+    },
+    HandEdit {
+        what: "negative cost",
+        sql: "UPDATE remote_resources SET estimated_cost_per_hour = -2.5 WHERE plugin_id = 2",
+        table: "remote_resources",
+        column: "estimated_cost_per_hour",
+        row: 2,
+        value: "-2.5",
+    },
+    HandEdit {
+        what: "is_configured 7",
+        sql: "UPDATE plugins SET is_configured = 7 WHERE name = 'plugin1'",
+        table: "plugins",
+        column: "is_configured",
+        row: 2,
+        value: "7",
+    },
+];
+
+#[test]
+fn hand_edits_are_refused_by_the_schema_and_read_as_bad_data_if_forced_in() {
+    for edit in HAND_EDITS {
+        let dir = tempfile::tempdir().unwrap();
+        let path = store_file(dir.path(), "edited.db", 3);
+        let pid_rowids = sqlite3_ok(
+            &path,
+            "SELECT group_concat(rowid) FROM plugin_pids WHERE plugin_id = 2",
+        );
+        assert_eq!(pid_rowids.trim(), "3,4", "the fixture's layout changed");
+
+        // The schema refuses the edit...
+        let out = sqlite3(&path, edit.sql);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains("CHECK constraint failed"),
+            "{}: sqlite3 accepted it ({stderr})",
+            edit.what
+        );
+        let store = MetadataStore::open(&path).unwrap();
+        assert_eq!(store.get("sample", "plugin1").unwrap(), Some(sample(1)));
+        drop(store);
+
+        // ...unless told to ignore CHECK constraints.
+        sqlite3_ok(
+            &path,
+            &format!("PRAGMA ignore_check_constraints = ON; {}", edit.sql),
+        );
+        let store = MetadataStore::open(&path).unwrap();
+        let check = |err: Error| match err {
+            Error::BadData {
+                table,
+                column,
+                row,
+                value,
+                ..
+            } => {
+                assert_eq!(
+                    (table, column, row),
+                    (edit.table, edit.column, edit.row),
+                    "{}",
+                    edit.what
+                );
+                assert!(value.contains(edit.value), "{}: value {value}", edit.what);
+            }
+            other => panic!("{}: expected BadData, got {other}", edit.what),
+        };
+        check(store.get("sample", "plugin1").unwrap_err());
+        check(store.list().unwrap_err());
+        check(store.get_by_unique_id("sample_plugin1").unwrap_err());
+        check(store.find_active().unwrap_err());
+        // The other plugins are still readable by key.
+        assert_eq!(store.get("sample", "plugin0").unwrap(), Some(sample(0)));
+        assert_eq!(store.get("sample", "plugin2").unwrap(), Some(sample(2)));
+        // Saving the plugin again repairs it.
+        store.save(&sample(1)).unwrap();
+        assert_eq!(
+            store.list().unwrap(),
+            (0..3).map(sample).collect::<Vec<_>>()
+        );
+    }
+    eprintln!("hand edits tried: {}", HAND_EDITS.len());
+}
+
+// ---------------------------------------------------------------------------
+// Disk full.
+
+#[test]
+fn a_save_that_fills_the_disk_writes_nothing_and_the_store_keeps_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = store_file(dir.path(), "full.db", 5);
+    let store = MetadataStore::open(&path).unwrap();
+    let before = store.list().unwrap();
+    let pages: u32 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    // Room for a few more pages, not for a megabyte.
+    let cap = store.debug_set_max_page_count(pages + 4).unwrap();
+    assert_eq!(cap, pages + 4);
+
+    // The plugin row fits; its PIDs and its remote resource's metadata do
+    // not: the save fails midway.
+    let mut big = PluginMetadata::new("big", "sample", "Big", json!({}));
+    big.spawned_pids = (1..=20_000).collect();
+    let mut r = RemoteResourceInfo::new(CloudProviderType::Gcp);
+    r.metadata.insert("blob".into(), json!("x".repeat(1 << 20)));
+    big.remote_resource = Some(r);
+    let is_full = |e: &Error| {
+        matches!(e, Error::Sqlite(rusqlite::Error::SqliteFailure(f, _))
+            if f.code == rusqlite::ErrorCode::DiskFull)
+    };
+    let err = store.save(&big).unwrap_err();
+    assert!(is_full(&err), "{err}");
+    assert_eq!(store.get("sample", "big").unwrap(), None);
+    assert_eq!(store.list().unwrap(), before);
+
+    // An update that does not fit leaves the old version whole.
+    let mut grown = sample(1);
+    grown.spawned_pids = (1..=20_000).collect();
+    grown.config_schema = json!({"blob": "y".repeat(1 << 20)});
+    let err = store.save(&grown).unwrap_err();
+    assert!(is_full(&err), "{err}");
+    // save_all: the first plugin fits, the second does not; neither lands.
+    let small = PluginMetadata::new("small", "sample", "Small", json!({}));
+    let err = store.save_all([&small, &big]).unwrap_err();
+    assert!(is_full(&err), "{err}");
+    assert_eq!(store.list().unwrap(), before);
+
+    // Smaller writes and reads still work on the same store.
+    store.save(&small).unwrap();
+    store.add_pid("sample", "small", 77).unwrap();
+    store
+        .set_remote_status("sample", "plugin0", "stopped")
+        .unwrap();
+    assert_eq!(
+        store.get("sample", "small").unwrap().unwrap().spawned_pids,
+        vec![77]
+    );
+    assert_eq!(store.list().unwrap().len(), before.len() + 1);
+    drop(store);
+    let reopened = MetadataStore::open(&path).unwrap();
+    assert_eq!(reopened.list().unwrap().len(), before.len() + 1);
+    let ok: String = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+}
+
+// ---------------------------------------------------------------------------
+// WAL growth.
+
+const JOURNAL_SIZE_LIMIT: u64 = 8 * 1024 * 1024;
+
+fn wal_size(db: &Path) -> Option<u64> {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(PathBuf::from(wal)).ok().map(|m| m.len())
+}
+
+#[test]
+fn the_wal_shrinks_after_a_long_reader_lets_go_and_is_gone_after_the_last_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.db");
+    let writer = MetadataStore::open(&path).unwrap();
+    let reader = MetadataStore::open(&path).unwrap();
+    writer.save(&sample(0)).unwrap();
+    let heavy = |i: usize| {
+        let mut p = sample(i);
+        p.config_schema = json!({"blob": format!("{i}").repeat(6000)});
+        p
+    };
+
+    // The reader holds one snapshot (its read transaction is open while the
+    // callback runs) across many writes, so no checkpoint can reset the WAL.
+    let mut peak = 0;
+    let mut seen = 0;
+    reader
+        .for_each(&PluginQuery::new(), |p| {
+            seen += 1;
+            assert_eq!(p, sample(0));
+            for i in 1..=800 {
+                writer.save(&heavy(i)).unwrap();
+            }
+            peak = wal_size(&path).unwrap();
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(seen, 1, "the reader's snapshot saw only the first plugin");
+    assert!(
+        peak > JOURNAL_SIZE_LIMIT,
+        "the WAL should have grown past {JOURNAL_SIZE_LIMIT} while the reader held it: {peak}"
+    );
+
+    // The reader let go: the next checkpoints reset the WAL and the
+    // journal size limit truncates it.
+    for i in 1..=300 {
+        writer.save(&heavy(i)).unwrap();
+        let _ = reader.count(&PluginQuery::new()).unwrap();
+    }
+    let after = wal_size(&path).unwrap();
+    assert!(
+        after <= JOURNAL_SIZE_LIMIT,
+        "the WAL stayed at {after} bytes after the reader let go (peak {peak})"
+    );
+    assert_eq!(reader.list().unwrap().len(), 801);
+
+    drop(reader);
+    drop(writer);
+    let left = wal_size(&path).unwrap_or(0);
+    assert_eq!(left, 0, "closing the last store left a {left}-byte WAL");
+    eprintln!("WAL: peak {peak} bytes with a reader, {after} after it let go, {left} after close");
+}
