@@ -33,6 +33,8 @@ struct Run {
 }
 
 impl Run {
+    /// Captures a finished run and checks the promises of every run: no
+    /// panic, and a failure is one `plugin-metastore: ` line on stderr.
     fn from_output(out: Output) -> Run {
         let run = Run {
             code: out.status.code().unwrap_or(-1),
@@ -83,6 +85,7 @@ struct Cli {
 }
 
 impl Cli {
+    /// A fresh temp dir; the store file does not exist yet.
     fn new() -> Cli {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("plugins.db");
@@ -158,6 +161,7 @@ impl Cli {
     }
 }
 
+/// The unique ids of `plugins`, in order.
 fn ids(plugins: &[PluginMetadata]) -> Vec<String> {
     plugins.iter().map(PluginMetadata::unique_id).collect()
 }
