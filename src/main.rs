@@ -496,6 +496,8 @@ fn import(db: Option<PathBuf>, file: &str) -> CliResult {
 /// Errors name the source, line and column (serde's message names the
 /// offending value, e.g. an unknown enum string).
 fn parse_records(label: &str, text: &str) -> CliResult<Vec<PluginMetadata>> {
+    // A byte-order mark (some Windows editors write one) is not JSON.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let located = |e: serde_json::Error| {
         let message = e.to_string();
         let suffix = format!(" at line {} column {}", e.line(), e.column());
@@ -511,15 +513,20 @@ fn parse_records(label: &str, text: &str) -> CliResult<Vec<PluginMetadata>> {
         Some('{') => serde_json::from_str::<PluginMetadata>(text)
             .map(|p| vec![p])
             .map_err(located),
-        Some(_) => Err(located(
-            serde_json::from_str::<serde_json::Value>(text)
-                .err()
-                .unwrap_or_else(|| {
-                    <serde_json::Error as serde::de::Error>::custom(
-                        "expected a JSON array of plugin records or one record (an object)",
-                    )
-                }),
-        )),
+        Some(_) => match serde_json::from_str::<serde_json::Value>(text) {
+            Err(e) => Err(located(e)),
+            Ok(value) => Err(Failure(format!(
+                "{label}: expected a JSON array of plugin records or one record (an object), got {}",
+                match value {
+                    serde_json::Value::Null => "null",
+                    serde_json::Value::Bool(_) => "a boolean",
+                    serde_json::Value::Number(_) => "a number",
+                    serde_json::Value::String(_) => "a string",
+                    // Arrays and objects start with '[' or '{'.
+                    serde_json::Value::Array(_) | serde_json::Value::Object(_) => "something else",
+                }
+            ))),
+        },
         None => Err(Failure(format!(
             "{label}: empty input (expected a JSON array of plugin records or one record)"
         ))),

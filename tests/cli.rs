@@ -606,6 +606,12 @@ fn import_array_file_object_file_and_stdin() {
     assert!(out.starts_with("imported 1 plugin from "), "{out}");
     assert_eq!(other.store().list().unwrap(), vec![seed::whisper_tiny()]);
 
+    // A UTF-8 byte-order mark (Windows editors) is skipped.
+    let bom = Cli::new();
+    bom.run_stdin(&["import", "-"], &format!("\u{feff}{one}"))
+        .ok();
+    assert_eq!(bom.store().list().unwrap(), vec![seed::whisper_tiny()]);
+
     let piped = Cli::new();
     let out = piped.run_stdin(&["import", "-"], &array).ok();
     assert!(out.contains("<stdin>"), "{out}");
