@@ -844,6 +844,25 @@ fn the_python_fixture_is_what_the_python_script_writes() {
         std::fs::read_to_string(fixture_path()).unwrap(),
         "tests/fixtures/python_seed.json is stale: run python3 tests/python/make_fixture.py"
     );
+    // One record, exactly as the issue quotes it (no indent), through stdin.
+    let code = "import sys, json, dataclasses; sys.path.insert(0, sys.argv[1]); \
+                import make_fixture as m; \
+                print(json.dumps(dataclasses.asdict(m.cloud_plugin), default=lambda e: e.value))";
+    let one = Command::new("python3")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .args(["-c", code])
+        .arg(script.parent().unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        one.status.success(),
+        "{}",
+        String::from_utf8_lossy(&one.stderr)
+    );
+    let cli = Cli::new();
+    cli.run_stdin(&["import", "-"], &String::from_utf8(one.stdout).unwrap())
+        .ok();
+    assert_eq!(cli.store().list().unwrap(), vec![seed::llm_finetune_aws()]);
 }
 
 // ---------------------------------------------------------------- delete, resources
