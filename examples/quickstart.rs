@@ -117,6 +117,10 @@ fn run() -> Result<()> {
     println!("Plugins on AWS: {}", on_aws.join(", "));
     let active: Vec<String> = store.find_active()?.iter().map(|p| p.unique_id()).collect();
     println!("Plugins holding resources: {}", active.join(", "));
+    println!(
+        "\nThe store is kept for you to look at:\n  sqlite3 -box {} \"SELECT * FROM plugin_overview\"",
+        path.display()
+    );
     Ok(())
 }
 

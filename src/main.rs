@@ -397,7 +397,7 @@ fn run(cli: Cli) -> CliResult {
             print(&out)
         }
         Command::List(args) => {
-            let store = open(&resolve_db(db)?)?;
+            let store = open_existing(&resolve_db(db)?)?;
             let plugins = store.query(&args.query())?;
             if args.json {
                 print(&to_json(&plugins)?)
@@ -406,7 +406,7 @@ fn run(cli: Cli) -> CliResult {
             }
         }
         Command::Show { target, json } => {
-            let store = open(&resolve_db(db)?)?;
+            let store = open_existing(&resolve_db(db)?)?;
             let plugin = find(&store, &target)?;
             if json {
                 print(&to_json(&plugin)?)
@@ -416,21 +416,21 @@ fn run(cli: Cli) -> CliResult {
         }
         Command::Import { file } => import(db, &file),
         Command::Export => {
-            let store = open(&resolve_db(db)?)?;
+            let store = open_existing(&resolve_db(db)?)?;
             print(&to_json(&store.list()?)?)
         }
         Command::Delete { target } => {
-            let store = open(&resolve_db(db)?)?;
+            let store = open_existing(&resolve_db(db)?)?;
             let p = find(&store, &target)?;
             if !store.delete(&p.category, &p.name)? {
                 return Err(not_found(&target.id));
             }
             print(&format!("deleted {}\n", p.unique_id()))
         }
-        Command::Pid(cmd) => pid(&open(&resolve_db(db)?)?, cmd),
-        Command::Container(cmd) => container(&open(&resolve_db(db)?)?, cmd),
+        Command::Pid(cmd) => pid(&open_existing(&resolve_db(db)?)?, cmd),
+        Command::Container(cmd) => container(&open_existing(&resolve_db(db)?)?, cmd),
         Command::RemoteStatus { target, status } => {
-            let store = open(&resolve_db(db)?)?;
+            let store = open_existing(&resolve_db(db)?)?;
             let p = find(&store, &target)?;
             store.set_remote_status(&p.category, &p.name, &status)?;
             print(&format!(
@@ -609,6 +609,19 @@ fn open(path: &Path) -> CliResult<MetadataStore> {
     Ok(MetadataStore::open(path)?)
 }
 
+/// Opens a store that must already exist: commands that read or change
+/// plugins never create a file (a mistyped `--db` would otherwise leave an
+/// empty store behind and answer "no plugin").
+fn open_existing(path: &Path) -> CliResult<MetadataStore> {
+    if !path.exists() {
+        return Err(Failure(format!(
+            "no store at {}; create it with `plugin-metastore init` (or `demo`)",
+            path.display()
+        )));
+    }
+    open(path)
+}
+
 /// The store's path for messages.
 fn display_path(store: &MetadataStore) -> String {
     store
@@ -702,12 +715,7 @@ fn table(plugins: &[PluginMetadata]) -> String {
             remote
                 .and_then(|r| r.estimated_cost_per_hour)
                 .map_or_else(|| "-".to_owned(), |c| format!("${c:.2}")),
-            if p.has_active_resources() {
-                "yes"
-            } else {
-                "no"
-            }
-            .to_owned(),
+            yes_no(p.has_active_resources()),
         ]);
     }
     let s = if plugins.len() == 1 { "" } else { "s" };

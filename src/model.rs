@@ -145,7 +145,12 @@ fn default_status() -> String {
 }
 
 /// Information about a remote or cloud resource used by a plugin.
+///
+/// Deserializing refuses unknown fields, as Python's
+/// `RemoteResourceInfo(**record)` does, so a misspelt field is an error
+/// rather than a silently lost value.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RemoteResourceInfo {
     /// Cloud provider or service.
     pub provider: CloudProviderType,
@@ -216,10 +221,10 @@ impl RemoteResourceInfo {
     }
 
     /// Checks what the store refuses: a cost that is NaN, infinite or
-    /// negative.
+    /// negative — `-0.0` included, since SQLite would hand it back as `0.0`.
     pub fn validate(&self) -> Result<()> {
         if let Some(cost) = self.estimated_cost_per_hour
-            && (!cost.is_finite() || cost < 0.0)
+            && (!cost.is_finite() || cost.is_sign_negative())
         {
             return Err(Error::InvalidInput(format!(
                 "estimated_cost_per_hour must be a finite number >= 0, got {cost}"
@@ -230,7 +235,11 @@ impl RemoteResourceInfo {
 }
 
 /// Metadata describing a plugin and the resources it holds right now.
+///
+/// Deserializing refuses unknown fields, as Python's
+/// `PluginMetadata(**record)` does.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PluginMetadata {
     /// Internal plugin identifier; with `category` the store's key.
     pub name: String,
@@ -480,7 +489,7 @@ mod tests {
         assert!(p.validate().unwrap_err().to_string().contains("an array"));
         p.config_schema = json!({});
         let mut r = RemoteResourceInfo::new(CloudProviderType::Gcp);
-        for bad in [f64::NAN, f64::INFINITY, -1.0] {
+        for bad in [f64::NAN, f64::INFINITY, -1.0, -0.0] {
             r.estimated_cost_per_hour = Some(bad);
             p.remote_resource = Some(r.clone());
             assert!(matches!(p.validate(), Err(Error::InvalidInput(_))), "{bad}");
@@ -503,5 +512,22 @@ mod tests {
         assert_eq!(p, expected);
         let r = p.remote_resource.as_ref().unwrap();
         assert_eq!((r.ssh_port, r.status.as_str()), (22, "unknown"));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_like_python() {
+        let err = serde_json::from_value::<PluginMetadata>(json!({
+            "name": "n", "category": "c", "title": "t", "config_schema": {},
+            "execution_mod": "docker"
+        }))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("execution_mod"), "{err}");
+        let err = serde_json::from_value::<RemoteResourceInfo>(json!({
+            "provider": "aws", "gpus": 4
+        }))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("gpus"), "{err}");
     }
 }

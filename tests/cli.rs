@@ -339,8 +339,27 @@ fn list_table_has_the_columns_and_one_row_per_plugin() {
 }
 
 #[test]
+fn reading_commands_never_create_a_store() {
+    let cli = Cli::new();
+    for args in [
+        &["list"][..],
+        &["show", "transcription_whisper_tiny"],
+        &["export"],
+        &["delete", "a_b"],
+        &["pid", "add", "a_b", "5"],
+        &["container", "clear", "a_b"],
+        &["remote-status", "a_b", "stopped"],
+    ] {
+        let err = cli.run(args).err();
+        assert!(err.contains("no store at"), "{args:?}: {err}");
+    }
+    assert!(!cli.db.exists(), "a reading command created the store");
+}
+
+#[test]
 fn list_of_an_empty_store_says_so() {
     let cli = Cli::new();
+    cli.run(&["init"]).ok();
     assert_eq!(cli.run(&["list"]).ok(), "no plugins\n");
     assert_eq!(cli.run(&["list", "--json"]).ok(), "[]\n");
 }
