@@ -470,5 +470,49 @@ mod tests {
             .query_row("SELECT count(*) FROM plugins", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 1);
+        let history: i64 = conn
+            .query_row(&format!("SELECT count(*) FROM {HISTORY_TABLE}"), [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(history, 2, "no history row for the broken V3");
+        drop(conn);
+
+        // Byte for byte: once closed (WAL checkpointed away), a failed
+        // migration run leaves the file exactly as it was.
+        let bytes = std::fs::read(&path).unwrap();
+        let mut conn = open_file(&path, &StoreOptions::default()).unwrap();
+        migrate(&mut conn, "m.db", broken_runner()).unwrap_err();
+        drop(conn);
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    }
+
+    /// From version 1, V2 and a broken V3 are pending: grouped, they fail
+    /// together, so V2 is not applied either, and the file still opens.
+    #[test]
+    fn pending_migrations_apply_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        let all = migrations::runner().get_migrations().clone();
+        let v1: Vec<_> = all.iter().filter(|m| m.version() == 1).cloned().collect();
+        let mut conn = open_file_with_runner(&path, refinery::Runner::new(&v1));
+        let before = dump(&conn);
+        assert_eq!(schema_version(&conn).unwrap(), 1);
+        let err = migrate(&mut conn, "v1.db", broken_runner()).unwrap_err();
+        assert!(matches!(err, Error::Migration(_)), "{err}");
+        assert_eq!(dump(&conn), before, "V2 was applied without V3");
+        assert_eq!(schema_version(&conn).unwrap(), 1);
+        drop(conn);
+        // The real runner still upgrades it.
+        let conn = open_file(&path, &StoreOptions::default()).unwrap();
+        assert_eq!(schema_version(&conn).unwrap(), newest_version());
+    }
+
+    fn open_file_with_runner(path: &Path, runner: refinery::Runner) -> Connection {
+        create_owner_only(path).unwrap();
+        let mut conn = Connection::open(path).unwrap();
+        configure(&conn, "v1.db", &StoreOptions::default()).unwrap();
+        migrate(&mut conn, "v1.db", runner).unwrap();
+        conn
     }
 }
