@@ -253,33 +253,67 @@ fn permission_bits_are_ignored(dir: &Path) -> bool {
     }
 }
 
-#[cfg(unix)]
-#[test]
-fn a_read_only_directory_is_refused_and_left_alone() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let ro = dir.path().join("ro");
-    std::fs::create_dir(&ro).unwrap();
-    let existing = store_file(&ro, "existing.db", 2);
-    std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o400)).unwrap();
-    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o500)).unwrap();
-    let restore = || std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o700)).unwrap();
-    if permission_bits_are_ignored(&ro) {
-        restore();
-        eprintln!(
-            "NOTE: skipping the read-only directory test: this process writes through \
-             permission bits (running as root?)"
-        );
-        return;
-    }
-    let err = refused(&ro, &ro.join("new.db"));
+/// Checks a read-only directory `ro` holding a read-only store
+/// `existing.db`: a new store cannot be created there, the existing one is
+/// refused as read-only, and nothing in `ro` changes.
+fn check_read_only_dir(ro: &Path) {
+    let err = refused(ro, &ro.join("new.db"));
     assert!(matches!(err, Error::CannotOpen { .. }), "{err}");
-    let err = refused(&ro, &existing);
+    let err = refused(ro, &ro.join("existing.db"));
     assert!(
         matches!(err, Error::CannotOpen { .. }),
         "an existing store in a read-only directory: {err}"
     );
-    restore();
+}
+
+/// Where permission bits do not stop this process (root), the check runs
+/// in a child process of this test binary as user `nobody` (65534).
+#[cfg(unix)]
+#[test]
+fn a_read_only_directory_is_refused_and_left_alone() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    if let Some(ro) = std::env::var_os("PM_RO_DIR") {
+        // The child, as nobody.
+        check_read_only_dir(Path::new(&ro));
+        println!("\nRO-CHECKED");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let existing = store_file(&ro, "existing.db", 2);
+    std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    if !permission_bits_are_ignored(&ro) {
+        check_read_only_dir(&ro);
+    } else if std::fs::metadata(&existing).unwrap().uid() == 0 {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "a_read_only_directory_is_refused_and_left_alone",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("PM_RO_DIR", &ro)
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("\nRO-CHECKED"),
+            "the check as nobody failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        eprintln!(
+            "NOTE: skipping the read-only directory test: this process writes through \
+             permission bits and is not root"
+        );
+    }
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 // ---------------------------------------------------------------------------
