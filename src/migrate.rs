@@ -357,13 +357,27 @@ fn read_history(conn: &Connection) -> Result<History> {
 /// Step two: run the pending migrations of `runner`, atomically, or refuse a
 /// file that is newer than `runner` knows.
 pub(crate) fn migrate(conn: &mut Connection, path: &str, runner: refinery::Runner) -> Result<()> {
+    let runner = runner.set_grouped(true);
+    migrate_using(conn, path, &runner, |conn| {
+        runner.run(conn).map(|_| ()).map_err(|e| e.to_string())
+    })
+}
+
+/// [`migrate`] with the refinery run as a closure, so a unit test can play
+/// the other process that wins the race between refinery's read of the
+/// applied list and its write.
+fn migrate_using(
+    conn: &mut Connection,
+    path: &str,
+    runner: &refinery::Runner,
+    mut run: impl FnMut(&mut Connection) -> std::result::Result<(), String>,
+) -> Result<()> {
     let known: Vec<i64> = runner
         .get_migrations()
         .iter()
         .map(|m| i64::from(m.version()))
         .collect();
     let newest = known.iter().copied().max().unwrap_or(0);
-    let runner = runner.set_grouped(true);
 
     // Each retry follows progress made by another process; a failure with
     // no progress elsewhere is final.
@@ -384,7 +398,7 @@ pub(crate) fn migrate(conn: &mut Connection, path: &str, runner: refinery::Runne
             return Ok(());
         }
         conn.set_transaction_behavior(TransactionBehavior::Immediate);
-        let outcome = runner.run(conn);
+        let outcome = run(conn);
         conn.set_transaction_behavior(TransactionBehavior::Deferred);
         match outcome {
             Ok(_) => return Ok(()),
@@ -406,7 +420,7 @@ pub(crate) fn migrate(conn: &mut Connection, path: &str, runner: refinery::Runne
                 if known.iter().all(|v| after.versions.contains(v)) {
                     return Ok(());
                 }
-                return Err(Error::Migration(e.to_string()));
+                return Err(Error::Migration(e));
             }
         }
     }
@@ -506,6 +520,43 @@ mod tests {
         // The real runner still upgrades it.
         let conn = open_file(&path, &StoreOptions::default()).unwrap();
         assert_eq!(schema_version(&conn).unwrap(), newest_version());
+    }
+
+    /// The race refinery leaves open: this process read the applied list
+    /// (empty), another process then applied every migration, and this one
+    /// runs its stale plan and fails ("table plugins already exists"). The
+    /// store must notice the other's progress and open without error.
+    #[test]
+    fn losing_the_migration_race_to_another_process_is_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("race.db");
+        create_owner_only(&path).unwrap();
+        let mut conn = Connection::open(&path).unwrap();
+        configure(&conn, "race.db", &StoreOptions::default()).unwrap();
+        let runner = migrations::runner().set_grouped(true);
+        let v1 = runner.get_migrations()[0].sql().unwrap().to_owned();
+        let mut runs = 0;
+        migrate_using(&mut conn, "race.db", &runner, |conn| {
+            runs += 1;
+            if runs > 1 {
+                return runner.run(conn).map(|_| ()).map_err(|e| e.to_string());
+            }
+            // The other process wins...
+            drop(open_file(&path, &StoreOptions::default()).unwrap());
+            // ...and this one applies V1 from its stale list.
+            let tx = conn.transaction().map_err(|e| e.to_string())?;
+            tx.execute_batch(&v1).map_err(|e| e.to_string())?;
+            tx.commit().map_err(|e| e.to_string())
+        })
+        .unwrap();
+        assert_eq!(runs, 1, "the re-read history showed nothing left to do");
+        assert_eq!(schema_version(&conn).unwrap(), newest_version());
+        let rows: i64 = conn
+            .query_row(&format!("SELECT count(*) FROM {HISTORY_TABLE}"), [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(rows, newest_version());
     }
 
     fn open_file_with_runner(path: &Path, runner: refinery::Runner) -> Connection {
