@@ -131,7 +131,6 @@ pub(crate) fn open_file(path: &Path, options: &StoreOptions) -> Result<Connectio
         )));
     }
     create_owner_only(path).map_err(|e| cannot(e.to_string()))?;
-    check_whole_pages(path)?;
 
     // No SQLITE_OPEN_CREATE: the file exists now, and if it vanished in
     // between we would rather fail than create it with the default mode.
@@ -140,7 +139,7 @@ pub(crate) fn open_file(path: &Path, options: &StoreOptions) -> Result<Connectio
     if conn.is_readonly(rusqlite::MAIN_DB)? {
         return Err(cannot("the file is read-only".to_owned()));
     }
-    configure(&conn, &path.display().to_string(), options)?;
+    configure(&conn, &path.display().to_string(), Some(path), options)?;
     let mut conn = conn;
     migrate(&mut conn, &path.display().to_string(), migrations::runner())?;
     Ok(conn)
@@ -149,7 +148,7 @@ pub(crate) fn open_file(path: &Path, options: &StoreOptions) -> Result<Connectio
 /// Opens a configured, migrated in-memory database.
 pub(crate) fn open_memory(options: &StoreOptions) -> Result<Connection> {
     let mut conn = Connection::open_in_memory()?;
-    configure(&conn, ":memory:", options)?;
+    configure(&conn, ":memory:", None, options)?;
     migrate(&mut conn, ":memory:", migrations::runner())?;
     Ok(conn)
 }
@@ -157,34 +156,26 @@ pub(crate) fn open_memory(options: &StoreOptions) -> Result<Connection> {
 /// Refuses an SQLite file whose size is not a whole number of pages: it was
 /// cut short (a failed copy or download, a full disk). SQLite itself
 /// refuses a file shorter than the page count in its header, but a file
-/// missing only part of its last page opens and reads garbage or zeros
-/// there. The check costs one `stat` and a 100-byte read.
+/// missing only part of its last page opens and reads zeros there. Called
+/// once SQLite has read the header (so the file is SQLite and `page_size`
+/// is the file's); costs one `stat`.
+///
+/// The file is never opened here: closing any descriptor of a file drops
+/// every POSIX lock this process holds on it, including the locks of other
+/// stores on the same file, which would let another process delete the
+/// WAL under them.
 ///
 /// The size is checked against `min(page size, 4096)`: SQLite writes whole
 /// pages, but while another process extends the file with pages larger
 /// than 4 KiB the size can momentarily stop at a 4 KiB boundary, which is
 /// not damage.
-fn check_whole_pages(path: &Path) -> Result<()> {
-    use std::io::Read;
-    let mut header = [0u8; 100];
-    let Ok(mut file) = std::fs::File::open(path) else {
-        return Ok(()); // SQLite reports why it cannot open it.
-    };
-    let len = file.metadata()?.len();
-    if len < header.len() as u64 || file.read_exact(&mut header).is_err() {
-        return Ok(()); // empty (a new file) or too short: SQLite judges it
-    }
-    if &header[..16] != b"SQLite format 3\0" {
-        return Ok(()); // not SQLite at all: SQLite says so
-    }
-    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
-        1 => 65536,
-        n if n >= 512 && n.is_power_of_two() => u64::from(n),
-        _ => return Ok(()), // an invalid header: SQLite says so
-    };
+fn check_whole_pages(conn: &Connection, file: &Path) -> Result<()> {
+    let len = std::fs::metadata(file)?.len();
+    let page_size = conn.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))?;
+    let page_size = u64::try_from(page_size).unwrap_or(4096).clamp(512, 65536);
     if len % page_size.min(4096) != 0 {
         return Err(Error::NotAStore {
-            path: path.to_path_buf(),
+            path: file.to_path_buf(),
             reason: format!(
                 "the database is damaged: its size ({len} bytes) is not a whole number of \
                  {page_size}-byte pages, so it was probably cut short"
@@ -219,7 +210,12 @@ fn sqlite_code(e: &rusqlite::Error) -> Option<ErrorCode> {
 
 /// Step one: connection settings, all outside any transaction. Also the
 /// first read of the file, which tells whether it is a database at all.
-fn configure(conn: &Connection, path: &str, options: &StoreOptions) -> Result<()> {
+fn configure(
+    conn: &Connection,
+    path: &str,
+    file: Option<&Path>,
+    options: &StoreOptions,
+) -> Result<()> {
     conn.busy_timeout(options.busy_timeout)?;
     let not_a_store = |reason: String| Error::NotAStore {
         path: path.into(),
@@ -246,6 +242,9 @@ fn configure(conn: &Connection, path: &str, options: &StoreOptions) -> Result<()
             "it holds other tables ({}) and no {HISTORY_TABLE}",
             tables.join(", ")
         )));
+    }
+    if let Some(file) = file {
+        check_whole_pages(conn, file)?;
     }
 
     // Switching a new file to WAL needs an exclusive lock, and a concurrent
@@ -532,7 +531,7 @@ mod tests {
         let path = dir.path().join("race.db");
         create_owner_only(&path).unwrap();
         let mut conn = Connection::open(&path).unwrap();
-        configure(&conn, "race.db", &StoreOptions::default()).unwrap();
+        configure(&conn, "race.db", Some(&path), &StoreOptions::default()).unwrap();
         let runner = migrations::runner().set_grouped(true);
         let v1 = runner.get_migrations()[0].sql().unwrap().to_owned();
         let mut runs = 0;
@@ -562,7 +561,7 @@ mod tests {
     fn open_file_with_runner(path: &Path, runner: refinery::Runner) -> Connection {
         create_owner_only(path).unwrap();
         let mut conn = Connection::open(path).unwrap();
-        configure(&conn, "v1.db", &StoreOptions::default()).unwrap();
+        configure(&conn, "v1.db", Some(path), &StoreOptions::default()).unwrap();
         migrate(&mut conn, "v1.db", runner).unwrap();
         conn
     }
