@@ -287,6 +287,17 @@ impl MetadataStore {
                 }
                 f(plugin)?;
             }
+            // Both cursors walk the same snapshot in the same order, so every
+            // PID row was taken; a leftover means they fell out of step.
+            if let Some((owner, pid)) = next_pid {
+                return Err(Error::BadData {
+                    table: "plugin_pids",
+                    column: "plugin_id",
+                    row: owner,
+                    value: pid.to_string(),
+                    reason: "PID row out of step with the plugins read".to_owned(),
+                });
+            }
         }
         tx.commit()?;
         Ok(())
@@ -394,8 +405,12 @@ impl MetadataStore {
         let n = tx
             .prepare_cached("DELETE FROM plugin_pids WHERE plugin_id = ?1 AND pid = ?2")?
             .execute(params![id, pid])?;
+        if n == 0 {
+            // Nothing changed: roll back the updated_at bump too.
+            return Ok(false);
+        }
         tx.commit()?;
-        Ok(n > 0)
+        Ok(true)
     }
 
     /// Removes every PID of the plugin; returns how many there were.
@@ -724,13 +739,10 @@ impl Col<'_, '_> {
         }
     }
 
-    fn parsed<T: std::str::FromStr>(&self, idx: usize, column: &'static str) -> Result<T>
-    where
-        T::Err: std::fmt::Display,
-    {
+    fn parsed<T: std::str::FromStr>(&self, idx: usize, column: &'static str) -> Result<T> {
         let text = self.str(idx, column)?;
         text.parse::<T>()
-            .map_err(|e| self.bad(column, format!("{text:?}"), &e.to_string()))
+            .map_err(|_| self.bad(column, format!("{text:?}"), "not a value this build knows"))
     }
 
     fn ranged<T: TryFrom<i64>>(&self, idx: usize, column: &'static str) -> Result<T> {
