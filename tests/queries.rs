@@ -434,7 +434,9 @@ fn lifecycle_changes_are_atomic_checked_and_bump_updated_at() {
     assert_eq!(stamp(), t1, "a refused change must not bump updated_at");
 
     assert!(store.remove_pid(c, n, 54322).unwrap());
+    let t2 = stamp();
     assert!(!store.remove_pid(c, n, 54322).unwrap());
+    assert_eq!(stamp(), t2, "removing an absent PID changes nothing");
     store.add_pid(c, n, 54322).unwrap();
     assert_eq!(
         pids(&store),
