@@ -51,12 +51,13 @@ pub enum Error {
     /// The file was written by a newer build of plugin-metastore; it was left
     /// untouched.
     #[error(
-        "the database {path} has schema version {found}, newer than this build supports ({supported}); \
-         it was left untouched: upgrade plugin-metastore to open it"
+        "the database {} has schema version {found}, newer than this build supports ({supported}); \
+         it was left untouched: upgrade plugin-metastore to open it",
+        path.display()
     )]
     SchemaTooNew {
         /// The database file.
-        path: String,
+        path: PathBuf,
         /// The newest migration recorded in the file.
         found: i64,
         /// The newest migration this build knows.

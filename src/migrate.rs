@@ -216,7 +216,12 @@ fn configure(
     file: Option<&Path>,
     options: &StoreOptions,
 ) -> Result<()> {
-    conn.busy_timeout(options.busy_timeout)?;
+    // SQLite takes the timeout in milliseconds as a C int: cap it (about 24
+    // days; `Duration::MAX` means "wait as long as you can").
+    let busy_timeout = options
+        .busy_timeout
+        .min(Duration::from_millis(i32::MAX.unsigned_abs().into()));
+    conn.busy_timeout(busy_timeout)?;
     let not_a_store = |reason: String| Error::NotAStore {
         path: path.into(),
         reason,
@@ -250,7 +255,7 @@ fn configure(
     // Switching a new file to WAL needs an exclusive lock, and a concurrent
     // opener can make it answer SQLITE_BUSY at once, without the busy
     // handler: retry until the busy timeout has passed.
-    let deadline = Instant::now() + options.busy_timeout;
+    let deadline = Instant::now() + busy_timeout;
     loop {
         match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
             Ok(_) => break,
@@ -289,10 +294,12 @@ fn read_table_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     names.collect()
 }
 
-/// What the history table says: the versions applied, in order.
+/// What the history table says: the versions applied, in order, with the
+/// checksums refinery recorded for them.
 #[derive(Debug, PartialEq, Eq)]
 struct History {
     versions: Vec<i64>,
+    checksums: Vec<u64>,
 }
 
 /// Reads and checks the history rows (refinery itself would panic on a
@@ -306,13 +313,14 @@ fn read_history(conn: &Connection) -> Result<History> {
     if !exists {
         return Ok(History {
             versions: Vec::new(),
+            checksums: Vec::new(),
         });
     }
     let mut stmt = conn.prepare(&format!(
         "SELECT rowid, version, applied_on, checksum FROM {HISTORY_TABLE} ORDER BY version"
     ))?;
     let mut rows = stmt.query([])?;
-    let mut versions = Vec::new();
+    let (mut versions, mut checksums) = (Vec::new(), Vec::new());
     while let Some(row) = rows.next()? {
         let rowid: i64 = row.get(0)?;
         let bad = |column: &'static str, value: String, reason: &str| Error::BadData {
@@ -324,33 +332,77 @@ fn read_history(conn: &Connection) -> Result<History> {
         };
         let version = match row.get_ref(1)? {
             rusqlite::types::ValueRef::Integer(v) => v,
-            other => return Err(bad("version", format!("{other:?}"), "not an integer")),
+            other => return Err(bad("version", show(other), "not an integer")),
         };
-        let applied_on: Option<String> = row.get(2).ok();
+        let applied_on = row.get_ref(2)?;
         match applied_on {
-            Some(text) if chrono::DateTime::parse_from_rfc3339(&text).is_ok() => {}
+            rusqlite::types::ValueRef::Text(t)
+                if std::str::from_utf8(t)
+                    .is_ok_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok()) => {}
             other => {
-                return Err(bad(
-                    "applied_on",
-                    format!("{other:?}"),
-                    "not an RFC 3339 timestamp",
-                ));
+                return Err(bad("applied_on", show(other), "not an RFC 3339 timestamp"));
             }
         }
-        let checksum: Option<String> = row.get(3).ok();
-        match checksum {
-            Some(text) if text.parse::<u64>().is_ok() => {}
-            other => {
-                return Err(bad(
-                    "checksum",
-                    format!("{other:?}"),
-                    "not an unsigned integer",
-                ));
-            }
-        }
+        let checksum = match row.get_ref(3)? {
+            rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t)
+                .ok()
+                .and_then(|t| t.parse::<u64>().ok()),
+            _ => None,
+        };
+        let Some(checksum) = checksum else {
+            return Err(bad(
+                "checksum",
+                show(row.get_ref(3)?),
+                "not an unsigned integer",
+            ));
+        };
         versions.push(version);
+        checksums.push(checksum);
     }
-    Ok(History { versions })
+    Ok(History {
+        versions,
+        checksums,
+    })
+}
+
+/// A value from the file, for an error message.
+fn show(value: rusqlite::types::ValueRef<'_>) -> String {
+    use rusqlite::types::ValueRef;
+    match value {
+        ValueRef::Null => "NULL".to_owned(),
+        ValueRef::Integer(i) => i.to_string(),
+        ValueRef::Real(f) => f.to_string(),
+        ValueRef::Text(t) => format!("{:?}", String::from_utf8_lossy(t)),
+        ValueRef::Blob(b) => format!("a blob of {} bytes", b.len()),
+    }
+}
+
+/// Compares the file's history with the migrations this build knows:
+/// `Ok(true)` when every one is applied, `Ok(false)` when some are pending,
+/// an error when the file is newer than this build or an applied migration
+/// differs from this build's (the file was migrated by another build).
+fn is_current(history: &History, known: &[(i64, u64)], path: &str) -> Result<bool> {
+    let newest = known.iter().map(|&(v, _)| v).max().unwrap_or(0);
+    if let Some(&found) = history.versions.iter().max()
+        && found > newest
+    {
+        return Err(Error::SchemaTooNew {
+            path: path.into(),
+            found,
+            supported: newest,
+        });
+    }
+    for (version, checksum) in history.versions.iter().zip(&history.checksums) {
+        if let Some(&(_, ours)) = known.iter().find(|(v, _)| v == version)
+            && ours != *checksum
+        {
+            return Err(Error::Migration(format!(
+                "migration V{version} recorded in {path} differs from this build's \
+                 (checksum {checksum}, expected {ours}); the file was migrated by another build"
+            )));
+        }
+    }
+    Ok(known.iter().all(|(v, _)| history.versions.contains(v)))
 }
 
 /// Step two: run the pending migrations of `runner`, atomically, or refuse a
@@ -371,12 +423,11 @@ fn migrate_using(
     runner: &refinery::Runner,
     mut run: impl FnMut(&mut Connection) -> std::result::Result<(), String>,
 ) -> Result<()> {
-    let known: Vec<i64> = runner
+    let known: Vec<(i64, u64)> = runner
         .get_migrations()
         .iter()
-        .map(|m| i64::from(m.version()))
+        .map(|m| (i64::from(m.version()), m.checksum()))
         .collect();
-    let newest = known.iter().copied().max().unwrap_or(0);
 
     // Each retry follows progress made by another process; a failure with
     // no progress elsewhere is final.
@@ -384,16 +435,7 @@ fn migrate_using(
     let mut attempt = 0;
     loop {
         let before = read_history(conn)?;
-        if let Some(&found) = before.versions.iter().max()
-            && found > newest
-        {
-            return Err(Error::SchemaTooNew {
-                path: path.to_owned(),
-                found,
-                supported: newest,
-            });
-        }
-        if known.iter().all(|v| before.versions.contains(v)) {
+        if is_current(&before, &known, path)? {
             return Ok(());
         }
         conn.set_transaction_behavior(TransactionBehavior::Immediate);
@@ -407,16 +449,7 @@ fn migrate_using(
                 if after != before && attempt < MAX_ATTEMPTS {
                     continue;
                 }
-                if let Some(&found) = after.versions.iter().max()
-                    && found > newest
-                {
-                    return Err(Error::SchemaTooNew {
-                        path: path.to_owned(),
-                        found,
-                        supported: newest,
-                    });
-                }
-                if known.iter().all(|v| after.versions.contains(v)) {
+                if is_current(&after, &known, path)? {
                     return Ok(());
                 }
                 return Err(Error::Migration(e));

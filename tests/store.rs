@@ -522,3 +522,36 @@ fn a_new_file_is_readable_by_its_owner_only() {
     let mode = std::fs::metadata(&wal).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "the WAL holds the same data");
 }
+
+#[test]
+fn a_file_migrated_by_a_different_build_is_refused_and_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("plugins.db");
+    drop(MetadataStore::open(&db).unwrap());
+    sqlite3(
+        &db,
+        "UPDATE refinery_schema_history SET checksum = '12345' WHERE version = 2",
+    );
+    let bytes = std::fs::read(&db).unwrap();
+    let err = MetadataStore::open(&db).unwrap_err();
+    assert!(matches!(err, Error::Migration(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("V2") && text.contains("12345"), "{text}");
+    assert_eq!(std::fs::read(&db).unwrap(), bytes);
+}
+
+#[test]
+fn any_busy_timeout_is_accepted() {
+    use plugin_metastore::StoreOptions;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    for timeout in [Duration::ZERO, Duration::from_millis(1), Duration::MAX] {
+        let store = MetadataStore::open_with(
+            dir.path().join("plugins.db"),
+            StoreOptions::new().busy_timeout(timeout),
+        )
+        .unwrap();
+        store.save(&seed::whisper_tiny()).unwrap();
+        assert_eq!(store.list().unwrap(), vec![seed::whisper_tiny()]);
+    }
+}
