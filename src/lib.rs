@@ -75,3 +75,8 @@ pub use migrate::{StoreOptions, Synchronous};
 pub use model::{CloudProviderType, PluginExecutionMode, PluginMetadata, RemoteResourceInfo};
 pub use query::PluginQuery;
 pub use store::MetadataStore;
+
+/// The README's Rust snippets, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
