@@ -704,10 +704,10 @@ fn table(plugins: &[PluginMetadata]) -> String {
             .collect::<Vec<_>>()
             .join(" ");
         t.add_row([
-            p.unique_id(),
+            printable(&p.unique_id()),
             p.execution_mode.to_string(),
             remote.map_or_else(|| "-".to_owned(), |r| r.provider.to_string()),
-            remote.map_or_else(|| "-".to_owned(), |r| r.status.clone()),
+            remote.map_or_else(|| "-".to_owned(), |r| printable(&r.status)),
             or_dash(pids),
             p.container_id
                 .as_deref()
@@ -735,7 +735,17 @@ fn short_container(id: &str) -> String {
     } else if id.len() > 12 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
         id[..12].to_owned()
     } else {
-        id.to_owned()
+        printable(id)
+    }
+}
+
+/// `s` with control characters escaped, so stored text cannot move the
+/// cursor or recolour the terminal.
+fn printable(s: &str) -> String {
+    if s.chars().any(char::is_control) {
+        s.escape_debug().to_string()
+    } else {
+        s.to_owned()
     }
 }
 

@@ -1102,3 +1102,15 @@ fn a_closed_stdout_is_not_a_crash() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.status.success(), "{stderr}");
 }
+
+#[test]
+fn list_escapes_control_characters_from_the_store() {
+    let cli = Cli::new();
+    let record = r#"{"name": "evil\u001b[2J", "category": "c", "title": "t", "config_schema": {},
+        "container_id": "box\r", "remote_resource": {"provider": "aws", "status": "\u001b[31mrunning"}}"#;
+    cli.run_stdin(&["import", "-"], record).ok();
+    let out = cli.run(&["list"]).ok();
+    assert!(!out.contains('\u{1b}') && !out.contains('\r'), "{out:?}");
+    assert!(out.contains(r"evil\u{1b}[2J"), "{out}");
+    assert!(out.contains(r"box\r"), "{out}");
+}
