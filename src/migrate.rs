@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use crate::error::{Error, Result};
+use crate::store::show;
 
 refinery::embed_migrations!("migrations");
 
@@ -363,18 +364,6 @@ fn read_history(conn: &Connection) -> Result<History> {
         versions,
         checksums,
     })
-}
-
-/// A value from the file, for an error message.
-fn show(value: rusqlite::types::ValueRef<'_>) -> String {
-    use rusqlite::types::ValueRef;
-    match value {
-        ValueRef::Null => "NULL".to_owned(),
-        ValueRef::Integer(i) => i.to_string(),
-        ValueRef::Real(f) => f.to_string(),
-        ValueRef::Text(t) => format!("{:?}", String::from_utf8_lossy(t)),
-        ValueRef::Blob(b) => format!("a blob of {} bytes", b.len()),
-    }
 }
 
 /// Compares the file's history with the migrations this build knows:

@@ -765,7 +765,8 @@ impl Col<'_, '_> {
     }
 }
 
-fn show(v: ValueRef<'_>) -> String {
+/// A value from the file, for an error message.
+pub(crate) fn show(v: ValueRef<'_>) -> String {
     match v {
         ValueRef::Null => "NULL".to_owned(),
         ValueRef::Integer(i) => i.to_string(),
