@@ -72,7 +72,9 @@ mod store;
 
 pub use error::{Error, Result};
 pub use migrate::{StoreOptions, Synchronous};
-pub use model::{CloudProviderType, PluginExecutionMode, PluginMetadata, RemoteResourceInfo};
+pub use model::{
+    CloudProviderType, MAX_JSON_DEPTH, PluginExecutionMode, PluginMetadata, RemoteResourceInfo,
+};
 pub use query::PluginQuery;
 pub use store::MetadataStore;
 

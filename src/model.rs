@@ -221,7 +221,8 @@ impl RemoteResourceInfo {
     }
 
     /// Checks what the store refuses: a cost that is NaN, infinite or
-    /// negative — `-0.0` included, since SQLite would hand it back as `0.0`.
+    /// negative — `-0.0` included, since SQLite would hand it back as `0.0` —
+    /// and `metadata` nested more than [`MAX_JSON_DEPTH`] levels deep.
     pub fn validate(&self) -> Result<()> {
         if let Some(cost) = self.estimated_cost_per_hour
             && (!cost.is_finite() || cost.is_sign_negative())
@@ -229,6 +230,10 @@ impl RemoteResourceInfo {
             return Err(Error::InvalidInput(format!(
                 "estimated_cost_per_hour must be a finite number >= 0, got {cost}"
             )));
+        }
+        // The map itself is the first level.
+        if self.metadata.values().any(|v| json_too_deep(v, 2)) {
+            return Err(too_deep("remote_resource.metadata"));
         }
         Ok(())
     }
@@ -341,8 +346,9 @@ impl PluginMetadata {
     }
 
     /// Checks everything the store refuses, naming the offending value: an
-    /// empty name or category, a `config_schema` that is not a JSON object,
-    /// a PID of 0 or a PID listed twice, a bad cost.
+    /// empty name or category, a `config_schema` that is not a JSON object
+    /// or is nested more than [`MAX_JSON_DEPTH`] levels deep, a PID of 0 or
+    /// a PID listed twice, a bad remote resource.
     pub fn validate(&self) -> Result<()> {
         validate_key(&self.category, &self.name)?;
         if !self.config_schema.is_object() {
@@ -351,6 +357,9 @@ impl PluginMetadata {
                 self.unique_id(),
                 json_kind(&self.config_schema)
             )));
+        }
+        if json_too_deep(&self.config_schema, 1) {
+            return Err(too_deep(&format!("config_schema of {}", self.unique_id())));
         }
         let mut seen = std::collections::HashSet::with_capacity(self.spawned_pids.len());
         for &pid in &self.spawned_pids {
@@ -367,6 +376,35 @@ impl PluginMetadata {
         }
         Ok(())
     }
+}
+
+/// JSON nested deeper than this many levels of arrays and objects is
+/// refused. serde_json reads back at most 127 levels (its recursion limit),
+/// while SQLite's `json_valid` accepts up to 1000, so deeper JSON would be
+/// saved and then make `get` and `list` fail.
+pub const MAX_JSON_DEPTH: usize = 100;
+
+/// True if `value`, found at nesting level `level`, holds arrays or objects
+/// more than [`MAX_JSON_DEPTH`] levels deep. Walks without recursion, so a
+/// pathological value cannot overflow the stack here.
+fn json_too_deep(value: &serde_json::Value, level: usize) -> bool {
+    use serde_json::Value;
+    let mut stack = vec![(value, level)];
+    while let Some((value, level)) = stack.pop() {
+        match value {
+            Value::Array(_) | Value::Object(_) if level > MAX_JSON_DEPTH => return true,
+            Value::Array(items) => stack.extend(items.iter().map(|c| (c, level + 1))),
+            Value::Object(map) => stack.extend(map.values().map(|c| (c, level + 1))),
+            _ => {}
+        }
+    }
+    false
+}
+
+fn too_deep(what: &str) -> Error {
+    Error::InvalidInput(format!(
+        "{what} nests arrays and objects more than {MAX_JSON_DEPTH} levels deep"
+    ))
 }
 
 /// Refuses an empty category or name.
@@ -495,6 +533,27 @@ mod tests {
             assert!(matches!(p.validate(), Err(Error::InvalidInput(_))), "{bad}");
         }
         p.remote_resource = None;
+        let mut deep = json!({});
+        for _ in 0..MAX_JSON_DEPTH {
+            deep = json!({ "a": deep });
+        }
+        p.config_schema = deep.clone();
+        assert!(
+            p.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("levels deep")
+        );
+        let mut r = RemoteResourceInfo::new(CloudProviderType::Gcp);
+        r.metadata = deep.as_object().unwrap().clone();
+        assert!(r.validate().unwrap_err().to_string().contains("metadata"));
+        p.config_schema = deep["a"].clone();
+        assert_eq!(
+            p.validate().ok(),
+            Some(()),
+            "{MAX_JSON_DEPTH} levels are fine"
+        );
+        p.config_schema = json!({});
         p.name.clear();
         assert!(p.validate().unwrap_err().to_string().contains("name"));
         assert_eq!(plugin().validate().ok(), Some(()));

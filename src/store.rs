@@ -513,9 +513,6 @@ impl ReadSql {
 
 /// The upsert itself, inside the caller's transaction.
 fn save_in(tx: &Transaction<'_>, p: &PluginMetadata, at: &str) -> Result<()> {
-    if json_too_deep(&p.config_schema, 1) {
-        return Err(too_deep("config_schema", &p.unique_id()));
-    }
     let config = serde_json::to_string(&p.config_schema)?;
     let id: i64 = tx.prepare_cached(UPSERT_PLUGIN)?.query_row(
         params![
@@ -545,45 +542,9 @@ fn save_in(tx: &Transaction<'_>, p: &PluginMetadata, at: &str) -> Result<()> {
     write_remote(tx, id, p.remote_resource.as_ref())
 }
 
-/// JSON nested deeper than this many levels of arrays and objects is
-/// refused on save. serde_json reads back at most 127 levels (its recursion
-/// limit), so a deeper `config_schema` or `metadata` used to be saved but
-/// then made `get` and `list` fail (found by tests/proptest_roundtrip.rs).
-const MAX_JSON_DEPTH: usize = 100;
-
-/// True if `value`, found at nesting level `level`, holds arrays or objects
-/// more than [`MAX_JSON_DEPTH`] levels deep. Walks without recursion, so a
-/// pathological value cannot overflow the stack here either.
-fn json_too_deep(value: &serde_json::Value, level: usize) -> bool {
-    use serde_json::Value;
-    let mut stack = vec![(value, level)];
-    while let Some((value, level)) = stack.pop() {
-        match value {
-            Value::Array(_) | Value::Object(_) if level > MAX_JSON_DEPTH => return true,
-            Value::Array(items) => stack.extend(items.iter().map(|c| (c, level + 1))),
-            Value::Object(map) => stack.extend(map.values().map(|c| (c, level + 1))),
-            _ => {}
-        }
-    }
-    false
-}
-
-fn too_deep(what: &str, owner: &str) -> Error {
-    Error::InvalidInput(format!(
-        "{what} of {owner} nests arrays and objects more than {MAX_JSON_DEPTH} levels deep"
-    ))
-}
-
 fn write_remote(tx: &Transaction<'_>, id: i64, remote: Option<&RemoteResourceInfo>) -> Result<()> {
     match remote {
         Some(r) => {
-            // The map itself is the first level.
-            if r.metadata.values().any(|v| json_too_deep(v, 2)) {
-                return Err(too_deep(
-                    "remote_resource.metadata",
-                    &format!("plugin id {id}"),
-                ));
-            }
             let metadata = serde_json::to_string(&r.metadata)?;
             tx.prepare_cached(UPSERT_REMOTE)?.execute(params![
                 id,
