@@ -749,9 +749,11 @@ fn run() -> R<()> {
         let mut at = 0;
         store.for_each(&everything, |p| {
             if want.get(at) != Some(&p) {
-                return Err(plugin_metastore::Error::InvalidInput(format!(
-                    "the baseline's plugin #{at} differs from the store's"
-                )));
+                return Err(plugin_metastore::Error::InvalidInput {
+                    plugin: Some(p.unique_id()),
+                    field: "bench",
+                    reason: format!("the baseline's plugin #{at} differs from the store's"),
+                });
             }
             at += 1;
             Ok(())

@@ -1,16 +1,37 @@
 //! The crate's one error type.
+//!
+//! Every variant is data a caller can match on: what was refused and why
+//! ([`Error::InvalidInput`]), which plugin is missing ([`Error::NotFound`]),
+//! which file is busy or damaged and where ([`Error::Busy`],
+//! [`Error::Damaged`], [`Error::BadData`]). Messages are one readable line.
+//! Errors from SQLite that the store cannot say more about stay
+//! [`Error::Sqlite`].
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Everything that can go wrong, in words a user can act on.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A value handed to the store was refused; nothing was written.
-    #[error("invalid input: {0}")]
-    InvalidInput(String),
+    ///
+    /// Reads as `invalid input: config_schema of transcription_x: must be
+    /// a JSON object, got an array`.
+    #[error("invalid input: {field}{}: {reason}", plugin.as_ref().map(|p| format!(" of {p}")).unwrap_or_default())]
+    InvalidInput {
+        /// The plugin the value belongs to (its unique id), when there is
+        /// one.
+        plugin: Option<String>,
+        /// The field or argument refused, as the model names it
+        /// (`config_schema`, `spawned_pids`, `pid`, `execution_mode`,
+        /// `remote_resource.estimated_cost_per_hour`, …).
+        field: &'static str,
+        /// Why, naming the value.
+        reason: String,
+    },
 
-    /// The plugin does not exist.
+    /// No plugin has this key.
     #[error("no plugin with category {category:?} and name {name:?}")]
     NotFound {
         /// The category looked for.
@@ -18,10 +39,6 @@ pub enum Error {
         /// The name looked for.
         name: String,
     },
-
-    /// A `category_name` display id matches no plugin.
-    #[error("no plugin has the unique id {0:?}")]
-    UnknownId(String),
 
     /// A `category_name` display id matches more than one plugin.
     #[error("the unique id {id:?} is ambiguous: it matches {}", .candidates.iter().map(|(c, n)| format!("(category {c:?}, name {n:?})")).collect::<Vec<_>>().join(", "))]
@@ -34,8 +51,10 @@ pub enum Error {
 
     /// A row in the file holds a value the model cannot represent (written
     /// by hand or by a broken tool).
-    #[error("bad data in table {table}, column {column}, row {row}: {value} ({reason})")]
+    #[error("bad data in {}, table {table}, column {column}, row {row}: {value} ({reason})", path.display())]
     BadData {
+        /// The database file (`:memory:` for an in-memory store).
+        path: PathBuf,
         /// The table.
         table: &'static str,
         /// The column.
@@ -46,6 +65,29 @@ pub enum Error {
         value: String,
         /// Why it cannot be read.
         reason: String,
+    },
+
+    /// SQLite found the file damaged while reading or writing it.
+    #[error("the database {} is damaged: {reason}", path.display())]
+    Damaged {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite reported.
+        reason: String,
+    },
+
+    /// Another connection held the write lock for longer than the busy
+    /// timeout; nothing was written. Retrying later usually succeeds.
+    #[error(
+        "the database {} is locked: another process or connection held its write lock \
+         for the whole busy timeout ({waited:?})",
+        path.display()
+    )]
+    Busy {
+        /// The database file.
+        path: PathBuf,
+        /// How long the store waited (its busy timeout).
+        waited: Duration,
     },
 
     /// The file was written by a newer build of plugin-metastore; it was left
@@ -66,7 +108,7 @@ pub enum Error {
 
     /// The file is not a plugin-metastore database (not SQLite at all, or
     /// another application's SQLite database); it was left untouched.
-    #[error("{path} is not a plugin-metastore database: {reason}; it was left untouched")]
+    #[error("{} is not a plugin-metastore database: {reason}; it was left untouched", path.display())]
     NotAStore {
         /// The file.
         path: PathBuf,
@@ -75,7 +117,7 @@ pub enum Error {
     },
 
     /// The store could not be opened or created at this path.
-    #[error("cannot open {path}: {reason}")]
+    #[error("cannot open {}: {reason}", path.display())]
     CannotOpen {
         /// The path.
         path: PathBuf,
@@ -83,9 +125,17 @@ pub enum Error {
         reason: String,
     },
 
-    /// Applying a schema migration failed; the database is as it was.
-    #[error("schema migration failed (nothing was applied): {0}")]
-    Migration(String),
+    /// Applying the schema migrations failed; the database is as it was.
+    #[error("schema migration of {} failed (nothing was applied): {reason}", path.display())]
+    Migration {
+        /// The database file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+        /// refinery's own error, when refinery reported it.
+        #[source]
+        source: Option<refinery::Error>,
+    },
 
     /// An error from SQLite.
     #[error("SQLite: {0}")]
@@ -98,6 +148,84 @@ pub enum Error {
     /// A file-system error.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// An [`Error::InvalidInput`] about `field`, not tied to one plugin.
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            plugin: None,
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// An [`Error::InvalidInput`] about `field` of the plugin `plugin`.
+    pub(crate) fn invalid_in(
+        plugin: impl Into<String>,
+        field: &'static str,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::InvalidInput {
+            plugin: Some(plugin.into()),
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// The same error, tied to `plugin` if it is an input error that names
+    /// no plugin yet.
+    pub(crate) fn for_plugin(self, id: impl FnOnce() -> String) -> Self {
+        match self {
+            Error::InvalidInput {
+                plugin: None,
+                field,
+                reason,
+            } => Error::InvalidInput {
+                plugin: Some(id()),
+                field,
+                reason,
+            },
+            other => other,
+        }
+    }
+
+    /// An error from the file at `path`, with the file named: lock
+    /// timeouts become [`Error::Busy`], corruption [`Error::Damaged`], and
+    /// [`Error::BadData`] gets its path.
+    #[allow(dead_code)] // wired in by the store split (next commit)
+    pub(crate) fn in_file(self, path: &std::path::Path, busy_timeout: Duration) -> Self {
+        use rusqlite::ErrorCode;
+        match self {
+            Error::Sqlite(rusqlite::Error::SqliteFailure(f, message)) => match f.code {
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Error::Busy {
+                    path: path.to_path_buf(),
+                    waited: busy_timeout,
+                },
+                ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => Error::Damaged {
+                    path: path.to_path_buf(),
+                    reason: message.unwrap_or_else(|| f.to_string()),
+                },
+                _ => Error::Sqlite(rusqlite::Error::SqliteFailure(f, message)),
+            },
+            Error::BadData {
+                path: p,
+                table,
+                column,
+                row,
+                value,
+                reason,
+            } if p.as_os_str().is_empty() => Error::BadData {
+                path: path.to_path_buf(),
+                table,
+                column,
+                row,
+                value,
+                reason,
+            },
+            other => other,
+        }
+    }
 }
 
 /// The crate's `Result`.

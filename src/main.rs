@@ -288,19 +288,28 @@ impl ListArgs {
 /// Parses `--mode` with the model's `FromStr` (its error names the value and
 /// lists the valid ones).
 fn parse_mode(s: &str) -> Result<PluginExecutionMode, String> {
-    s.parse().map_err(|e: Error| plain(&e))
+    s.parse().map_err(|e: Error| reason(&e))
 }
 
 /// Parses `--provider` with the model's `FromStr`.
 fn parse_provider(s: &str) -> Result<CloudProviderType, String> {
-    s.parse().map_err(|e: Error| plain(&e))
+    s.parse().map_err(|e: Error| reason(&e))
 }
 
-/// A library error as a message, without the `invalid input: ` prefix
-/// where the context already says so.
+/// Why an input error refused the value (clap's message already names the
+/// argument).
+fn reason(e: &Error) -> String {
+    match e {
+        Error::InvalidInput { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A library input error as `field: reason`, for a message whose context
+/// already names the record.
 fn plain(e: &Error) -> String {
     match e {
-        Error::InvalidInput(m) => m.clone(),
+        Error::InvalidInput { field, reason, .. } => format!("{field}: {reason}"),
         other => other.to_string(),
     }
 }
@@ -664,7 +673,7 @@ fn find(store: &MetadataStore, target: &Target) -> CliResult<PluginMetadata> {
 
 /// "no plugin has the unique id …".
 fn not_found(id: &str) -> Failure {
-    Failure(Error::UnknownId(id.to_owned()).to_string())
+    Failure(format!("no plugin has the unique id {id:?}"))
 }
 
 /// Pretty JSON (two-space indent, the field order of the Python

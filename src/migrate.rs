@@ -84,6 +84,25 @@ impl StoreOptions {
         self.synchronous = synchronous;
         self
     }
+
+    /// The `PRAGMA` statements a store runs on its connection after
+    /// switching the file to WAL (`synchronous`, `foreign_keys`, the page
+    /// cache and WAL size limits), as one SQL batch: for tools that open the
+    /// file themselves and want the store's exact settings (the benchmark's
+    /// hand-written baseline, a `sqlite3` session). The busy timeout is not
+    /// a statement; set it through your driver.
+    pub fn pragma_sql(&self) -> String {
+        let synchronous = match self.synchronous {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        };
+        format!(
+            "PRAGMA synchronous = {synchronous};\n\
+             PRAGMA foreign_keys = ON;\n\
+             PRAGMA cache_size = -{CACHE_SIZE_KIB};\n\
+             PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT};\n"
+        )
+    }
 }
 
 /// The WAL file is truncated back to this size after a checkpoint, so one
@@ -271,20 +290,9 @@ fn configure(
             Err(e) => return Err(e.into()),
         }
     }
-    let synchronous = match options.synchronous {
-        Synchronous::Normal => "NORMAL",
-        Synchronous::Full => "FULL",
-    };
-    conn.execute_batch(&format!(
-        "PRAGMA synchronous = {synchronous};
-         PRAGMA foreign_keys = ON;
-         PRAGMA cache_size = -{CACHE_SIZE_KIB};"
-    ))?;
-    conn.query_row(
-        &format!("PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}"),
-        [],
-        |_| Ok(()),
-    )?;
+    // execute_batch steps each statement, so pragmas that return a row
+    // (journal_size_limit) are fine.
+    conn.execute_batch(&options.pragma_sql())?;
     Ok(())
 }
 
@@ -325,6 +333,7 @@ fn read_history(conn: &Connection) -> Result<History> {
     while let Some(row) = rows.next()? {
         let rowid: i64 = row.get(0)?;
         let bad = |column: &'static str, value: String, reason: &str| Error::BadData {
+            path: std::path::PathBuf::new(),
             table: HISTORY_TABLE,
             column,
             row: rowid,
@@ -385,10 +394,14 @@ fn is_current(history: &History, known: &[(i64, u64)], path: &str) -> Result<boo
         if let Some(&(_, ours)) = known.iter().find(|(v, _)| v == version)
             && ours != *checksum
         {
-            return Err(Error::Migration(format!(
-                "migration V{version} recorded in {path} differs from this build's \
-                 (checksum {checksum}, expected {ours}); the file was migrated by another build"
-            )));
+            return Err(Error::Migration {
+                path: path.into(),
+                reason: format!(
+                    "migration V{version} recorded in the file differs from this build's \
+                     (checksum {checksum}, expected {ours}); the file was migrated by another build"
+                ),
+                source: None,
+            });
         }
     }
     Ok(known.iter().all(|(v, _)| history.versions.contains(v)))
@@ -399,8 +412,21 @@ fn is_current(history: &History, known: &[(i64, u64)], path: &str) -> Result<boo
 pub(crate) fn migrate(conn: &mut Connection, path: &str, runner: refinery::Runner) -> Result<()> {
     let runner = runner.set_grouped(true);
     migrate_using(conn, path, &runner, |conn| {
-        runner.run(conn).map(|_| ()).map_err(|e| e.to_string())
+        runner.run(conn).map(|_| ()).map_err(|e| Error::Migration {
+            path: path.into(),
+            reason: refinery_reason(&e),
+            source: Some(e),
+        })
     })
+}
+
+/// refinery's error in one line: its message and the database error
+/// behind it (not the migration's SQL).
+fn refinery_reason(e: &refinery::Error) -> String {
+    match e.kind() {
+        refinery::error::Kind::Connection(message, source) => format!("{message}: {source}"),
+        other => other.to_string(),
+    }
 }
 
 /// [`migrate`] with the refinery run as a closure, so a unit test can play
@@ -410,7 +436,7 @@ fn migrate_using(
     conn: &mut Connection,
     path: &str,
     runner: &refinery::Runner,
-    mut run: impl FnMut(&mut Connection) -> std::result::Result<(), String>,
+    mut run: impl FnMut(&mut Connection) -> Result<()>,
 ) -> Result<()> {
     let known: Vec<(i64, u64)> = runner
         .get_migrations()
@@ -441,7 +467,14 @@ fn migrate_using(
                 if is_current(&after, &known, path)? {
                     return Ok(());
                 }
-                return Err(Error::Migration(e));
+                return Err(match e {
+                    e @ Error::Migration { .. } => e,
+                    other => Error::Migration {
+                        path: path.into(),
+                        reason: other.to_string(),
+                        source: None,
+                    },
+                });
             }
         }
     }
@@ -498,7 +531,7 @@ mod tests {
         .unwrap();
         let before = dump(&conn);
         let err = migrate(&mut conn, "m.db", broken_runner()).unwrap_err();
-        assert!(matches!(err, Error::Migration(_)), "{err}");
+        assert!(matches!(err, Error::Migration { .. }), "{err}");
         assert_eq!(dump(&conn), before);
         assert_eq!(schema_version(&conn).unwrap(), 2);
         let rows: i64 = conn
@@ -534,7 +567,7 @@ mod tests {
         let before = dump(&conn);
         assert_eq!(schema_version(&conn).unwrap(), 1);
         let err = migrate(&mut conn, "v1.db", broken_runner()).unwrap_err();
-        assert!(matches!(err, Error::Migration(_)), "{err}");
+        assert!(matches!(err, Error::Migration { .. }), "{err}");
         assert_eq!(dump(&conn), before, "V2 was applied without V3");
         assert_eq!(schema_version(&conn).unwrap(), 1);
         drop(conn);
@@ -560,14 +593,14 @@ mod tests {
         migrate_using(&mut conn, "race.db", &runner, |conn| {
             runs += 1;
             if runs > 1 {
-                return runner.run(conn).map(|_| ()).map_err(|e| e.to_string());
+                return migrate(conn, "race.db", migrations::runner());
             }
             // The other process wins...
             drop(open_file(&path, &StoreOptions::default()).unwrap());
             // ...and this one applies V1 from its stale list.
-            let tx = conn.transaction().map_err(|e| e.to_string())?;
-            tx.execute_batch(&v1).map_err(|e| e.to_string())?;
-            tx.commit().map_err(|e| e.to_string())
+            let tx = conn.transaction()?;
+            tx.execute_batch(&v1)?;
+            Ok(tx.commit()?)
         })
         .unwrap();
         assert_eq!(runs, 1, "the re-read history showed nothing left to do");

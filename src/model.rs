@@ -50,12 +50,14 @@ macro_rules! string_enum {
             fn from_str(s: &str) -> Result<Self> {
                 match s {
                     $( $text => Ok($name::$variant), )+
-                    other => Err(Error::InvalidInput(format!(
-                        "unknown {} {:?} (expected one of: {})",
+                    other => Err(Error::invalid(
                         $what,
-                        other,
-                        [$($text),+].join(", ")
-                    ))),
+                        format!(
+                            "unknown value {:?} (expected one of: {})",
+                            other,
+                            [$($text),+].join(", ")
+                        ),
+                    )),
                 }
             }
         }
@@ -65,7 +67,7 @@ macro_rules! string_enum {
 string_enum! {
     /// How a plugin executes. The first five modes are local, the rest cloud
     /// or remote (see [`PluginExecutionMode::is_local`]).
-    PluginExecutionMode, "execution mode" {
+    PluginExecutionMode, "execution_mode" {
         /// Runs inside the host process.
         InProcess => "in_process",
         /// Runs as a child process of the host.
@@ -89,7 +91,7 @@ string_enum! {
 
 string_enum! {
     /// The cloud provider or service behind a [`RemoteResourceInfo`].
-    CloudProviderType, "cloud provider" {
+    CloudProviderType, "provider" {
         /// Amazon Web Services.
         Aws => "aws",
         /// Google Cloud Platform.
@@ -227,9 +229,10 @@ impl RemoteResourceInfo {
         if let Some(cost) = self.estimated_cost_per_hour
             && (!cost.is_finite() || cost.is_sign_negative())
         {
-            return Err(Error::InvalidInput(format!(
-                "estimated_cost_per_hour must be a finite number >= 0, got {cost}"
-            )));
+            return Err(Error::invalid(
+                "remote_resource.estimated_cost_per_hour",
+                format!("must be a finite number >= 0, got {cost:?}"),
+            ));
         }
         // The map itself is the first level.
         if self.metadata.values().any(|v| json_too_deep(v, 2)) {
@@ -351,24 +354,35 @@ impl PluginMetadata {
     /// a PID listed twice, a bad remote resource.
     pub fn validate(&self) -> Result<()> {
         validate_key(&self.category, &self.name)?;
+        self.validate_fields()
+            .map_err(|e| e.for_plugin(|| self.unique_id()))
+    }
+
+    /// [`validate`](Self::validate) after the key, with errors not yet
+    /// tied to the plugin.
+    fn validate_fields(&self) -> Result<()> {
         if !self.config_schema.is_object() {
-            return Err(Error::InvalidInput(format!(
-                "config_schema of {} must be a JSON object, got {}",
-                self.unique_id(),
-                json_kind(&self.config_schema)
-            )));
+            return Err(Error::invalid(
+                "config_schema",
+                format!(
+                    "must be a JSON object, got {}",
+                    json_kind(&self.config_schema)
+                ),
+            ));
         }
         if json_too_deep(&self.config_schema, 1) {
-            return Err(too_deep(&format!("config_schema of {}", self.unique_id())));
+            return Err(too_deep("config_schema"));
         }
         let mut seen = std::collections::HashSet::with_capacity(self.spawned_pids.len());
         for &pid in &self.spawned_pids {
-            validate_pid(pid)?;
+            if pid == 0 {
+                return Err(Error::invalid("spawned_pids", "PID 0 is not a process"));
+            }
             if !seen.insert(pid) {
-                return Err(Error::InvalidInput(format!(
-                    "PID {pid} is listed twice in spawned_pids of {}",
-                    self.unique_id()
-                )));
+                return Err(Error::invalid(
+                    "spawned_pids",
+                    format!("PID {pid} is listed twice"),
+                ));
             }
         }
         if let Some(remote) = &self.remote_resource {
@@ -401,23 +415,26 @@ fn json_too_deep(value: &serde_json::Value, level: usize) -> bool {
     false
 }
 
-fn too_deep(what: &str) -> Error {
-    Error::InvalidInput(format!(
-        "{what} nests arrays and objects more than {MAX_JSON_DEPTH} levels deep"
-    ))
+fn too_deep(field: &'static str) -> Error {
+    Error::invalid(
+        field,
+        format!("nests arrays and objects more than {MAX_JSON_DEPTH} levels deep"),
+    )
 }
 
 /// Refuses an empty category or name.
 pub(crate) fn validate_key(category: &str, name: &str) -> Result<()> {
     if category.is_empty() {
-        return Err(Error::InvalidInput(format!(
-            "category must not be empty (name {name:?})"
-        )));
+        return Err(Error::invalid(
+            "category",
+            format!("must not be empty (name {name:?})"),
+        ));
     }
     if name.is_empty() {
-        return Err(Error::InvalidInput(format!(
-            "name must not be empty (category {category:?})"
-        )));
+        return Err(Error::invalid(
+            "name",
+            format!("must not be empty (category {category:?})"),
+        ));
     }
     Ok(())
 }
@@ -425,7 +442,7 @@ pub(crate) fn validate_key(category: &str, name: &str) -> Result<()> {
 /// Refuses PID 0.
 pub(crate) fn validate_pid(pid: u32) -> Result<()> {
     if pid == 0 {
-        return Err(Error::InvalidInput("PID 0 is not a process".to_owned()));
+        return Err(Error::invalid("pid", "PID 0 is not a process"));
     }
     Ok(())
 }
@@ -530,7 +547,10 @@ mod tests {
         for bad in [f64::NAN, f64::INFINITY, -1.0, -0.0] {
             r.estimated_cost_per_hour = Some(bad);
             p.remote_resource = Some(r.clone());
-            assert!(matches!(p.validate(), Err(Error::InvalidInput(_))), "{bad}");
+            assert!(
+                matches!(p.validate(), Err(Error::InvalidInput { .. })),
+                "{bad}"
+            );
         }
         p.remote_resource = None;
         let mut deep = json!({});

@@ -291,6 +291,7 @@ impl MetadataStore {
             // PID row was taken; a leftover means they fell out of step.
             if let Some((owner, pid)) = next_pid {
                 return Err(Error::BadData {
+                    path: PathBuf::new(),
                     table: "plugin_pids",
                     column: "plugin_id",
                     row: owner,
@@ -385,9 +386,11 @@ impl MetadataStore {
             )?
             .query_row(params![id, pid], |r| r.get(0))?;
         if exists {
-            return Err(Error::InvalidInput(format!(
-                "PID {pid} is already recorded for {category}_{name}"
-            )));
+            return Err(Error::invalid_in(
+                format!("{category}_{name}"),
+                "pid",
+                format!("PID {pid} is already recorded"),
+            ));
         }
         tx.prepare_cached(
             "INSERT INTO plugin_pids (plugin_id, position, pid) \
@@ -446,9 +449,11 @@ impl MetadataStore {
             .prepare_cached("UPDATE remote_resources SET status = ?1 WHERE plugin_id = ?2")?
             .execute(params![status, id])?;
         if n == 0 {
-            return Err(Error::InvalidInput(format!(
-                "{category}_{name} has no remote resource to set the status {status:?} on"
-            )));
+            return Err(Error::invalid_in(
+                format!("{category}_{name}"),
+                "remote_resource",
+                format!("the plugin has no remote resource to set the status {status:?} on"),
+            ));
         }
         tx.commit()?;
         Ok(())
@@ -626,6 +631,7 @@ struct Col<'r, 's> {
 impl Col<'_, '_> {
     fn bad(&self, column: &'static str, value: String, reason: &str) -> Error {
         Error::BadData {
+            path: PathBuf::new(),
             table: self.table,
             column,
             row: self.id,

@@ -717,7 +717,7 @@ fn import_is_all_or_nothing() {
             p.config_schema = json!([1]);
             p
         }),
-        ("name must not be empty", {
+        ("name: must not be empty", {
             let mut p = bad.clone();
             p.spawned_pids.clear();
             p.name.clear();

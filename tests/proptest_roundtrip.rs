@@ -340,14 +340,14 @@ fn invalid_refused() {
                 let bad = break_plugin(existing.clone(), &how);
                 let err = store.save(&bad);
                 prop_assert!(
-                    matches!(err, Err(Error::InvalidInput(_))),
+                    matches!(err, Err(Error::InvalidInput { .. })),
                     "{how:?}: {err:?}"
                 );
                 // All or nothing: a valid plugin next to the bad one is not
                 // written either.
                 let err = store.save_all([&other, &bad]);
                 prop_assert!(
-                    matches!(err, Err(Error::InvalidInput(_))),
+                    matches!(err, Err(Error::InvalidInput { .. })),
                     "{how:?}: {err:?}"
                 );
                 let after = store.list().unwrap();
@@ -361,15 +361,15 @@ fn invalid_refused() {
                     r.estimated_cost_per_hour = Some(c);
                     let err =
                         store.set_remote_resource(&existing.category, &existing.name, Some(&r));
-                    prop_assert!(matches!(err, Err(Error::InvalidInput(_))), "{err:?}");
+                    prop_assert!(matches!(err, Err(Error::InvalidInput { .. })), "{err:?}");
                 }
                 if let Breakage::PidZero(_) = how {
                     let err = store.add_pid(&existing.category, &existing.name, 0);
-                    prop_assert!(matches!(err, Err(Error::InvalidInput(_))), "{err:?}");
+                    prop_assert!(matches!(err, Err(Error::InvalidInput { .. })), "{err:?}");
                 }
                 if let Some(&pid) = existing.spawned_pids.first() {
                     let err = store.add_pid(&existing.category, &existing.name, pid);
-                    prop_assert!(matches!(err, Err(Error::InvalidInput(_))), "{err:?}");
+                    prop_assert!(matches!(err, Err(Error::InvalidInput { .. })), "{err:?}");
                 }
                 let after = store.list().unwrap();
                 prop_assert!(after.iter().zip(&before).all(|(a, b)| exactly(a, b)));
@@ -410,18 +410,18 @@ fn deeply_nested_json_round_trips_or_is_refused_never_saved_unreadable() {
         for levels in [101, 127, 128, 129, 999, 1000, 1001, 100_000] {
             let p = PluginMetadata::new(format!("d{levels}"), "deep", "", nested(levels));
             let err = store.save(&p).unwrap_err();
-            assert!(matches!(err, Error::InvalidInput(_)), "{levels}: {err}");
+            assert!(matches!(err, Error::InvalidInput { .. }), "{levels}: {err}");
             let mut q =
                 PluginMetadata::new(format!("m{levels}"), "deep", "", serde_json::json!({}));
             let mut r = RemoteResourceInfo::new(CloudProviderType::Custom);
             r.metadata = nested(levels).as_object().unwrap().clone();
             q.remote_resource = Some(r.clone());
             let err = store.save(&q).unwrap_err();
-            assert!(matches!(err, Error::InvalidInput(_)), "{levels}: {err}");
+            assert!(matches!(err, Error::InvalidInput { .. }), "{levels}: {err}");
             let err = store
                 .set_remote_resource("deep", "d1", Some(&r))
                 .unwrap_err();
-            assert!(matches!(err, Error::InvalidInput(_)), "{levels}: {err}");
+            assert!(matches!(err, Error::InvalidInput { .. }), "{levels}: {err}");
             assert_eq!(store.list().unwrap(), kept);
             // Dropping a 100,000-level Value recurses; do it with care.
             std::mem::forget(p);

@@ -335,12 +335,16 @@ fn shortcuts_answer_the_seed_questions() {
     let err = store
         .for_each(&PluginQuery::new(), |_| {
             seen += 1;
-            Err(Error::InvalidInput("stop".into()))
+            Err(Error::InvalidInput {
+                plugin: None,
+                field: "callback",
+                reason: "stop".into(),
+            })
         })
         .unwrap_err();
     assert_eq!(
         (seen, err.to_string()),
-        (1, "invalid input: stop".to_owned())
+        (1, "invalid input: callback: stop".to_owned())
     );
 }
 
@@ -423,12 +427,12 @@ fn lifecycle_changes_are_atomic_checked_and_bump_updated_at() {
 
     let err = store.add_pid(c, n, 54322).unwrap_err();
     assert!(
-        matches!(err, Error::InvalidInput(_)) && err.to_string().contains("54322"),
+        matches!(err, Error::InvalidInput { .. }) && err.to_string().contains("54322"),
         "{err}"
     );
     assert!(matches!(
         store.add_pid(c, n, 0),
-        Err(Error::InvalidInput(_))
+        Err(Error::InvalidInput { .. })
     ));
     assert_eq!(pids(&store), [54321, 54322, 54323, 11]);
     assert_eq!(stamp(), t1, "a refused change must not bump updated_at");
@@ -458,7 +462,7 @@ fn lifecycle_changes_are_atomic_checked_and_bump_updated_at() {
     assert_eq!(store.get(c, n).unwrap().unwrap().container_id, None);
 
     let err = store.set_remote_status(c, n, "running").unwrap_err();
-    assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
     store
         .set_remote_resource(c, n, Some(&seed::lambda_resource()))
         .unwrap();
@@ -470,7 +474,7 @@ fn lifecycle_changes_are_atomic_checked_and_bump_updated_at() {
     bad.estimated_cost_per_hour = Some(f64::NAN);
     assert!(matches!(
         store.set_remote_resource(c, n, Some(&bad)),
-        Err(Error::InvalidInput(_))
+        Err(Error::InvalidInput { .. })
     ));
     store.set_remote_resource(c, n, None).unwrap();
     assert_eq!(store.get(c, n).unwrap().unwrap().remote_resource, None);

@@ -218,10 +218,10 @@ fn bad_input_is_refused_and_nothing_is_written() {
     let ok = seed::voxtral_vllm();
     let mut p = ok.clone();
     p.name.clear();
-    cases.push((p, "name must not be empty"));
+    cases.push((p, "name: must not be empty"));
     let mut p = ok.clone();
     p.category.clear();
-    cases.push((p, "category must not be empty"));
+    cases.push((p, "category: must not be empty"));
     for (schema, kind) in [
         (json!([]), "an array"),
         (json!("s"), "a string"),
@@ -250,14 +250,14 @@ fn bad_input_is_refused_and_nothing_is_written() {
 
     for (bad, needle) in &cases {
         let err = store.save(bad).unwrap_err();
-        assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+        assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
         assert!(
             err.to_string().contains(needle),
             "{err} should mention {needle}"
         );
         // save_all with a good plugin first: still nothing written.
         let err = store.save_all([&ok, bad]).unwrap_err();
-        assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+        assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
     }
     assert_eq!(
         sqlite3(&db, ".dump"),
@@ -534,7 +534,7 @@ fn a_file_migrated_by_a_different_build_is_refused_and_untouched() {
     );
     let bytes = std::fs::read(&db).unwrap();
     let err = MetadataStore::open(&db).unwrap_err();
-    assert!(matches!(err, Error::Migration(_)), "{err:?}");
+    assert!(matches!(err, Error::Migration { .. }), "{err:?}");
     let text = err.to_string();
     assert!(text.contains("V2") && text.contains("12345"), "{text}");
     assert_eq!(std::fs::read(&db).unwrap(), bytes);
