@@ -193,7 +193,6 @@ impl Error {
     /// An error from the file at `path`, with the file named: lock
     /// timeouts become [`Error::Busy`], corruption [`Error::Damaged`], and
     /// [`Error::BadData`] gets its path.
-    #[allow(dead_code)] // wired in by the store split (next commit)
     pub(crate) fn in_file(self, path: &std::path::Path, busy_timeout: Duration) -> Self {
         use rusqlite::ErrorCode;
         match self {
@@ -230,3 +229,16 @@ impl Error {
 
 /// The crate's `Result`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A value read from the file, for an error message: text quoted, a blob
+/// by its size.
+pub(crate) fn show(v: rusqlite::types::ValueRef<'_>) -> String {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Null => "NULL".to_owned(),
+        ValueRef::Integer(i) => i.to_string(),
+        ValueRef::Real(f) => f.to_string(),
+        ValueRef::Text(t) => format!("{:?}", String::from_utf8_lossy(t)),
+        ValueRef::Blob(b) => format!("a blob of {} bytes", b.len()),
+    }
+}

@@ -66,15 +66,17 @@
 mod error;
 mod migrate;
 mod model;
+mod open;
 mod query;
 pub mod seed;
 mod store;
+mod time;
 
 pub use error::{Error, Result};
-pub use migrate::{StoreOptions, Synchronous};
 pub use model::{
     CloudProviderType, MAX_JSON_DEPTH, PluginExecutionMode, PluginMetadata, RemoteResourceInfo,
 };
+pub use open::{StoreOptions, Synchronous};
 pub use query::PluginQuery;
 pub use store::MetadataStore;
 

@@ -325,6 +325,21 @@ impl PluginMetadata {
         format!("{}_{}", self.category, self.name)
     }
 
+    /// Every `(category, name)` whose [`unique_id`](Self::unique_id) is
+    /// `id`: one per `_` in it that has text on both sides. The display id
+    /// is ambiguous, so a store looks up each of them.
+    ///
+    /// ```
+    /// use plugin_metastore::PluginMetadata;
+    /// let splits: Vec<_> = PluginMetadata::unique_id_splits("a_b_c").collect();
+    /// assert_eq!(splits, [("a", "b_c"), ("a_b", "c")]);
+    /// ```
+    pub fn unique_id_splits(id: &str) -> impl Iterator<Item = (&str, &str)> {
+        id.match_indices('_')
+            .map(|(at, _)| (&id[..at], &id[at + 1..]))
+            .filter(|(category, name)| !category.is_empty() && !name.is_empty())
+    }
+
     /// True if the plugin executes locally (see [`PluginExecutionMode::is_local`]).
     pub fn is_local_execution(&self) -> bool {
         self.execution_mode.is_local()

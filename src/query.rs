@@ -206,7 +206,7 @@ impl PluginQuery {
         }
         if let Some(since) = self.updated_since {
             terms.push("p.updated_at >= ?".to_owned());
-            params.push(Value::Text(crate::store::timestamp(since)));
+            params.push(Value::Text(crate::time::timestamp(since)));
         }
         let condition = if terms.is_empty() {
             "1".to_owned()

@@ -1,0 +1,279 @@
+//! Opening a store file, step one: file checks, and connection settings
+//! made outside any transaction.
+//!
+//! [`StoreOptions`] says how a store opens; [`open_file`] refuses what is
+//! not a store file (a directory, a missing parent, a file that is not
+//! SQLite, another application's database, a file cut short) before
+//! anything is written, creates a new file owner-only, and configures the
+//! connection (`journal_mode=WAL`, `synchronous`, `foreign_keys=ON`, a busy
+//! timeout, a WAL size limit, a 64 MiB page cache limit). Step two, the
+//! schema, is [`crate::migrate`].
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+use crate::error::{Error, Result};
+
+/// The name of refinery's history table: a file with tables but without
+/// this one is another application's database.
+pub(crate) const HISTORY_TABLE: &str = "refinery_schema_history";
+
+/// How hard SQLite works to make a commit durable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Synchronous {
+    /// `synchronous=NORMAL` in WAL mode (the default): an application crash,
+    /// even `kill -9`, loses no committed transaction and never corrupts the
+    /// file; on power loss or an OS crash the last few commits may roll back,
+    /// but the file stays consistent.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit is synced to disk before it returns,
+    /// so it survives power loss too, at the cost of an fsync per commit.
+    Full,
+}
+
+/// Settings for [`MetadataStore::open_with`](crate::MetadataStore::open_with).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreOptions {
+    /// How long a statement waits for another connection's write lock before
+    /// it fails with "database is locked". Default: 10 seconds.
+    pub busy_timeout: Duration,
+    /// Durability of commits. Default: [`Synchronous::Normal`].
+    pub synchronous: Synchronous,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            busy_timeout: Duration::from_secs(10),
+            synchronous: Synchronous::Normal,
+        }
+    }
+}
+
+impl StoreOptions {
+    /// The defaults (see the fields).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets [`busy_timeout`](Self::busy_timeout).
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// Sets [`synchronous`](Self::synchronous).
+    pub fn synchronous(mut self, synchronous: Synchronous) -> Self {
+        self.synchronous = synchronous;
+        self
+    }
+
+    /// The `PRAGMA` statements a store runs on its connection after
+    /// switching the file to WAL (`synchronous`, `foreign_keys`, the page
+    /// cache and WAL size limits), as one SQL batch: for tools that open the
+    /// file themselves and want the store's exact settings (the benchmark's
+    /// hand-written baseline, a `sqlite3` session). The busy timeout is not
+    /// a statement; set it through your driver.
+    pub fn pragma_sql(&self) -> String {
+        let synchronous = match self.synchronous {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        };
+        format!(
+            "PRAGMA synchronous = {synchronous};\n\
+             PRAGMA foreign_keys = ON;\n\
+             PRAGMA cache_size = -{CACHE_SIZE_KIB};\n\
+             PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT};\n"
+        )
+    }
+}
+
+/// The WAL file is truncated back to this size after a checkpoint, so one
+/// long-lived reader cannot leave a huge `-wal` file behind for good.
+const JOURNAL_SIZE_LIMIT: i64 = 8 * 1024 * 1024;
+
+/// The most page cache one connection keeps, in KiB (`PRAGMA cache_size`
+/// takes a negative number as KiB). SQLite's default, 2 MiB, holds about
+/// 4,000 plugins' pages: with more, every list re-reads the file through
+/// the OS, which made listing 100,000 plugins 1.5× slower (see
+/// `examples/bench.rs`). Pages are only allocated as they are read, so a
+/// small store uses little; a list of every plugin needs several times this
+/// much for the plugins themselves.
+const CACHE_SIZE_KIB: i64 = 64 * 1024;
+
+/// Opens (creating if absent, owner-only) the database file at `path` and
+/// configures the connection; the schema is brought up to date after.
+pub(crate) fn open_file(path: &Path, options: &StoreOptions) -> Result<Connection> {
+    let cannot = |reason: String| Error::CannotOpen {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if path.as_os_str().is_empty() {
+        return Err(cannot("the path is empty".to_owned()));
+    }
+    if path.is_dir() {
+        return Err(cannot("it is a directory".to_owned()));
+    }
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+        && !parent.is_dir()
+    {
+        return Err(cannot(format!(
+            "the directory {} does not exist",
+            parent.display()
+        )));
+    }
+    create_owner_only(path).map_err(|e| cannot(e.to_string()))?;
+
+    // No SQLITE_OPEN_CREATE: the file exists now, and if it vanished in
+    // between we would rather fail than create it with the default mode.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| cannot(e.to_string()))?;
+    if conn.is_readonly(rusqlite::MAIN_DB)? {
+        return Err(cannot("the file is read-only".to_owned()));
+    }
+    configure(&conn, path, Some(path), options)?;
+    Ok(conn)
+}
+
+/// Opens a configured in-memory database.
+pub(crate) fn open_memory(options: &StoreOptions) -> Result<Connection> {
+    let conn = Connection::open_in_memory()?;
+    configure(&conn, Path::new(":memory:"), None, options)?;
+    Ok(conn)
+}
+
+/// Refuses an SQLite file whose size is not a whole number of pages: it was
+/// cut short (a failed copy or download, a full disk). SQLite itself
+/// refuses a file shorter than the page count in its header, but a file
+/// missing only part of its last page opens and reads zeros there. Called
+/// once SQLite has read the header (so the file is SQLite and `page_size`
+/// is the file's); costs one `stat`.
+///
+/// The file is never opened here: closing any descriptor of a file drops
+/// every POSIX lock this process holds on it, including the locks of other
+/// stores on the same file, which would let another process delete the
+/// WAL under them.
+///
+/// The size is checked against `min(page size, 4096)`: SQLite writes whole
+/// pages, but while another process extends the file with pages larger
+/// than 4 KiB the size can momentarily stop at a 4 KiB boundary, which is
+/// not damage.
+fn check_whole_pages(conn: &Connection, file: &Path) -> Result<()> {
+    let len = std::fs::metadata(file)?.len();
+    let page_size = conn.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))?;
+    let page_size = u64::try_from(page_size).unwrap_or(4096).clamp(512, 65536);
+    if len % page_size.min(4096) != 0 {
+        return Err(Error::NotAStore {
+            path: file.to_path_buf(),
+            reason: format!(
+                "the database is damaged: its size ({len} bytes) is not a whole number of \
+                 {page_size}-byte pages, so it was probably cut short"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Creates `path` with mode 0600 on Unix if it does not exist yet.
+pub(crate) fn create_owner_only(path: &Path) -> std::io::Result<()> {
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.mode(0o600);
+    }
+    match open.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+pub(crate) fn sqlite_code(e: &rusqlite::Error) -> Option<ErrorCode> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
+        _ => None,
+    }
+}
+
+/// Step one: connection settings, all outside any transaction. Also the
+/// first read of the file, which tells whether it is a database at all.
+pub(crate) fn configure(
+    conn: &Connection,
+    path: &Path,
+    file: Option<&Path>,
+    options: &StoreOptions,
+) -> Result<()> {
+    // SQLite takes the timeout in milliseconds as a C int: cap it (about 24
+    // days; `Duration::MAX` means "wait as long as you can").
+    let busy_timeout = options
+        .busy_timeout
+        .min(Duration::from_millis(i32::MAX.unsigned_abs().into()));
+    conn.busy_timeout(busy_timeout)?;
+    let not_a_store = |reason: String| Error::NotAStore {
+        path: path.into(),
+        reason,
+    };
+
+    // The first read of the file: SQLite checks its header here.
+    let tables: Vec<String> = match read_table_names(conn) {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(match sqlite_code(&e) {
+                Some(ErrorCode::NotADatabase) => {
+                    not_a_store("the file is not an SQLite database".to_owned())
+                }
+                Some(ErrorCode::DatabaseCorrupt) => {
+                    not_a_store(format!("the database is damaged ({e})"))
+                }
+                _ => Error::Sqlite(e),
+            });
+        }
+    };
+    if !tables.is_empty() && !tables.iter().any(|t| t == HISTORY_TABLE) {
+        return Err(not_a_store(format!(
+            "it holds other tables ({}) and no {HISTORY_TABLE}",
+            tables.join(", ")
+        )));
+    }
+    if let Some(file) = file {
+        check_whole_pages(conn, file)?;
+    }
+
+    // Switching a new file to WAL needs an exclusive lock, and a concurrent
+    // opener can make it answer SQLITE_BUSY at once, without the busy
+    // handler: retry until the busy timeout has passed.
+    let deadline = Instant::now() + busy_timeout;
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(_) => break,
+            Err(e)
+                if matches!(
+                    sqlite_code(&e),
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                ) && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // execute_batch steps each statement, so pragmas that return a row
+    // (journal_size_limit) are fine.
+    conn.execute_batch(&options.pragma_sql())?;
+    Ok(())
+}
+
+fn read_table_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?;
+    let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    names.collect()
+}

@@ -1,0 +1,210 @@
+//! Rows into the model: every column read through one typed accessor, so a
+//! value the model cannot hold is an [`Error::BadData`] naming the table,
+//! column, row and value — never a panic, never a silent default. The
+//! store fills in the file's path on its way out.
+
+use std::path::PathBuf;
+
+use rusqlite::Row;
+use rusqlite::types::ValueRef;
+
+use crate::error::{Error, Result, show};
+use crate::model::{PluginMetadata, RemoteResourceInfo};
+
+/// Decodes `(plugin_id, pid, rowid)`.
+pub(super) fn read_pid(row: Option<&Row<'_>>) -> Result<Option<(i64, u32)>> {
+    let Some(row) = row else { return Ok(None) };
+    let owner: i64 = row.get(0)?;
+    let rowid: i64 = row.get(2)?;
+    let col = Col {
+        row,
+        table: "plugin_pids",
+        id: rowid,
+    };
+    let pid = col.integer(1, "pid")?;
+    match u32::try_from(pid) {
+        Ok(pid) if pid > 0 => Ok(Some((owner, pid))),
+        _ => Err(col.bad("pid", pid.to_string(), "not a PID (1 ..= 4294967295)")),
+    }
+}
+
+/// Typed access to one row's columns; every failure names the table,
+/// column, row and value.
+struct Col<'r, 's> {
+    row: &'r Row<'s>,
+    table: &'static str,
+    id: i64,
+}
+
+impl Col<'_, '_> {
+    fn bad(&self, column: &'static str, value: String, reason: &str) -> Error {
+        Error::BadData {
+            path: PathBuf::new(),
+            table: self.table,
+            column,
+            row: self.id,
+            value,
+            reason: reason.to_owned(),
+        }
+    }
+
+    fn value(&self, idx: usize, column: &'static str) -> Result<ValueRef<'_>> {
+        self.row
+            .get_ref(idx)
+            .map_err(|e| self.bad(column, "?".to_owned(), &e.to_string()))
+    }
+
+    fn opt_text(&self, idx: usize, column: &'static str) -> Result<Option<String>> {
+        match self.value(idx, column)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Text(bytes) => String::from_utf8(bytes.to_vec())
+                .map(Some)
+                .map_err(|_| self.bad(column, format!("{bytes:?}"), "not valid UTF-8")),
+            other => Err(self.bad(column, show(other), "expected text")),
+        }
+    }
+
+    /// A text column borrowed from the row, for values that are parsed
+    /// rather than kept (JSON, enums): no copy.
+    fn str(&self, idx: usize, column: &'static str) -> Result<&str> {
+        match self.value(idx, column)? {
+            ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+                .map_err(|_| self.bad(column, format!("{bytes:?}"), "not valid UTF-8")),
+            ValueRef::Null => Err(self.bad(column, "NULL".to_owned(), "expected text")),
+            other => Err(self.bad(column, show(other), "expected text")),
+        }
+    }
+
+    fn text(&self, idx: usize, column: &'static str) -> Result<String> {
+        self.opt_text(idx, column)?
+            .ok_or_else(|| self.bad(column, "NULL".to_owned(), "expected text"))
+    }
+
+    fn opt_integer(&self, idx: usize, column: &'static str) -> Result<Option<i64>> {
+        match self.value(idx, column)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Integer(i) => Ok(Some(i)),
+            other => Err(self.bad(column, show(other), "expected an integer")),
+        }
+    }
+
+    fn integer(&self, idx: usize, column: &'static str) -> Result<i64> {
+        self.opt_integer(idx, column)?
+            .ok_or_else(|| self.bad(column, "NULL".to_owned(), "expected an integer"))
+    }
+
+    fn boolean(&self, idx: usize, column: &'static str) -> Result<bool> {
+        match self.integer(idx, column)? {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => Err(self.bad(column, other.to_string(), "expected 0 or 1")),
+        }
+    }
+
+    fn json_object(
+        &self,
+        idx: usize,
+        column: &'static str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>> {
+        let text = self.str(idx, column)?;
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(map)) => Ok(map),
+            Ok(_) => Err(self.bad(column, clip(text), "not a JSON object")),
+            Err(e) => Err(self.bad(column, clip(text), &format!("invalid JSON: {e}"))),
+        }
+    }
+
+    fn parsed<T: std::str::FromStr>(&self, idx: usize, column: &'static str) -> Result<T> {
+        let text = self.str(idx, column)?;
+        text.parse::<T>()
+            .map_err(|_| self.bad(column, format!("{text:?}"), "not a value this build knows"))
+    }
+
+    fn ranged<T: TryFrom<i64>>(&self, idx: usize, column: &'static str) -> Result<T> {
+        let v = self.integer(idx, column)?;
+        T::try_from(v).map_err(|_| self.bad(column, v.to_string(), "out of range"))
+    }
+
+    fn opt_cost(&self, idx: usize, column: &'static str) -> Result<Option<f64>> {
+        let cost = match self.value(idx, column)? {
+            ValueRef::Null => return Ok(None),
+            ValueRef::Real(f) => f,
+            ValueRef::Integer(i) => i as f64,
+            other => return Err(self.bad(column, show(other), "expected a number")),
+        };
+        if cost.is_finite() && cost >= 0.0 {
+            Ok(Some(cost))
+        } else {
+            Err(self.bad(column, cost.to_string(), "not a finite cost >= 0"))
+        }
+    }
+}
+
+/// Long values are shortened in error messages.
+fn clip(text: &str) -> String {
+    const MAX: usize = 80;
+    match text.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{:?}…", &text[..at]),
+        None => format!("{text:?}"),
+    }
+}
+
+/// Decodes one row of [`PLUGIN_COLUMNS`] into `(id, plugin)`; PIDs are
+/// added by the caller.
+pub(super) fn decode_plugin(row: &Row<'_>) -> Result<(i64, PluginMetadata)> {
+    let id: i64 = row.get(0)?;
+    let c = Col {
+        row,
+        table: "plugins",
+        id,
+    };
+    let config: serde_json::Value = serde_json::Value::Object(c.json_object(4, "config_schema")?);
+    let plugin = PluginMetadata {
+        category: c.text(1, "category")?,
+        name: c.text(2, "name")?,
+        title: c.text(3, "title")?,
+        config_schema: config,
+        description: c.opt_text(5, "description")?,
+        version: c.opt_text(6, "version")?,
+        is_configured: c.boolean(7, "is_configured")?,
+        execution_mode: c.parsed(8, "execution_mode")?,
+        manages_child_processes: c.boolean(9, "manages_child_processes")?,
+        manages_external_resources: c.boolean(10, "manages_external_resources")?,
+        spawned_pids: Vec::new(),
+        container_id: c.opt_text(11, "container_id")?,
+        conda_env_name: c.opt_text(12, "conda_env_name")?,
+        remote_resource: None,
+    };
+    let remote = match row.get::<_, Option<i64>>(13)? {
+        None => None,
+        Some(_) => {
+            let r = Col {
+                row,
+                table: "remote_resources",
+                id,
+            };
+            Some(RemoteResourceInfo {
+                provider: r.parsed(14, "provider")?,
+                region: r.opt_text(15, "region")?,
+                instance_id: r.opt_text(16, "instance_id")?,
+                job_id: r.opt_text(17, "job_id")?,
+                endpoint_url: r.opt_text(18, "endpoint_url")?,
+                ssh_host: r.opt_text(19, "ssh_host")?,
+                ssh_port: r.ranged(20, "ssh_port")?,
+                status: r.text(21, "status")?,
+                resource_type: r.opt_text(22, "resource_type")?,
+                gpu_count: r.ranged(23, "gpu_count")?,
+                gpu_type: r.opt_text(24, "gpu_type")?,
+                estimated_cost_per_hour: r.opt_cost(25, "estimated_cost_per_hour")?,
+                metadata: r.json_object(26, "metadata")?,
+            })
+        }
+    };
+    Ok((
+        id,
+        PluginMetadata {
+            remote_resource: remote,
+            ..plugin
+        },
+    ))
+}

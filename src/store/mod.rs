@@ -1,0 +1,132 @@
+//! [`MetadataStore`]: the repository.
+//!
+//! Every SQL statement on the store's tables is in [`sql`], by table; the
+//! rest of this module runs them:
+//! - `plugins.rs`: save, get, list, query, count, delete — whole plugins;
+//! - `resources.rs`: the resource lifecycle (PIDs, container, remote
+//!   resource), one atomic change at a time;
+//! - `decode.rs`: rows into the model, or [`Error::BadData`].
+//!
+//! # Transactions and locking
+//!
+//! Writes run in `BEGIN IMMEDIATE` transactions, so they take the write lock
+//! up front and wait (up to the busy timeout) instead of failing with
+//! "database is locked" when another connection writes; a wait that runs
+//! out is [`Error::Busy`], naming the file. Reads that need more than one
+//! statement run in one deferred transaction, so they see one snapshot.
+//!
+//! # Errors name the file
+//!
+//! Every public method passes its error through [`MetadataStore::checked`]:
+//! SQLite's "busy" and "corrupt" codes become [`Error::Busy`] and
+//! [`Error::Damaged`] with the path, and [`Error::BadData`] gets the path.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use crate::error::Result;
+use crate::migrate;
+use crate::open::{self, StoreOptions};
+
+mod decode;
+mod plugins;
+mod resources;
+mod sql;
+#[cfg(test)]
+mod tests;
+
+/// A plugin metadata store on one SQLite connection.
+///
+/// Open one per thread (a connection is not shared between threads); any
+/// number of stores, in threads or processes, can work on the same file.
+#[derive(Debug)]
+pub struct MetadataStore {
+    conn: Connection,
+    /// The file, or `:memory:`; named in errors.
+    path: PathBuf,
+    in_memory: bool,
+    options: StoreOptions,
+}
+
+impl MetadataStore {
+    /// Opens the store in the file at `path` with default
+    /// [`StoreOptions`], creating the file (mode 0600 on Unix) if it does
+    /// not exist and applying every pending migration in one transaction.
+    ///
+    /// Refuses, leaving the file untouched: a directory or a missing parent
+    /// directory ([`Error::CannotOpen`](crate::Error::CannotOpen)), a file
+    /// that is not a plugin-metastore database
+    /// ([`Error::NotAStore`](crate::Error::NotAStore)), and a database
+    /// written by a newer build
+    /// ([`Error::SchemaTooNew`](crate::Error::SchemaTooNew)).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, StoreOptions::default())
+    }
+
+    /// [`open`](Self::open) with explicit options (busy timeout,
+    /// durability).
+    pub fn open_with(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
+        let path = path.as_ref();
+        let mut conn = open::open_file(path, &options)?;
+        migrate::migrate_to_current(&mut conn, path)
+            .map_err(|e| e.in_file(path, options.busy_timeout))?;
+        Ok(MetadataStore {
+            conn,
+            path: path.to_path_buf(),
+            in_memory: false,
+            options,
+        })
+    }
+
+    /// A private store in memory, gone when dropped; for tests and examples.
+    pub fn open_in_memory() -> Result<Self> {
+        let options = StoreOptions::default();
+        let mut conn = open::open_memory(&options)?;
+        let path = PathBuf::from(":memory:");
+        migrate::migrate_to_current(&mut conn, &path)?;
+        Ok(MetadataStore {
+            conn,
+            path,
+            in_memory: true,
+            options,
+        })
+    }
+
+    /// The file this store is in (`None` in memory).
+    pub fn path(&self) -> Option<&Path> {
+        (!self.in_memory).then_some(self.path.as_path())
+    }
+
+    /// The schema version of the file: the newest migration applied.
+    pub fn schema_version(&self) -> Result<i64> {
+        self.checked(|| migrate::schema_version(&self.conn))
+    }
+
+    /// The newest schema version this build knows (and brings files to).
+    pub fn latest_schema_version() -> i64 {
+        migrate::newest_version()
+    }
+
+    /// Runs `f` and names this store's file in its error (see the module
+    /// doc).
+    fn checked<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        f().map_err(|e| e.in_file(&self.path, self.options.busy_timeout))
+    }
+
+    /// Starts a write transaction: `BEGIN IMMEDIATE`.
+    fn write(&self) -> Result<Transaction<'_>> {
+        Ok(Transaction::new_unchecked(
+            &self.conn,
+            TransactionBehavior::Immediate,
+        )?)
+    }
+
+    /// Starts a read transaction: one snapshot for several statements.
+    fn read(&self) -> Result<Transaction<'_>> {
+        Ok(Transaction::new_unchecked(
+            &self.conn,
+            TransactionBehavior::Deferred,
+        )?)
+    }
+}

@@ -1,0 +1,280 @@
+//! Whole plugins: save, get, list, query, count, delete.
+//!
+//! Reading assembles plugins without one query per plugin: one statement
+//! streams the plugins joined with their remote resources, a second streams
+//! their PIDs in the same `(category, name)` order, and the two are merged
+//! as they go. Memory use is one plugin at a time for
+//! [`MetadataStore::for_each`].
+
+use std::path::PathBuf;
+
+use rusqlite::{Transaction, params, params_from_iter};
+
+use super::MetadataStore;
+use super::decode::{decode_plugin, read_pid};
+use super::resources::write_remote;
+use super::sql::{self, ReadSql};
+use crate::error::{Error, Result};
+use crate::model::{CloudProviderType, PluginExecutionMode, PluginMetadata};
+use crate::query::PluginQuery;
+use crate::time::now;
+
+impl MetadataStore {
+    /// Inserts the plugin, or replaces the one with the same
+    /// `(category, name)`: its fields, its PID list and its remote resource
+    /// (removed if `remote_resource` is `None`), in one transaction.
+    /// `created_at` is kept, `updated_at` set to now. Invalid input is
+    /// refused before anything is written.
+    pub fn save(&self, plugin: &PluginMetadata) -> Result<()> {
+        plugin.validate()?;
+        self.checked(|| {
+            let tx = self.write()?;
+            save_in(&tx, plugin, &now())?;
+            Ok(tx.commit()?)
+        })
+    }
+
+    /// Saves every plugin in one transaction: all or nothing. Every plugin
+    /// is validated before anything is written; when two share a key the
+    /// later one wins.
+    pub fn save_all<'a>(
+        &self,
+        plugins: impl IntoIterator<Item = &'a PluginMetadata>,
+    ) -> Result<()> {
+        let plugins: Vec<&PluginMetadata> = plugins.into_iter().collect();
+        for plugin in &plugins {
+            plugin.validate()?;
+        }
+        self.checked(|| {
+            let tx = self.write()?;
+            let at = now();
+            for plugin in plugins {
+                save_in(&tx, plugin, &at)?;
+            }
+            Ok(tx.commit()?)
+        })
+    }
+
+    /// The plugin with this key, if any.
+    pub fn get(&self, category: &str, name: &str) -> Result<Option<PluginMetadata>> {
+        self.checked(|| {
+            let tx = self.read()?;
+            let found = get_in(&tx, category, name)?;
+            tx.commit()?;
+            Ok(found)
+        })
+    }
+
+    /// The plugin whose [`unique_id`](PluginMetadata::unique_id) is `id`, if
+    /// any. Since `category_name` can be split more than one way, an id that
+    /// matches several plugins is an [`Error::AmbiguousId`] listing them.
+    /// Each split is an index lookup; the table is never scanned.
+    pub fn get_by_unique_id(&self, id: &str) -> Result<Option<PluginMetadata>> {
+        let mut found = self.checked(|| {
+            let tx = self.read()?;
+            let mut found = Vec::new();
+            for (category, name) in PluginMetadata::unique_id_splits(id) {
+                if let Some(plugin) = get_in(&tx, category, name)? {
+                    found.push(plugin);
+                }
+            }
+            tx.commit()?;
+            Ok(found)
+        })?;
+        match found.len() {
+            0 | 1 => Ok(found.pop()),
+            _ => Err(Error::AmbiguousId {
+                id: id.to_owned(),
+                candidates: found.into_iter().map(|p| (p.category, p.name)).collect(),
+            }),
+        }
+    }
+
+    /// Deletes the plugin with its PIDs and remote resource; true if it
+    /// existed.
+    pub fn delete(&self, category: &str, name: &str) -> Result<bool> {
+        self.checked(|| {
+            let tx = self.write()?;
+            let n = tx
+                .prepare_cached(sql::DELETE_PLUGIN)?
+                .execute([category, name])?;
+            tx.commit()?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Every plugin, ordered by `(category, name)`.
+    pub fn list(&self) -> Result<Vec<PluginMetadata>> {
+        self.query(&PluginQuery::new())
+    }
+
+    /// The plugins matching `query`, ordered by `(category, name)`.
+    pub fn query(&self, query: &PluginQuery) -> Result<Vec<PluginMetadata>> {
+        let mut out = Vec::new();
+        self.for_each(query, |p| {
+            out.push(p);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `f` with each plugin matching `query`, in `(category, name)`
+    /// order, holding one plugin in memory at a time: the streaming form of
+    /// [`query`](Self::query) for very large stores. An error from `f`
+    /// stops the walk and is returned. All plugins come from one snapshot.
+    /// `f` must not use this same store (its read transaction is open);
+    /// another store on the same file is fine.
+    pub fn for_each<F>(&self, query: &PluginQuery, f: F) -> Result<()>
+    where
+        F: FnMut(PluginMetadata) -> Result<()>,
+    {
+        self.checked(|| {
+            let tx = self.read()?;
+            for_each_in(&tx, &ReadSql::new(query), f)?;
+            Ok(tx.commit()?)
+        })
+    }
+
+    /// How many plugins [`query`](Self::query) would return (limit and
+    /// offset included), without loading them.
+    pub fn count(&self, query: &PluginQuery) -> Result<u64> {
+        let (sql, params) = sql::count_sql(query);
+        self.checked(|| {
+            let n: i64 = self
+                .conn
+                .prepare_cached(&sql)?
+                .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
+
+    /// SQLite's `EXPLAIN QUERY PLAN` for the statements that
+    /// [`query`](Self::query) runs for `query` (the plugins statement, then
+    /// the PIDs statement), one `detail` line each, indented by depth: a
+    /// diagnostic showing which indexes a filter uses.
+    pub fn query_plan(&self, query: &PluginQuery) -> Result<Vec<String>> {
+        let sql = ReadSql::new(query);
+        self.checked(|| {
+            let mut lines = Vec::new();
+            for statement in [&sql.plugins, &sql.pids] {
+                let mut stmt = self
+                    .conn
+                    .prepare(&format!("EXPLAIN QUERY PLAN {statement}"))?;
+                let mut rows = stmt.query(params_from_iter(sql.params.iter()))?;
+                let mut depth: Vec<(i64, usize)> = Vec::new();
+                while let Some(row) = rows.next()? {
+                    let (id, parent, detail): (i64, i64, String) =
+                        (row.get(0)?, row.get(1)?, row.get(3)?);
+                    while depth.last().is_some_and(|&(p, _)| p != parent) {
+                        depth.pop();
+                    }
+                    let level = depth.last().map_or(0, |&(_, l)| l + 1);
+                    depth.push((id, level));
+                    lines.push(format!("{}{detail}", "  ".repeat(level)));
+                }
+            }
+            Ok(lines)
+        })
+    }
+
+    /// The plugins with this execution mode.
+    pub fn find_by_execution_mode(&self, mode: PluginExecutionMode) -> Result<Vec<PluginMetadata>> {
+        self.query(&PluginQuery::new().execution_mode(mode))
+    }
+
+    /// The plugins whose remote resource has this provider.
+    pub fn find_by_provider(&self, provider: CloudProviderType) -> Result<Vec<PluginMetadata>> {
+        self.query(&PluginQuery::new().provider(provider))
+    }
+
+    /// The plugins that hold active resources (PIDs, a non-empty container
+    /// id, or a remote resource whose status is exactly `"running"`).
+    pub fn find_active(&self) -> Result<Vec<PluginMetadata>> {
+        self.query(&PluginQuery::new().active(true))
+    }
+}
+
+/// The upsert itself, inside the caller's transaction.
+fn save_in(tx: &Transaction<'_>, p: &PluginMetadata, at: &str) -> Result<()> {
+    let config = serde_json::to_string(&p.config_schema)?;
+    let id: i64 = tx.prepare_cached(sql::UPSERT_PLUGIN)?.query_row(
+        params![
+            p.category,
+            p.name,
+            p.title,
+            config,
+            p.description,
+            p.version,
+            p.is_configured,
+            p.execution_mode.as_str(),
+            p.manages_child_processes,
+            p.manages_external_resources,
+            p.container_id,
+            p.conda_env_name,
+            at,
+        ],
+        |r| r.get(0),
+    )?;
+    tx.prepare_cached(sql::DELETE_PIDS)?.execute([id])?;
+    if !p.spawned_pids.is_empty() {
+        let mut insert = tx.prepare_cached(sql::INSERT_PID)?;
+        for (position, pid) in p.spawned_pids.iter().enumerate() {
+            insert.execute(params![id, position as i64, pid])?;
+        }
+    }
+    write_remote(tx, id, p.remote_resource.as_ref())
+}
+
+/// One plugin by key, with its PIDs: two indexed statements.
+fn get_in(tx: &Transaction<'_>, category: &str, name: &str) -> Result<Option<PluginMetadata>> {
+    let mut stmt = tx.prepare_cached(&sql::GET_PLUGIN)?;
+    let mut rows = stmt.query([category, name])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    let (id, mut plugin) = decode_plugin(row)?;
+    let mut pids = tx.prepare_cached(sql::GET_PIDS)?;
+    let mut pid_rows = pids.query([id])?;
+    while let Some((_, pid)) = read_pid(pid_rows.next()?)? {
+        plugin.spawned_pids.push(pid);
+    }
+    Ok(Some(plugin))
+}
+
+/// Walks the plugins of `sql` and their PIDs side by side (two statements,
+/// the same order), calling `f` with each whole plugin.
+fn for_each_in(
+    tx: &Transaction<'_>,
+    sql: &ReadSql,
+    mut f: impl FnMut(PluginMetadata) -> Result<()>,
+) -> Result<()> {
+    let mut plugin_stmt = tx.prepare_cached(&sql.plugins)?;
+    let mut pid_stmt = tx.prepare_cached(&sql.pids)?;
+    let mut plugins = plugin_stmt.query(params_from_iter(sql.params.iter()))?;
+    let mut pids = pid_stmt.query(params_from_iter(sql.params.iter()))?;
+    let mut next_pid = read_pid(pids.next()?)?;
+    while let Some(row) = plugins.next()? {
+        let (id, mut plugin) = decode_plugin(row)?;
+        while let Some((owner, pid)) = next_pid {
+            if owner != id {
+                break;
+            }
+            plugin.spawned_pids.push(pid);
+            next_pid = read_pid(pids.next()?)?;
+        }
+        f(plugin)?;
+    }
+    // Both cursors walk the same snapshot in the same order, so every PID
+    // row was taken; a leftover means they fell out of step.
+    if let Some((owner, pid)) = next_pid {
+        return Err(Error::BadData {
+            path: PathBuf::new(),
+            table: "plugin_pids",
+            column: "plugin_id",
+            row: owner,
+            value: pid.to_string(),
+            reason: "PID row out of step with the plugins read".to_owned(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! The resource lifecycle: PIDs, the container id and the remote resource,
+//! one atomic change at a time. Each change bumps the plugin's `updated_at`
+//! in the same transaction and answers [`Error::NotFound`] when the plugin
+//! is missing.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::MetadataStore;
+use super::sql;
+use crate::error::{Error, Result};
+use crate::model::{RemoteResourceInfo, validate_pid};
+use crate::time::now;
+
+impl MetadataStore {
+    /// Appends `pid` to the plugin's PIDs. A PID of 0 or one already
+    /// recorded for this plugin is refused.
+    pub fn add_pid(&self, category: &str, name: &str, pid: u32) -> Result<()> {
+        validate_pid(pid)?;
+        self.checked(|| {
+            let tx = self.write()?;
+            let id = touch(&tx, category, name)?;
+            let exists: bool = tx
+                .prepare_cached(sql::PID_EXISTS)?
+                .query_row(params![id, pid], |r| r.get(0))?;
+            if exists {
+                return Err(Error::invalid_in(
+                    format!("{category}_{name}"),
+                    "pid",
+                    format!("PID {pid} is already recorded"),
+                ));
+            }
+            tx.prepare_cached(sql::APPEND_PID)?
+                .execute(params![id, pid])?;
+            Ok(tx.commit()?)
+        })
+    }
+
+    /// Removes `pid` from the plugin's PIDs; true if it was there.
+    pub fn remove_pid(&self, category: &str, name: &str, pid: u32) -> Result<bool> {
+        self.checked(|| {
+            let tx = self.write()?;
+            let id = touch(&tx, category, name)?;
+            let n = tx
+                .prepare_cached(sql::REMOVE_PID)?
+                .execute(params![id, pid])?;
+            if n == 0 {
+                // Nothing changed: dropping the transaction rolls back the
+                // updated_at bump too.
+                return Ok(false);
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    /// Removes every PID of the plugin; returns how many there were.
+    pub fn clear_pids(&self, category: &str, name: &str) -> Result<usize> {
+        self.checked(|| {
+            let tx = self.write()?;
+            let id = touch(&tx, category, name)?;
+            let n = tx.prepare_cached(sql::DELETE_PIDS)?.execute([id])?;
+            tx.commit()?;
+            Ok(n)
+        })
+    }
+
+    /// Sets the plugin's container id (`None` clears it).
+    pub fn set_container_id(
+        &self,
+        category: &str,
+        name: &str,
+        container_id: Option<&str>,
+    ) -> Result<()> {
+        self.checked(|| {
+            let tx = self.write()?;
+            let id = touch(&tx, category, name)?;
+            tx.prepare_cached(sql::SET_CONTAINER)?
+                .execute(params![container_id, id])?;
+            Ok(tx.commit()?)
+        })
+    }
+
+    /// Sets the status of the plugin's remote resource. A plugin without a
+    /// remote resource is an [`Error::InvalidInput`].
+    pub fn set_remote_status(&self, category: &str, name: &str, status: &str) -> Result<()> {
+        self.checked(|| {
+            let tx = self.write()?;
+            let id = touch(&tx, category, name)?;
+            let n = tx
+                .prepare_cached(sql::SET_REMOTE_STATUS)?
+                .execute(params![status, id])?;
+            if n == 0 {
+                return Err(Error::invalid_in(
+                    format!("{category}_{name}"),
+                    "remote_resource",
+                    format!("the plugin has no remote resource to set the status {status:?} on"),
+                ));
+            }
+            Ok(tx.commit()?)
+        })
+    }
+
+    /// Sets (`Some`) or removes (`None`) the plugin's remote resource.
+    pub fn set_remote_resource(
+        &self,
+        category: &str,
+        name: &str,
+        remote: Option<&RemoteResourceInfo>,
+    ) -> Result<()> {
+        if let Some(remote) = remote {
+            remote
+                .validate()
+                .map_err(|e| e.for_plugin(|| format!("{category}_{name}")))?;
+        }
+        self.checked(|| {
+            let tx = self.write()?;
+            let id = touch(&tx, category, name)?;
+            write_remote(&tx, id, remote)?;
+            Ok(tx.commit()?)
+        })
+    }
+}
+
+/// Starts a resource change: bumps `updated_at` and returns the plugin's
+/// id, or [`Error::NotFound`].
+fn touch(tx: &Transaction<'_>, category: &str, name: &str) -> Result<i64> {
+    tx.prepare_cached(sql::TOUCH_PLUGIN)?
+        .query_row(params![now(), category, name], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| Error::NotFound {
+            category: category.to_owned(),
+            name: name.to_owned(),
+        })
+}
+
+/// Writes (upserts) or removes the remote resource of plugin `id`, inside
+/// the caller's transaction; shared with saving whole plugins.
+pub(super) fn write_remote(
+    tx: &Transaction<'_>,
+    id: i64,
+    remote: Option<&RemoteResourceInfo>,
+) -> Result<()> {
+    match remote {
+        Some(r) => {
+            let metadata = serde_json::to_string(&r.metadata)?;
+            tx.prepare_cached(sql::UPSERT_REMOTE)?.execute(params![
+                id,
+                r.provider.as_str(),
+                r.region,
+                r.instance_id,
+                r.job_id,
+                r.endpoint_url,
+                r.ssh_host,
+                r.ssh_port,
+                r.status,
+                r.resource_type,
+                r.gpu_count,
+                r.gpu_type,
+                r.estimated_cost_per_hour,
+                metadata,
+            ])?;
+        }
+        None => {
+            tx.prepare_cached(sql::DELETE_REMOTE)?.execute([id])?;
+        }
+    }
+    Ok(())
+}

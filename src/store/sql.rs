@@ -1,0 +1,149 @@
+//! Every SQL statement the repository runs on the store's tables, by
+//! table: find a statement here by the table's name. The filter conditions
+//! of a [`PluginQuery`] are built by `query.rs`; [`ReadSql`] puts them into
+//! the two reading statements.
+
+use std::sync::LazyLock;
+
+use crate::query::PluginQuery;
+
+// ---------------------------------------------------------------------------
+// plugins (joined with remote_resources for reading)
+
+/// The columns every read selects, from `plugins p LEFT JOIN
+/// remote_resources r`; [`decode_plugin`] reads them by these positions.
+pub(super) const PLUGIN_COLUMNS: &str = "p.id, p.category, p.name, p.title, p.config_schema, p.description, \
+     p.version, p.is_configured, p.execution_mode, p.manages_child_processes, \
+     p.manages_external_resources, p.container_id, p.conda_env_name, \
+     r.plugin_id, r.provider, r.region, r.instance_id, r.job_id, r.endpoint_url, r.ssh_host, \
+     r.ssh_port, r.status, r.resource_type, r.gpu_count, r.gpu_type, \
+     r.estimated_cost_per_hour, r.metadata";
+
+pub(super) const UPSERT_PLUGIN: &str = "INSERT INTO plugins (category, name, title, config_schema, description, \
+         version, is_configured, execution_mode, manages_child_processes, \
+         manages_external_resources, container_id, conda_env_name, created_at, updated_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13) \
+     ON CONFLICT (category, name) DO UPDATE SET title = excluded.title, \
+         config_schema = excluded.config_schema, description = excluded.description, \
+         version = excluded.version, is_configured = excluded.is_configured, \
+         execution_mode = excluded.execution_mode, \
+         manages_child_processes = excluded.manages_child_processes, \
+         manages_external_resources = excluded.manages_external_resources, \
+         container_id = excluded.container_id, conda_env_name = excluded.conda_env_name, \
+         updated_at = excluded.updated_at \
+     RETURNING id";
+
+/// Deletes one plugin; its PIDs and remote resource go with it (`ON DELETE
+/// CASCADE`).
+pub(super) const DELETE_PLUGIN: &str = "DELETE FROM plugins WHERE category = ?1 AND name = ?2";
+
+/// Bumps `updated_at` of one plugin and returns its id: the first statement
+/// of every resource change, which also proves the plugin exists.
+pub(super) const TOUCH_PLUGIN: &str =
+    "UPDATE plugins SET updated_at = ?1 WHERE category = ?2 AND name = ?3 RETURNING id";
+
+/// Sets (or, with NULL, clears) a plugin's container id.
+pub(super) const SET_CONTAINER: &str = "UPDATE plugins SET container_id = ?1 WHERE id = ?2";
+
+/// The plugin with one key: [`PLUGIN_COLUMNS`] by `(category, name)`.
+/// Built once rather than formatted on every [`MetadataStore::get`].
+pub(super) static GET_PLUGIN: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {PLUGIN_COLUMNS} FROM plugins p \
+         LEFT JOIN remote_resources r ON r.plugin_id = p.id \
+         WHERE p.category = ?1 AND p.name = ?2"
+    )
+});
+
+// ---------------------------------------------------------------------------
+// plugin_pids
+
+pub(super) const DELETE_PIDS: &str = "DELETE FROM plugin_pids WHERE plugin_id = ?1";
+pub(super) const INSERT_PID: &str =
+    "INSERT INTO plugin_pids (plugin_id, position, pid) VALUES (?1, ?2, ?3)";
+
+/// One plugin's PIDs, in order, as `(plugin_id, pid, rowid)`.
+pub(super) const GET_PIDS: &str =
+    "SELECT plugin_id, pid, rowid FROM plugin_pids WHERE plugin_id = ?1 ORDER BY position";
+
+/// Whether a plugin already holds a PID.
+pub(super) const PID_EXISTS: &str =
+    "SELECT EXISTS (SELECT 1 FROM plugin_pids WHERE plugin_id = ?1 AND pid = ?2)";
+
+/// Appends a PID after the plugin's last one.
+pub(super) const APPEND_PID: &str = "INSERT INTO plugin_pids (plugin_id, position, pid) \
+     SELECT ?1, coalesce(max(position) + 1, 0), ?2 FROM plugin_pids WHERE plugin_id = ?1";
+
+pub(super) const REMOVE_PID: &str = "DELETE FROM plugin_pids WHERE plugin_id = ?1 AND pid = ?2";
+
+// ---------------------------------------------------------------------------
+// remote_resources
+
+pub(super) const UPSERT_REMOTE: &str = "INSERT INTO remote_resources (plugin_id, provider, region, instance_id, \
+         job_id, endpoint_url, ssh_host, ssh_port, status, resource_type, gpu_count, gpu_type, \
+         estimated_cost_per_hour, metadata) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+     ON CONFLICT (plugin_id) DO UPDATE SET provider = excluded.provider, \
+         region = excluded.region, instance_id = excluded.instance_id, job_id = excluded.job_id, \
+         endpoint_url = excluded.endpoint_url, ssh_host = excluded.ssh_host, \
+         ssh_port = excluded.ssh_port, status = excluded.status, \
+         resource_type = excluded.resource_type, gpu_count = excluded.gpu_count, \
+         gpu_type = excluded.gpu_type, estimated_cost_per_hour = excluded.estimated_cost_per_hour, \
+         metadata = excluded.metadata";
+
+pub(super) const DELETE_REMOTE: &str = "DELETE FROM remote_resources WHERE plugin_id = ?1";
+
+pub(super) const SET_REMOTE_STATUS: &str =
+    "UPDATE remote_resources SET status = ?1 WHERE plugin_id = ?2";
+
+// ---------------------------------------------------------------------------
+// Reading many plugins
+
+/// The two statements that read the plugins matching a query, in
+/// `(category, name)` order: plugins joined with their remote resources, and
+/// the PIDs of exactly those plugins in the same order (merged as they go).
+pub(super) struct ReadSql {
+    pub(super) plugins: String,
+    pub(super) pids: String,
+    pub(super) params: Vec<rusqlite::types::Value>,
+}
+
+impl ReadSql {
+    pub(super) fn new(query: &PluginQuery) -> Self {
+        let (condition, params) = query.where_sql();
+        let page = query.page_sql();
+        let plugins = format!(
+            "SELECT {PLUGIN_COLUMNS} FROM plugins p \
+             LEFT JOIN remote_resources r ON r.plugin_id = p.id \
+             WHERE {condition} ORDER BY p.category, p.name{page}"
+        );
+        let pid_condition = if query.is_paged() {
+            format!(
+                "pp.plugin_id IN (SELECT p.id FROM plugins p WHERE {condition} \
+                 ORDER BY p.category, p.name{page})"
+            )
+        } else {
+            condition
+        };
+        let pids = format!(
+            "SELECT pp.plugin_id, pp.pid, pp.rowid FROM plugins p \
+             JOIN plugin_pids pp ON pp.plugin_id = p.id \
+             WHERE {pid_condition} ORDER BY p.category, p.name, pp.position"
+        );
+        ReadSql {
+            plugins,
+            pids,
+            params,
+        }
+    }
+}
+
+/// `SELECT count(*)` of what a query returns, limit and offset included.
+pub(super) fn count_sql(query: &PluginQuery) -> (String, Vec<rusqlite::types::Value>) {
+    let (condition, params) = query.where_sql();
+    let sql = format!(
+        "SELECT count(*) FROM (SELECT 1 FROM plugins p WHERE {condition}{})",
+        query.page_sql()
+    );
+    (sql, params)
+}
