@@ -6,137 +6,15 @@
 //! (`json.dumps(dataclasses.asdict(p), default=lambda e: e.value)`): enums as
 //! their string values, a missing optional field takes the Python default.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// Defines a string-valued enum with `Display`, `FromStr`, `as_str`, `ALL`
-/// and serde, all from the one table of values.
-macro_rules! string_enum {
-    (
-        $(#[$meta:meta])*
-        $name:ident, $what:literal {
-            $( $(#[$vmeta:meta])* $variant:ident => $text:literal ),+ $(,)?
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        pub enum $name {
-            $( $(#[$vmeta])* #[serde(rename = $text)] $variant, )+
-        }
+mod enums;
+#[cfg(test)]
+mod tests;
 
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[ $( $name::$variant ),+ ];
-
-            /// The value as stored in JSON and in SQLite.
-            pub const fn as_str(self) -> &'static str {
-                match self { $( $name::$variant => $text, )+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = Error;
-
-            fn from_str(s: &str) -> Result<Self> {
-                match s {
-                    $( $text => Ok($name::$variant), )+
-                    other => Err(Error::invalid(
-                        $what,
-                        format!(
-                            "unknown value {:?} (expected one of: {})",
-                            other,
-                            [$($text),+].join(", ")
-                        ),
-                    )),
-                }
-            }
-        }
-    };
-}
-
-string_enum! {
-    /// How a plugin executes. The first five modes are local, the rest cloud
-    /// or remote (see [`PluginExecutionMode::is_local`]).
-    PluginExecutionMode, "execution_mode" {
-        /// Runs inside the host process.
-        InProcess => "in_process",
-        /// Runs as a child process of the host.
-        Subprocess => "subprocess",
-        /// Runs in a local Docker container.
-        Docker => "docker",
-        /// Runs in a local Conda environment.
-        CondaEnv => "conda_env",
-        /// Talks to a service running on this machine.
-        ExternalService => "external_service",
-        /// Runs on a rented cloud GPU.
-        CloudGpu => "cloud_gpu",
-        /// Calls a cloud API.
-        CloudApi => "cloud_api",
-        /// Runs on a remote server.
-        RemoteServer => "remote_server",
-        /// Mixes local and remote execution (counts as not local).
-        Hybrid => "hybrid",
-    }
-}
-
-string_enum! {
-    /// The cloud provider or service behind a [`RemoteResourceInfo`].
-    CloudProviderType, "provider" {
-        /// Amazon Web Services.
-        Aws => "aws",
-        /// Google Cloud Platform.
-        Gcp => "gcp",
-        /// Microsoft Azure.
-        Azure => "azure",
-        /// Lambda Labs.
-        LambdaLabs => "lambda_labs",
-        /// RunPod.
-        Runpod => "runpod",
-        /// Vast.ai.
-        VastAi => "vast_ai",
-        /// Paperspace.
-        Paperspace => "paperspace",
-        /// CoreWeave.
-        Coreweave => "coreweave",
-        /// Anything else.
-        Custom => "custom",
-    }
-}
-
-impl PluginExecutionMode {
-    /// The modes that run on this machine: `in_process`, `subprocess`,
-    /// `docker`, `conda_env`, `external_service` (Python's `local_modes`).
-    pub const LOCAL: &'static [PluginExecutionMode] = &[
-        PluginExecutionMode::InProcess,
-        PluginExecutionMode::Subprocess,
-        PluginExecutionMode::Docker,
-        PluginExecutionMode::CondaEnv,
-        PluginExecutionMode::ExternalService,
-    ];
-
-    /// True for the five local modes, false for the cloud and remote ones
-    /// (`hybrid` included).
-    pub fn is_local(self) -> bool {
-        Self::LOCAL.contains(&self)
-    }
-}
-
-impl Default for PluginExecutionMode {
-    /// `in_process`, the Python default.
-    fn default() -> Self {
-        PluginExecutionMode::InProcess
-    }
-}
+pub use enums::{CloudProviderType, PluginExecutionMode};
 
 fn default_ssh_port() -> u16 {
     22
@@ -363,6 +241,34 @@ impl PluginMetadata {
                 .is_some_and(RemoteResourceInfo::is_running)
     }
 
+    /// Reads plugin records in the Python JSON layout: a JSON array of
+    /// records, or one record (an object), as Python writes them with
+    /// `json.dumps([asdict(p) for p in plugins], default=lambda e: e.value)`.
+    /// A leading byte-order mark is skipped. Syntax and field errors are
+    /// [`Error::Json`] (serde's error knows the line and column); any other
+    /// JSON document is an [`Error::InvalidInput`] saying what it is. The
+    /// records are not validated: call [`validate`](Self::validate).
+    pub fn from_json_records(text: &str) -> Result<Vec<PluginMetadata>> {
+        // A byte-order mark (some Windows editors write one) is not JSON.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let expected = "expected a JSON array of plugin records or one record (an object)";
+        match text.trim_start().chars().next() {
+            Some('[') => Ok(serde_json::from_str::<Vec<PluginMetadata>>(text)?),
+            Some('{') => Ok(vec![serde_json::from_str::<PluginMetadata>(text)?]),
+            Some(_) => {
+                let value = serde_json::from_str::<serde_json::Value>(text)?;
+                Err(Error::invalid(
+                    "records",
+                    format!("{expected}, got {}", json_kind(&value)),
+                ))
+            }
+            None => Err(Error::invalid(
+                "records",
+                format!("empty input ({expected})"),
+            )),
+        }
+    }
+
     /// Checks everything the store refuses, naming the offending value: an
     /// empty name or category, a `config_schema` that is not a JSON object
     /// or is nested more than [`MAX_JSON_DEPTH`] levels deep, a PID of 0 or
@@ -470,158 +376,5 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
         serde_json::Value::String(_) => "a string",
         serde_json::Value::Array(_) => "an array",
         serde_json::Value::Object(_) => "an object",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn plugin() -> PluginMetadata {
-        PluginMetadata::new("whisper_tiny", "transcription", "Whisper", json!({}))
-    }
-
-    #[test]
-    fn enums_round_trip_through_text() {
-        for m in PluginExecutionMode::ALL {
-            assert_eq!(m.as_str().parse::<PluginExecutionMode>().ok(), Some(*m));
-            assert_eq!(serde_json::to_value(m).ok(), Some(json!(m.as_str())));
-        }
-        for p in CloudProviderType::ALL {
-            assert_eq!(p.to_string().parse::<CloudProviderType>().ok(), Some(*p));
-        }
-        assert_eq!(PluginExecutionMode::ALL.len(), 9);
-        assert_eq!(CloudProviderType::ALL.len(), 9);
-        let err = "Docker"
-            .parse::<PluginExecutionMode>()
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("\"Docker\""), "{err}");
-    }
-
-    #[test]
-    fn local_modes_are_the_python_ones() {
-        let local: Vec<&str> = PluginExecutionMode::ALL
-            .iter()
-            .filter(|m| m.is_local())
-            .map(|m| m.as_str())
-            .collect();
-        assert_eq!(
-            local,
-            [
-                "in_process",
-                "subprocess",
-                "docker",
-                "conda_env",
-                "external_service"
-            ]
-        );
-        let mut p = plugin();
-        p.execution_mode = PluginExecutionMode::Hybrid;
-        assert!(p.is_cloud_execution());
-        assert!(!p.is_local_execution());
-    }
-
-    #[test]
-    fn active_resources_follow_python_truthiness() {
-        let mut p = plugin();
-        assert!(!p.has_active_resources());
-        p.container_id = Some(String::new());
-        assert!(
-            !p.has_active_resources(),
-            "empty container id is no container"
-        );
-        p.container_id = Some("abc".into());
-        assert!(p.has_active_resources());
-        p.container_id = None;
-        let mut r = RemoteResourceInfo::new(CloudProviderType::Aws);
-        r.status = "Running".into();
-        p.remote_resource = Some(r.clone());
-        assert!(!p.has_active_resources(), "only exactly \"running\" runs");
-        r.status = "running".into();
-        p.remote_resource = Some(r);
-        assert!(p.has_active_resources());
-        p.remote_resource = None;
-        p.spawned_pids = vec![7];
-        assert!(p.has_active_resources());
-    }
-
-    #[test]
-    fn validate_names_the_bad_value() {
-        let mut p = plugin();
-        p.spawned_pids = vec![3, 4, 3];
-        assert!(p.validate().unwrap_err().to_string().contains("PID 3"));
-        p.spawned_pids = vec![0];
-        assert!(p.validate().unwrap_err().to_string().contains("PID 0"));
-        p.spawned_pids.clear();
-        p.config_schema = json!([1]);
-        assert!(p.validate().unwrap_err().to_string().contains("an array"));
-        p.config_schema = json!({});
-        let mut r = RemoteResourceInfo::new(CloudProviderType::Gcp);
-        for bad in [f64::NAN, f64::INFINITY, -1.0, -0.0] {
-            r.estimated_cost_per_hour = Some(bad);
-            p.remote_resource = Some(r.clone());
-            assert!(
-                matches!(p.validate(), Err(Error::InvalidInput { .. })),
-                "{bad}"
-            );
-        }
-        p.remote_resource = None;
-        let mut deep = json!({});
-        for _ in 0..MAX_JSON_DEPTH {
-            deep = json!({ "a": deep });
-        }
-        p.config_schema = deep.clone();
-        assert!(
-            p.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("levels deep")
-        );
-        let mut r = RemoteResourceInfo::new(CloudProviderType::Gcp);
-        r.metadata = deep.as_object().unwrap().clone();
-        assert!(r.validate().unwrap_err().to_string().contains("metadata"));
-        p.config_schema = deep["a"].clone();
-        assert_eq!(
-            p.validate().ok(),
-            Some(()),
-            "{MAX_JSON_DEPTH} levels are fine"
-        );
-        p.config_schema = json!({});
-        p.name.clear();
-        assert!(p.validate().unwrap_err().to_string().contains("name"));
-        assert_eq!(plugin().validate().ok(), Some(()));
-    }
-
-    #[test]
-    fn python_defaults_apply_to_missing_fields() {
-        let p: PluginMetadata = serde_json::from_value(json!({
-            "name": "n", "category": "c", "title": "t", "config_schema": {},
-            "remote_resource": {"provider": "lambda_labs"}
-        }))
-        .unwrap();
-        let mut expected = PluginMetadata::new("n", "c", "t", json!({}));
-        expected.remote_resource = Some(RemoteResourceInfo::new(CloudProviderType::LambdaLabs));
-        assert_eq!(p, expected);
-        let r = p.remote_resource.as_ref().unwrap();
-        assert_eq!((r.ssh_port, r.status.as_str()), (22, "unknown"));
-    }
-
-    #[test]
-    fn unknown_fields_are_refused_like_python() {
-        let err = serde_json::from_value::<PluginMetadata>(json!({
-            "name": "n", "category": "c", "title": "t", "config_schema": {},
-            "execution_mod": "docker"
-        }))
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("execution_mod"), "{err}");
-        let err = serde_json::from_value::<RemoteResourceInfo>(json!({
-            "provider": "aws", "gpus": 4
-        }))
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("gpus"), "{err}");
     }
 }

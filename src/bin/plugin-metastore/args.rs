@@ -1,0 +1,277 @@
+//! The command line: clap's types, and what the flags mean as a library
+//! [`PluginQuery`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use plugin_metastore::{CloudProviderType, PluginExecutionMode, PluginQuery};
+
+use crate::failure::reason;
+
+/// Shown under the top-level `--help`.
+pub(crate) const MAIN_EXAMPLES: &str = "\
+Examples:
+  plugin-metastore demo                          # example plugins, then the table
+  plugin-metastore list --cloud --active         # what is costing money right now
+  plugin-metastore show transcription_whisper_tiny
+  plugin-metastore export > plugins.json
+  plugin-metastore --db other.db import plugins.json
+
+The store is --db PATH, else $PLUGIN_METASTORE_DB, else plugins.db in the
+platform's data directory (created on first use).";
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "plugin-metastore",
+    version,
+    about = "Inspect and edit a plugin-metastore database: plugins, their PIDs, containers and cloud resources",
+    after_help = MAIN_EXAMPLES,
+    subcommand_required = true,
+    arg_required_else_help = false
+)]
+pub(crate) struct Cli {
+    /// The store file [default: $PLUGIN_METASTORE_DB, else plugins.db in the
+    /// platform's data directory]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) db: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create the store (or bring it to the current schema) and say where it is
+    #[command(after_help = "Example:\n  plugin-metastore --db plugins.db init")]
+    Init,
+
+    /// Save the example plugins of the Python original, then list the store
+    #[command(after_help = "Example:\n  plugin-metastore --db /tmp/demo.db demo")]
+    Demo,
+
+    /// List plugins as a table (or JSON), optionally filtered
+    #[command(after_help = "\
+Filters combine with AND; a repeated --mode, --provider, --category or
+--status means any of them.
+
+Examples:
+  plugin-metastore list
+  plugin-metastore list --mode cloud_gpu --provider aws --provider lambda_labs
+  plugin-metastore list --active --local
+  plugin-metastore list --category transcription --json")]
+    List(ListArgs),
+
+    /// Show one plugin in full
+    #[command(after_help = "\
+Examples:
+  plugin-metastore show transcription_whisper_tiny
+  plugin-metastore show finetuning_llm_finetune_aws --json")]
+    Show {
+        #[command(flatten)]
+        target: Target,
+        /// Print the record as JSON (the Python field layout)
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Import plugins from JSON (an array or one object, Python field layout), all or nothing
+    #[command(after_help = "\
+Records replace the plugins with the same (category, name). If any record is
+invalid nothing is written.
+
+Examples:
+  plugin-metastore import plugins.json
+  python3 dump_plugins.py | plugin-metastore import -")]
+    Import {
+        /// The JSON file, or - for standard input
+        #[arg(value_name = "FILE|-")]
+        file: String,
+    },
+
+    /// Print every plugin as a JSON array (imports back unchanged)
+    #[command(after_help = "\
+Examples:
+  plugin-metastore export > plugins.json
+  plugin-metastore export | plugin-metastore --db copy.db import -")]
+    Export,
+
+    /// Delete a plugin with its PIDs and remote resource
+    #[command(after_help = "Example:\n  plugin-metastore delete transcription_whisper_tiny")]
+    Delete {
+        #[command(flatten)]
+        target: Target,
+    },
+
+    /// Record or forget child process PIDs of a plugin
+    #[command(
+        subcommand,
+        arg_required_else_help = false,
+        after_help = "\
+Examples:
+  plugin-metastore pid add transcription_voxtral_vllm 4242
+  plugin-metastore pid remove transcription_voxtral_vllm 4242
+  plugin-metastore pid clear transcription_voxtral_vllm"
+    )]
+    Pid(PidCommand),
+
+    /// Set or clear the Docker container id of a plugin
+    #[command(
+        subcommand,
+        arg_required_else_help = false,
+        after_help = "\
+Examples:
+  plugin-metastore container set transcription_whisper_tiny 3f4e5d6c7b8a
+  plugin-metastore container clear transcription_whisper_tiny"
+    )]
+    Container(ContainerCommand),
+
+    /// Set the status of a plugin's remote resource (e.g. running, stopped)
+    #[command(after_help = "\
+Only exactly \"running\" counts as active.
+
+Example:
+  plugin-metastore remote-status finetuning_llm_finetune_aws stopped")]
+    RemoteStatus {
+        #[command(flatten)]
+        target: Target,
+        /// The new status (free text: provisioning, running, stopping, stopped, ...)
+        status: String,
+    },
+}
+
+/// The `pid` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum PidCommand {
+    /// Append a PID to the plugin's list
+    #[command(after_help = "Example:\n  plugin-metastore pid add transcription_voxtral_vllm 4242")]
+    Add {
+        #[command(flatten)]
+        target: Target,
+        /// The process id (> 0)
+        pid: u32,
+    },
+    /// Remove a PID from the plugin's list
+    #[command(
+        after_help = "Example:\n  plugin-metastore pid remove transcription_voxtral_vllm 4242"
+    )]
+    Remove {
+        #[command(flatten)]
+        target: Target,
+        /// The process id
+        pid: u32,
+    },
+    /// Remove every PID of the plugin
+    #[command(after_help = "Example:\n  plugin-metastore pid clear transcription_voxtral_vllm")]
+    Clear {
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+/// The `container` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ContainerCommand {
+    /// Set the plugin's container id
+    #[command(
+        after_help = "Example:\n  plugin-metastore container set transcription_whisper_tiny 3f4e5d6c7b8a"
+    )]
+    Set {
+        #[command(flatten)]
+        target: Target,
+        /// The container id
+        #[arg(value_name = "CID")]
+        container_id: String,
+    },
+    /// Clear the plugin's container id
+    #[command(
+        after_help = "Example:\n  plugin-metastore container clear transcription_whisper_tiny"
+    )]
+    Clear {
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+/// Which plugin a command is about.
+#[derive(Debug, Args)]
+pub(crate) struct Target {
+    /// The plugin's unique id, CATEGORY_NAME (e.g. transcription_whisper_tiny)
+    #[arg(value_name = "ID")]
+    pub(crate) id: String,
+    /// The plugin's category, to pick one plugin when ID is ambiguous
+    #[arg(long, value_name = "CATEGORY")]
+    pub(crate) category: Option<String>,
+}
+
+/// The filters and format of `list`.
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Only this execution mode (repeatable): in_process, subprocess, docker,
+    /// conda_env, external_service, cloud_gpu, cloud_api, remote_server, hybrid
+    #[arg(long = "mode", value_name = "MODE", value_parser = parse_mode)]
+    pub(crate) modes: Vec<PluginExecutionMode>,
+    /// Only this cloud provider (repeatable): aws, gcp, azure, lambda_labs,
+    /// runpod, vast_ai, paperspace, coreweave, custom
+    #[arg(long = "provider", value_name = "PROVIDER", value_parser = parse_provider)]
+    pub(crate) providers: Vec<CloudProviderType>,
+    /// Only this category (repeatable)
+    #[arg(long = "category", value_name = "CATEGORY")]
+    pub(crate) categories: Vec<String>,
+    /// Only this remote resource status, e.g. running (repeatable)
+    #[arg(long = "status", value_name = "STATUS")]
+    pub(crate) statuses: Vec<String>,
+    /// Only plugins holding active resources (PIDs, a container, a running remote resource)
+    #[arg(long, conflicts_with = "inactive")]
+    pub(crate) active: bool,
+    /// Only plugins holding no active resources
+    #[arg(long)]
+    pub(crate) inactive: bool,
+    /// Only local execution modes
+    #[arg(long, conflicts_with = "cloud")]
+    pub(crate) local: bool,
+    /// Only cloud and remote execution modes
+    #[arg(long)]
+    pub(crate) cloud: bool,
+    /// Print a JSON array of full records instead of the table
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+impl ListArgs {
+    /// The library query these flags mean.
+    pub(crate) fn query(&self) -> PluginQuery {
+        let mut q = PluginQuery::new();
+        for &m in &self.modes {
+            q = q.execution_mode(m);
+        }
+        for &p in &self.providers {
+            q = q.provider(p);
+        }
+        for c in &self.categories {
+            q = q.category(c.clone());
+        }
+        for s in &self.statuses {
+            q = q.remote_status(s.clone());
+        }
+        if self.active || self.inactive {
+            q = q.active(self.active);
+        }
+        if self.local || self.cloud {
+            q = q.local(self.local);
+        }
+        q
+    }
+}
+
+/// Parses `--mode` with the model's `FromStr` (its error names the value and
+/// lists the valid ones).
+fn parse_mode(s: &str) -> Result<PluginExecutionMode, String> {
+    s.parse().map_err(|e| reason(&e))
+}
+
+/// Parses `--provider` with the model's `FromStr`.
+fn parse_provider(s: &str) -> Result<CloudProviderType, String> {
+    s.parse().map_err(|e| reason(&e))
+}

@@ -1,0 +1,280 @@
+//! The commands: each opens the store, makes one library call (or a few
+//! reads) and hands the result to `output`.
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use plugin_metastore::{Error, MetadataStore, PluginMetadata, seed};
+
+use crate::args::{Cli, Command, ContainerCommand, PidCommand, Target};
+use crate::failure::{CliResult, Failure, plain, reason};
+use crate::output::{details, print, table, to_json};
+
+/// The environment variable that names the store when `--db` is absent.
+const DB_ENV: &str = "PLUGIN_METASTORE_DB";
+
+/// The store's file name inside the platform's data directory.
+const DEFAULT_FILE_NAME: &str = "plugins.db";
+
+/// Runs one command.
+pub(crate) fn run(cli: Cli) -> CliResult {
+    let db = cli.db;
+    match cli.command {
+        Command::Init => init(&resolve_db(db)?),
+        Command::Demo => {
+            let store = open(&resolve_db(db)?)?;
+            let plugins = seed::plugins();
+            store.save_all(&plugins)?;
+            let mut out = format!(
+                "saved {} example plugins to {}\n",
+                plugins.len(),
+                display_path(&store)
+            );
+            out.push_str(&table(&store.list()?));
+            print(&out)
+        }
+        Command::List(args) => {
+            let store = open_existing(&resolve_db(db)?)?;
+            let plugins = store.query(&args.query())?;
+            if args.json {
+                print(&to_json(&plugins)?)
+            } else {
+                print(&table(&plugins))
+            }
+        }
+        Command::Show { target, json } => {
+            let store = open_existing(&resolve_db(db)?)?;
+            let plugin = find(&store, &target)?;
+            if json {
+                print(&to_json(&plugin)?)
+            } else {
+                print(&details(&plugin))
+            }
+        }
+        Command::Import { file } => import(db, &file),
+        Command::Export => {
+            let store = open_existing(&resolve_db(db)?)?;
+            print(&to_json(&store.list()?)?)
+        }
+        Command::Delete { target } => {
+            let store = open_existing(&resolve_db(db)?)?;
+            let p = find(&store, &target)?;
+            if !store.delete(&p.category, &p.name)? {
+                return Err(not_found(&target.id));
+            }
+            print(&format!("deleted {}\n", p.unique_id()))
+        }
+        Command::Pid(cmd) => pid(&open_existing(&resolve_db(db)?)?, cmd),
+        Command::Container(cmd) => container(&open_existing(&resolve_db(db)?)?, cmd),
+        Command::RemoteStatus { target, status } => {
+            let store = open_existing(&resolve_db(db)?)?;
+            let p = find(&store, &target)?;
+            store.set_remote_status(&p.category, &p.name, &status)?;
+            print(&format!(
+                "remote status of {} set to {status:?}\n",
+                p.unique_id()
+            ))
+        }
+    }
+}
+
+/// `init`: opens (creating or migrating) the store and says where it is.
+fn init(path: &Path) -> CliResult {
+    let existed = path.exists();
+    let store = open(path)?;
+    let version = store.schema_version()?;
+    let what = if existed {
+        "store is ready"
+    } else {
+        "created store"
+    };
+    print(&format!(
+        "{what}: {} (schema version {version})\n",
+        path.display()
+    ))
+}
+
+/// `import FILE|-`: reads and checks every record before the store is even
+/// opened, then saves them all in one transaction.
+fn import(db: Option<PathBuf>, file: &str) -> CliResult {
+    let (label, text) = if file == "-" {
+        let mut text = String::new();
+        io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Failure(format!("cannot read standard input: {e}")))?;
+        ("<stdin>".to_owned(), text)
+    } else {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| Failure(format!("cannot read {file}: {e}")))?;
+        (file.to_owned(), text)
+    };
+    let plugins = parse_records(&label, &text)?;
+    for (i, p) in plugins.iter().enumerate() {
+        p.validate().map_err(|e| {
+            Failure(format!(
+                "{label}: record {} ({}): {}",
+                i + 1,
+                p.unique_id(),
+                plain(&e)
+            ))
+        })?;
+    }
+    let store = open(&resolve_db(db)?)?;
+    store.save_all(&plugins)?;
+    let s = if plugins.len() == 1 { "" } else { "s" };
+    print(&format!(
+        "imported {} plugin{s} from {label} into {}\n",
+        plugins.len(),
+        display_path(&store)
+    ))
+}
+
+/// Reads records with the library's [`PluginMetadata::from_json_records`];
+/// errors name the source, and the line and column when serde knows them
+/// (its message names the offending value, e.g. an unknown enum string).
+fn parse_records(label: &str, text: &str) -> CliResult<Vec<PluginMetadata>> {
+    PluginMetadata::from_json_records(text).map_err(|e| match e {
+        Error::Json(e) if e.line() > 0 => {
+            let message = e.to_string();
+            let suffix = format!(" at line {} column {}", e.line(), e.column());
+            let message = message.strip_suffix(&suffix).unwrap_or(&message);
+            Failure(format!("{label}:{}:{}: {message}", e.line(), e.column()))
+        }
+        Error::Json(e) => Failure(format!("{label}: {e}")),
+        other => Failure(format!("{label}: {}", reason(&other))),
+    })
+}
+
+/// `pid add|remove|clear`.
+fn pid(store: &MetadataStore, cmd: PidCommand) -> CliResult {
+    match cmd {
+        PidCommand::Add { target, pid } => {
+            let p = find(store, &target)?;
+            store.add_pid(&p.category, &p.name, pid)?;
+            print(&format!("added PID {pid} to {}\n", p.unique_id()))
+        }
+        PidCommand::Remove { target, pid } => {
+            let p = find(store, &target)?;
+            if !store.remove_pid(&p.category, &p.name, pid)? {
+                return Err(Failure(format!(
+                    "PID {pid} is not recorded for {}",
+                    p.unique_id()
+                )));
+            }
+            print(&format!("removed PID {pid} from {}\n", p.unique_id()))
+        }
+        PidCommand::Clear { target } => {
+            let p = find(store, &target)?;
+            let n = store.clear_pids(&p.category, &p.name)?;
+            let s = if n == 1 { "" } else { "s" };
+            print(&format!("removed {n} PID{s} from {}\n", p.unique_id()))
+        }
+    }
+}
+
+/// `container set|clear`.
+fn container(store: &MetadataStore, cmd: ContainerCommand) -> CliResult {
+    match cmd {
+        ContainerCommand::Set {
+            target,
+            container_id,
+        } => {
+            let p = find(store, &target)?;
+            store.set_container_id(&p.category, &p.name, Some(&container_id))?;
+            print(&format!(
+                "container of {} set to {container_id:?}\n",
+                p.unique_id()
+            ))
+        }
+        ContainerCommand::Clear { target } => {
+            let p = find(store, &target)?;
+            store.set_container_id(&p.category, &p.name, None)?;
+            print(&format!("container of {} cleared\n", p.unique_id()))
+        }
+    }
+}
+
+/// The store path: `--db`, else `$PLUGIN_METASTORE_DB` (an empty value
+/// counts as unset), else `plugins.db` in the platform's data directory,
+/// which is created if missing.
+fn resolve_db(db: Option<PathBuf>) -> CliResult<PathBuf> {
+    if let Some(path) = db {
+        return Ok(path);
+    }
+    if let Some(path) = std::env::var_os(DB_ENV).filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(path));
+    }
+    let dirs = directories::ProjectDirs::from("", "", "plugin-metastore").ok_or_else(|| {
+        Failure(format!(
+            "cannot find the platform's data directory (no home directory?); \
+             pass --db PATH or set {DB_ENV}"
+        ))
+    })?;
+    let dir = dirs.data_dir();
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Failure(format!("cannot create {}: {e}", dir.display())))?;
+    Ok(dir.join(DEFAULT_FILE_NAME))
+}
+
+/// Opens (creating and migrating) the store.
+fn open(path: &Path) -> CliResult<MetadataStore> {
+    Ok(MetadataStore::open(path)?)
+}
+
+/// Opens a store that must already exist: commands that read or change
+/// plugins never create a file (a mistyped `--db` would otherwise leave an
+/// empty store behind and answer "no plugin").
+fn open_existing(path: &Path) -> CliResult<MetadataStore> {
+    if !path.exists() {
+        return Err(Failure(format!(
+            "no store at {}; create it with `plugin-metastore init` (or `demo`)",
+            path.display()
+        )));
+    }
+    open(path)
+}
+
+/// The store's path for messages.
+fn display_path(store: &MetadataStore) -> String {
+    store
+        .path()
+        .map_or_else(|| "memory".to_owned(), |p| p.display().to_string())
+}
+
+/// The plugin `target` names: by unique id, or with `--category` by the
+/// category and the rest of the id.
+fn find(store: &MetadataStore, target: &Target) -> CliResult<PluginMetadata> {
+    let id = target.id.as_str();
+    if let Some(category) = &target.category {
+        let name = id
+            .strip_prefix(category.as_str())
+            .and_then(|rest| rest.strip_prefix('_'))
+            .ok_or_else(|| {
+                Failure(format!(
+                    "the unique id {id:?} does not start with the category {category:?} and '_'"
+                ))
+            })?;
+        return store.get(category, name)?.ok_or_else(|| {
+            Failure(
+                Error::NotFound {
+                    category: category.clone(),
+                    name: name.to_owned(),
+                }
+                .to_string(),
+            )
+        });
+    }
+    match store.get_by_unique_id(id) {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(not_found(id)),
+        Err(e @ Error::AmbiguousId { .. }) => {
+            Err(Failure(format!("{e}; pick one with --category CATEGORY")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// "no plugin has the unique id …".
+fn not_found(id: &str) -> Failure {
+    Failure(format!("no plugin has the unique id {id:?}"))
+}
