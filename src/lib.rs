@@ -67,6 +67,7 @@ mod error;
 mod migrate;
 mod model;
 mod open;
+mod process;
 mod query;
 pub mod seed;
 mod store;
@@ -77,8 +78,9 @@ pub use model::{
     CloudProviderType, MAX_JSON_DEPTH, PluginExecutionMode, PluginMetadata, RemoteResourceInfo,
 };
 pub use open::{StoreOptions, Synchronous};
+pub use process::PidState;
 pub use query::PluginQuery;
-pub use store::MetadataStore;
+pub use store::{MetadataStore, PidCheck, ReapAction, ReapOptions, Reaped};
 
 /// The README's Rust snippets, compiled as doctests so they stay true.
 #[cfg(doctest)]

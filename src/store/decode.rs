@@ -28,6 +28,48 @@ pub(super) fn read_pid(row: Option<&Row<'_>>) -> Result<Option<(i64, u32)>> {
     }
 }
 
+/// One row of [`PID_CLAIMS`](super::sql::PID_CLAIMS): a stored PID, its
+/// plugin, and the identity recorded for it.
+pub(super) struct PidClaim {
+    pub(super) plugin_id: i64,
+    pub(super) rowid: i64,
+    pub(super) category: String,
+    pub(super) name: String,
+    pub(super) pid: u32,
+    pub(super) start_time: Option<i64>,
+    pub(super) boot_id: Option<String>,
+    pub(super) recorded_at: Option<String>,
+}
+
+/// Decodes one row of [`PID_CLAIMS`](super::sql::PID_CLAIMS).
+pub(super) fn decode_pid_claim(row: &Row<'_>) -> Result<PidClaim> {
+    let rowid: i64 = row.get(1)?;
+    let col = Col {
+        row,
+        table: "plugin_pids",
+        id: rowid,
+    };
+    let pid = col.integer(4, "pid")?;
+    let pid = u32::try_from(pid)
+        .ok()
+        .filter(|&p| p > 0)
+        .ok_or_else(|| col.bad("pid", pid.to_string(), "not a PID (1 ..= 4294967295)"))?;
+    let start_time = col.opt_integer(5, "start_time")?;
+    if let Some(t) = start_time.filter(|&t| t < 0) {
+        return Err(col.bad("start_time", t.to_string(), "a start time is >= 0"));
+    }
+    Ok(PidClaim {
+        plugin_id: col.integer(0, "plugin_id")?,
+        rowid,
+        category: col.text(2, "category")?,
+        name: col.text(3, "name")?,
+        pid,
+        start_time,
+        boot_id: col.opt_text(6, "boot_id")?,
+        recorded_at: col.opt_text(7, "recorded_at")?,
+    })
+}
+
 /// Typed access to one row's columns; every failure names the table,
 /// column, row and value.
 struct Col<'r, 's> {

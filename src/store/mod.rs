@@ -5,6 +5,8 @@
 //! - `plugins.rs`: save, get, list, query, count, delete — whole plugins;
 //! - `resources.rs`: the resource lifecycle (PIDs, container, remote
 //!   resource), one atomic change at a time;
+//! - `processes.rs`: which stored PIDs are still our processes (check),
+//!   and removing or stopping the rest (reap);
 //! - `decode.rs`: rows into the model, or [`Error::BadData`].
 //!
 //! # Transactions and locking
@@ -26,15 +28,20 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::error::Result;
+#[cfg(doc)]
+use crate::error::Error;
 use crate::migrate;
 use crate::open::{self, StoreOptions};
 
 mod decode;
 mod plugins;
+mod processes;
 mod resources;
 mod sql;
 #[cfg(test)]
 mod tests;
+
+pub use processes::{PidCheck, ReapAction, ReapOptions, Reaped};
 
 /// A plugin metadata store on one SQLite connection.
 ///

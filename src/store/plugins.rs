@@ -6,13 +6,14 @@
 //! as they go. Memory use is one plugin at a time for
 //! [`MetadataStore::for_each`].
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
-use rusqlite::{Transaction, params, params_from_iter};
+use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 
 use super::MetadataStore;
 use super::decode::{decode_plugin, read_pid};
-use super::resources::write_remote;
+use super::resources::{StoredIdentity, fresh_identity, write_remote};
 use super::sql::{self, ReadSql};
 use crate::error::{Error, Result};
 use crate::model::{CloudProviderType, PluginExecutionMode, PluginMetadata};
@@ -52,6 +53,52 @@ impl MetadataStore {
                 save_in(&tx, plugin, &at)?;
             }
             Ok(tx.commit()?)
+        })
+    }
+
+    /// Records the plugin's definition and keeps the resources the store
+    /// already holds for it: the way an app registers its plugins at
+    /// start-up. A plugin not stored yet is saved whole (as
+    /// [`save`](Self::save)); one already stored gets every field from
+    /// `plugin` except `spawned_pids`, `container_id` and
+    /// `remote_resource`, which stay as stored — so the PIDs, container and
+    /// cloud instance of a run that crashed are still there to
+    /// [`check_pids`](Self::check_pids) and [`reap`](Self::reap).
+    /// Returns true if the plugin was new.
+    ///
+    /// Use [`save`](Self::save) when `plugin` is the whole current truth
+    /// (an import, a restore, a record you just read and changed): it
+    /// replaces the resources too.
+    pub fn register(&self, plugin: &PluginMetadata) -> Result<bool> {
+        plugin.validate()?;
+        self.checked(|| {
+            let tx = self.write()?;
+            let at = now();
+            let existing: Option<i64> = tx
+                .prepare_cached(sql::PLUGIN_ID)?
+                .query_row([&plugin.category, &plugin.name], |r| r.get(0))
+                .optional()?;
+            match existing {
+                None => save_in(&tx, plugin, &at)?,
+                Some(id) => {
+                    let p = plugin;
+                    tx.prepare_cached(sql::UPDATE_DEFINITION)?.execute(params![
+                        id,
+                        p.title,
+                        serde_json::to_string(&p.config_schema)?,
+                        p.description,
+                        p.version,
+                        p.is_configured,
+                        p.execution_mode.as_str(),
+                        p.manages_child_processes,
+                        p.manages_external_resources,
+                        p.conda_env_name,
+                        at,
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(existing.is_none())
         })
     }
 
@@ -215,14 +262,40 @@ fn save_in(tx: &Transaction<'_>, p: &PluginMetadata, at: &str) -> Result<()> {
         ],
         |r| r.get(0),
     )?;
-    tx.prepare_cached(sql::DELETE_PIDS)?.execute([id])?;
-    if !p.spawned_pids.is_empty() {
-        let mut insert = tx.prepare_cached(sql::INSERT_PID)?;
-        for (position, pid) in p.spawned_pids.iter().enumerate() {
-            insert.execute(params![id, position as i64, pid])?;
+    write_pids(tx, id, &p.spawned_pids, at)?;
+    write_remote(tx, id, p.remote_resource.as_ref())
+}
+
+/// Replaces plugin `id`'s PID list with `pids`. A PID the plugin already
+/// had keeps its row's identity and `recorded_at` (a re-save is not a fresh
+/// claim); a new one gets its process's identity now.
+fn write_pids(tx: &Transaction<'_>, id: i64, pids: &[u32], at: &str) -> Result<()> {
+    let mut kept: HashMap<u32, StoredIdentity> = HashMap::new();
+    if !pids.is_empty() {
+        let mut stmt = tx.prepare_cached(sql::PID_IDENTITIES)?;
+        let mut rows = stmt.query([id])?;
+        while let Some(row) = rows.next()? {
+            kept.insert(row.get(0)?, (row.get(1)?, row.get(2)?, row.get(3)?));
         }
     }
-    write_remote(tx, id, p.remote_resource.as_ref())
+    tx.prepare_cached(sql::DELETE_PIDS)?.execute([id])?;
+    if pids.is_empty() {
+        return Ok(());
+    }
+    let mut insert = tx.prepare_cached(sql::INSERT_PID)?;
+    for (position, &pid) in pids.iter().enumerate() {
+        let (start_time, boot_id, recorded_at) =
+            kept.remove(&pid).unwrap_or_else(|| fresh_identity(pid, at));
+        insert.execute(params![
+            id,
+            position as i64,
+            pid,
+            start_time,
+            boot_id,
+            recorded_at
+        ])?;
+    }
+    Ok(())
 }
 
 /// One plugin by key, with its PIDs: two indexed statements.

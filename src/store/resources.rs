@@ -9,28 +9,37 @@ use super::MetadataStore;
 use super::sql;
 use crate::error::{Error, Result};
 use crate::model::{RemoteResourceInfo, validate_pid};
+use crate::process;
 use crate::time::now;
 
 impl MetadataStore {
-    /// Appends `pid` to the plugin's PIDs. A PID of 0 or one already
-    /// recorded for this plugin is refused.
+    /// Records `pid` as one of the plugin's processes, with the identity of
+    /// the process that holds it now (start time and boot id; see
+    /// [`check_pids`](Self::check_pids)): appended to the list, or, if the
+    /// plugin already lists it, re-recorded in place — adding a PID is a
+    /// fresh claim. PID 0 is refused.
     pub fn add_pid(&self, category: &str, name: &str, pid: u32) -> Result<()> {
-        validate_pid(pid)?;
+        validate_pid(pid).map_err(|e| e.for_plugin(|| format!("{category}_{name}")))?;
         self.checked(|| {
             let tx = self.write()?;
-            let id = touch(&tx, category, name)?;
+            let at = now();
+            let id = touch_at(&tx, category, name, &at)?;
+            let (start_time, boot_id, recorded_at) = fresh_identity(pid, &at);
             let exists: bool = tx
                 .prepare_cached(sql::PID_EXISTS)?
                 .query_row(params![id, pid], |r| r.get(0))?;
-            if exists {
-                return Err(Error::invalid_in(
-                    format!("{category}_{name}"),
-                    "pid",
-                    format!("PID {pid} is already recorded"),
-                ));
-            }
-            tx.prepare_cached(sql::APPEND_PID)?
-                .execute(params![id, pid])?;
+            let statement = if exists {
+                sql::RERECORD_PID
+            } else {
+                sql::APPEND_PID
+            };
+            tx.prepare_cached(statement)?.execute(params![
+                id,
+                pid,
+                start_time,
+                boot_id,
+                recorded_at
+            ])?;
             Ok(tx.commit()?)
         })
     }
@@ -121,11 +130,31 @@ impl MetadataStore {
     }
 }
 
+/// The identity columns of a `plugin_pids` row: `start_time`, `boot_id`,
+/// `recorded_at`.
+pub(super) type StoredIdentity = (Option<i64>, Option<String>, Option<String>);
+
+/// The identity to store for `pid`, recorded at `at`: the live process's
+/// start time and boot id, or NULLs when it is not alive or not readable.
+pub(super) fn fresh_identity(pid: u32, at: &str) -> StoredIdentity {
+    let id = process::identity(pid);
+    (
+        id.start_time.and_then(|t| i64::try_from(t).ok()),
+        id.boot_id,
+        Some(at.to_owned()),
+    )
+}
+
 /// Starts a resource change: bumps `updated_at` and returns the plugin's
 /// id, or [`Error::NotFound`].
 fn touch(tx: &Transaction<'_>, category: &str, name: &str) -> Result<i64> {
+    touch_at(tx, category, name, &now())
+}
+
+/// [`touch`] with the time given.
+fn touch_at(tx: &Transaction<'_>, category: &str, name: &str, at: &str) -> Result<i64> {
     tx.prepare_cached(sql::TOUCH_PLUGIN)?
-        .query_row(params![now(), category, name], |r| r.get(0))
+        .query_row(params![at, category, name], |r| r.get(0))
         .optional()?
         .ok_or_else(|| Error::NotFound {
             category: category.to_owned(),

@@ -42,6 +42,20 @@ pub(super) const DELETE_PLUGIN: &str = "DELETE FROM plugins WHERE category = ?1 
 pub(super) const TOUCH_PLUGIN: &str =
     "UPDATE plugins SET updated_at = ?1 WHERE category = ?2 AND name = ?3 RETURNING id";
 
+/// A plugin's id by key.
+pub(super) const PLUGIN_ID: &str = "SELECT id FROM plugins WHERE category = ?1 AND name = ?2";
+
+/// Updates a plugin's definition and leaves its resources (PIDs, container
+/// id, remote resource) as they are: [`MetadataStore::register`] of a
+/// plugin already stored.
+///
+/// [`MetadataStore::register`]: crate::MetadataStore::register
+pub(super) const UPDATE_DEFINITION: &str = "UPDATE plugins SET title = ?2, config_schema = ?3, \
+         description = ?4, version = ?5, is_configured = ?6, execution_mode = ?7, \
+         manages_child_processes = ?8, manages_external_resources = ?9, \
+         conda_env_name = ?10, updated_at = ?11 \
+     WHERE id = ?1";
+
 /// Sets (or, with NULL, clears) a plugin's container id.
 pub(super) const SET_CONTAINER: &str = "UPDATE plugins SET container_id = ?1 WHERE id = ?2";
 
@@ -59,8 +73,36 @@ pub(super) static GET_PLUGIN: LazyLock<String> = LazyLock::new(|| {
 // plugin_pids
 
 pub(super) const DELETE_PIDS: &str = "DELETE FROM plugin_pids WHERE plugin_id = ?1";
-pub(super) const INSERT_PID: &str =
-    "INSERT INTO plugin_pids (plugin_id, position, pid) VALUES (?1, ?2, ?3)";
+
+/// A PID at a position, with the identity of its process.
+pub(super) const INSERT_PID: &str = "INSERT INTO plugin_pids \
+     (plugin_id, position, pid, start_time, boot_id, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+/// The identity recorded for each PID of one plugin, kept when a save
+/// keeps the PID.
+pub(super) const PID_IDENTITIES: &str =
+    "SELECT pid, start_time, boot_id, recorded_at FROM plugin_pids WHERE plugin_id = ?1";
+
+/// Re-records the identity of a PID already stored (a fresh claim).
+pub(super) const RERECORD_PID: &str = "UPDATE plugin_pids \
+     SET start_time = ?3, boot_id = ?4, recorded_at = ?5 WHERE plugin_id = ?1 AND pid = ?2";
+
+/// Every stored PID with its plugin and recorded identity, in
+/// `(category, name, position)` order; `?1 IS NULL` means every plugin.
+pub(super) const PID_CLAIMS: &str = "SELECT pp.plugin_id, pp.rowid, p.category, p.name, \
+         pp.pid, pp.start_time, pp.boot_id, pp.recorded_at \
+     FROM plugin_pids pp JOIN plugins p ON p.id = pp.plugin_id \
+     WHERE ?1 IS NULL OR (p.category = ?1 AND p.name = ?2) \
+     ORDER BY p.category, p.name, pp.position";
+
+/// Removes a checked PID only if its row is still the one checked: a PID
+/// removed and re-added in between has another `recorded_at`.
+pub(super) const REMOVE_CHECKED_PID: &str = "DELETE FROM plugin_pids \
+     WHERE rowid = ?1 AND plugin_id = ?2 AND pid = ?3 \
+         AND recorded_at IS ?4 AND start_time IS ?5 AND boot_id IS ?6";
+
+/// Bumps `updated_at` of the plugin with this id.
+pub(super) const TOUCH_PLUGIN_ID: &str = "UPDATE plugins SET updated_at = ?1 WHERE id = ?2";
 
 /// One plugin's PIDs, in order, as `(plugin_id, pid, rowid)`.
 pub(super) const GET_PIDS: &str =
@@ -70,9 +112,10 @@ pub(super) const GET_PIDS: &str =
 pub(super) const PID_EXISTS: &str =
     "SELECT EXISTS (SELECT 1 FROM plugin_pids WHERE plugin_id = ?1 AND pid = ?2)";
 
-/// Appends a PID after the plugin's last one.
-pub(super) const APPEND_PID: &str = "INSERT INTO plugin_pids (plugin_id, position, pid) \
-     SELECT ?1, coalesce(max(position) + 1, 0), ?2 FROM plugin_pids WHERE plugin_id = ?1";
+/// Appends a PID after the plugin's last one, with its identity.
+pub(super) const APPEND_PID: &str = "INSERT INTO plugin_pids \
+         (plugin_id, position, pid, start_time, boot_id, recorded_at) \
+     SELECT ?1, coalesce(max(position) + 1, 0), ?2, ?3, ?4, ?5 FROM plugin_pids WHERE plugin_id = ?1";
 
 pub(super) const REMOVE_PID: &str = "DELETE FROM plugin_pids WHERE plugin_id = ?1 AND pid = ?2";
 

@@ -1,0 +1,322 @@
+//! OS process identity: is PID 4242 still the process that was recorded?
+//!
+//! A PID is only a number; the OS hands it out again once its process is
+//! gone. What identifies one process is the PID together with its start
+//! time and the boot it started in. On Linux the start time is field 22 of
+//! `/proc/<pid>/stat` (clock ticks since boot) and the boot is
+//! `/proc/sys/kernel/random/boot_id`. Elsewhere no identity is read: a
+//! process that exists is then [`PidState::Unverified`], never stopped.
+//!
+//! Stopping a process ([`stop`], Linux only) opens a pidfd first, then
+//! compares the start time, then signals through the pidfd: the pidfd pins
+//! the process the check saw, so a PID reused in between is never
+//! signalled.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// What a stored PID is now. Every stored PID is in exactly one state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PidState {
+    /// A process with this PID runs on this boot and started when the
+    /// recorded one did: it is the recorded process.
+    Alive,
+    /// No process has this PID, it is a zombie (terminated, not yet waited
+    /// for), or the PID was recorded on another boot.
+    Exited,
+    /// A process has this PID but started at another time: it is not the
+    /// recorded process.
+    Reused,
+    /// A process has this PID, but no identity was recorded or it cannot be
+    /// read now: the store cannot tell whose it is.
+    Unverified,
+}
+
+impl PidState {
+    /// The state as a word: `alive`, `exited`, `reused`, `unverified`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PidState::Alive => "alive",
+            PidState::Exited => "exited",
+            PidState::Reused => "reused",
+            PidState::Unverified => "unverified",
+        }
+    }
+}
+
+impl fmt::Display for PidState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the OS says about a PID right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Probe {
+    /// No process has this PID.
+    Absent,
+    /// The process has terminated and waits for its parent: it runs nothing.
+    Zombie,
+    /// A process has this PID; its start time, when it can be read.
+    Running(Option<u64>),
+}
+
+/// The identity recorded beside a PID.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Identity {
+    pub(crate) start_time: Option<u64>,
+    pub(crate) boot_id: Option<String>,
+}
+
+/// The identity of the live process `pid` right now: both parts, or
+/// neither (not running, a zombie, or not readable here).
+pub(crate) fn identity(pid: u32) -> Identity {
+    match (probe(pid), boot_id()) {
+        (Probe::Running(Some(start_time)), Some(boot)) => Identity {
+            start_time: Some(start_time),
+            boot_id: Some(boot.to_owned()),
+        },
+        _ => Identity::default(),
+    }
+}
+
+/// Classifies a stored PID with its recorded identity against what the OS
+/// says now; the `&str` is why, in words.
+pub(crate) fn classify(recorded: &Identity, now: Probe, boot: Option<&str>) -> (PidState, String) {
+    match now {
+        Probe::Absent => (PidState::Exited, "no process has this PID".to_owned()),
+        Probe::Zombie => (
+            PidState::Exited,
+            "the process has terminated (a zombie)".to_owned(),
+        ),
+        Probe::Running(start_now) => match (recorded.start_time, recorded.boot_id.as_deref()) {
+            (_, Some(then)) if boot.is_some_and(|b| b != then) => (
+                PidState::Exited,
+                "recorded on another boot; the PID now belongs to another process".to_owned(),
+            ),
+            (Some(then), Some(_)) => match start_now {
+                Some(start) if start == then => (PidState::Alive, String::new()),
+                Some(start) => (
+                    PidState::Reused,
+                    format!("the process started at {start}, the recorded one at {then}"),
+                ),
+                None => (
+                    PidState::Unverified,
+                    "the process's start time cannot be read".to_owned(),
+                ),
+            },
+            _ => (
+                PidState::Unverified,
+                "no identity was recorded for this PID".to_owned(),
+            ),
+        },
+    }
+}
+
+/// This machine's boot id, read once per process (a reboot ends every
+/// process, this one included).
+pub(crate) fn boot_id() -> Option<&'static str> {
+    static BOOT_ID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    BOOT_ID.get_or_init(read_boot_id).as_deref()
+}
+
+#[cfg(target_os = "linux")]
+fn read_boot_id() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let id = text.trim();
+    (!id.is_empty()).then(|| id.to_owned())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_boot_id() -> Option<String> {
+    None
+}
+
+/// What the OS says about `pid` now.
+#[cfg(target_os = "linux")]
+pub(crate) fn probe(pid: u32) -> Probe {
+    match std::fs::read(format!("/proc/{pid}/stat")) {
+        Ok(stat) => parse_stat(&stat),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Probe::Absent,
+        // ESRCH: the process went away while the file was being read.
+        Err(e) if e.raw_os_error() == Some(3) => Probe::Absent,
+        Err(_) => Probe::Running(None),
+    }
+}
+
+/// Elsewhere on Unix: whether the PID exists (signal 0), no start time.
+#[cfg(all(unix, not(target_os = "linux")))]
+pub(crate) fn probe(pid: u32) -> Probe {
+    let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
+        return Probe::Absent;
+    };
+    match rustix::process::test_kill_process(pid) {
+        Err(rustix::io::Errno::SRCH) => Probe::Absent,
+        _ => Probe::Running(None),
+    }
+}
+
+/// Elsewhere: nothing can be told, so a stored PID is never "exited" and
+/// never stopped.
+#[cfg(not(unix))]
+pub(crate) fn probe(_pid: u32) -> Probe {
+    Probe::Running(None)
+}
+
+/// Parses `/proc/<pid>/stat`: `pid (comm) state ppid … starttime …`. The
+/// command name may hold spaces and parentheses, so the fields are counted
+/// after the last `)`: state is field 3, the start time field 22.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn parse_stat(stat: &[u8]) -> Probe {
+    let Some(close) = stat.iter().rposition(|&b| b == b')') else {
+        return Probe::Running(None);
+    };
+    let rest = String::from_utf8_lossy(&stat[close + 1..]);
+    let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
+    match fields.first() {
+        Some(&"Z") | Some(&"X") | Some(&"x") => Probe::Zombie,
+        Some(_) => Probe::Running(fields.get(22 - 3).and_then(|f| f.parse().ok())),
+        None => Probe::Running(None),
+    }
+}
+
+/// How an attempt to stop a process ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Stopped {
+    /// It is gone (exited or a zombie), by our signal or on its own.
+    Gone,
+    /// The PID no longer holds the recorded process; nothing was signalled
+    /// after that was seen.
+    NotOurs(String),
+    /// It could not be stopped; why.
+    Failed(String),
+}
+
+/// Stops the process `pid` that started at `start_time`: SIGTERM, up to
+/// `grace` to exit, then SIGKILL, re-checking its identity through a pidfd
+/// right before each signal.
+#[cfg(target_os = "linux")]
+pub(crate) fn stop(pid: u32, start_time: u64, grace: Duration) -> Stopped {
+    use rustix::io::Errno;
+    use rustix::process::{Pid, PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
+
+    let Some(raw) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
+        return Stopped::Failed(format!("{pid} is not a PID this OS can signal"));
+    };
+    let fd = match pidfd_open(raw, PidfdFlags::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::SRCH) => return Stopped::Gone,
+        Err(e) => return Stopped::Failed(format!("cannot open a pidfd: {e}")),
+    };
+    for (signal, wait) in [
+        (Signal::TERM, grace),
+        (Signal::KILL, Duration::from_secs(5)),
+    ] {
+        // The pidfd pins the process: if the start time still matches now,
+        // the signal reaches the recorded process or nobody.
+        match probe(pid) {
+            Probe::Absent | Probe::Zombie => return Stopped::Gone,
+            Probe::Running(Some(now)) if now == start_time => {}
+            Probe::Running(Some(now)) => {
+                return Stopped::NotOurs(format!(
+                    "the PID now holds a process started at {now}, not {start_time}"
+                ));
+            }
+            Probe::Running(None) => {
+                return Stopped::Failed("the process's start time cannot be read".to_owned());
+            }
+        }
+        match pidfd_send_signal(&fd, signal) {
+            Ok(()) => {}
+            Err(Errno::SRCH) => return Stopped::Gone,
+            Err(Errno::PERM) => {
+                return Stopped::Failed("no permission to signal the process".to_owned());
+            }
+            Err(e) => return Stopped::Failed(format!("cannot signal the process: {e}")),
+        }
+        if wait_gone(pid, start_time, wait) {
+            return Stopped::Gone;
+        }
+    }
+    Stopped::Failed("still running after SIGKILL".to_owned())
+}
+
+/// Elsewhere no identity is recorded, so no process is ever `alive` and
+/// this is not reached; it refuses rather than signal by number.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn stop(_pid: u32, _start_time: u64, _grace: Duration) -> Stopped {
+    Stopped::Failed("stopping processes safely needs Linux (pidfd)".to_owned())
+}
+
+/// Polls until the process `pid` started at `start_time` is gone (or the
+/// PID holds another process), for at most `wait`.
+#[cfg(target_os = "linux")]
+fn wait_gone(pid: u32, start_time: u64, wait: Duration) -> bool {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match probe(pid) {
+            Probe::Running(Some(now)) if now == start_time => {}
+            Probe::Running(None) => {}
+            _ => return true,
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_are_counted_after_the_last_parenthesis() {
+        // A command name with spaces and parentheses, as `prctl` allows.
+        let mut stat = b"4242 (evil) 1 2 (x) S 1 4242 4242 0 -1 4194560 ".to_vec();
+        // Fields 10..=21 (12 of them), then start time (22), then more.
+        stat.extend_from_slice(b"100 0 0 0 5 1 0 0 20 0 1 0 987654 1000 200\n");
+        assert_eq!(parse_stat(&stat), Probe::Running(Some(987654)));
+        let zombie = b"7 (a) b) Z 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0\n";
+        assert_eq!(parse_stat(zombie), Probe::Zombie);
+        assert_eq!(parse_stat(b"garbage"), Probe::Running(None));
+    }
+
+    #[test]
+    fn classification_follows_the_design_table() {
+        let rec = Identity {
+            start_time: Some(10),
+            boot_id: Some("b1".into()),
+        };
+        let none = Identity::default();
+        let state = |r: &Identity, p, b| classify(r, p, b).0;
+        assert_eq!(state(&rec, Probe::Absent, Some("b1")), PidState::Exited);
+        assert_eq!(state(&rec, Probe::Zombie, Some("b1")), PidState::Exited);
+        assert_eq!(state(&none, Probe::Zombie, Some("b1")), PidState::Exited);
+        let running = |s| Probe::Running(Some(s));
+        assert_eq!(state(&rec, running(10), Some("b1")), PidState::Alive);
+        assert_eq!(state(&rec, running(11), Some("b1")), PidState::Reused);
+        assert_eq!(state(&rec, running(10), Some("b2")), PidState::Exited);
+        assert_eq!(state(&none, running(10), Some("b1")), PidState::Unverified);
+        assert_eq!(
+            state(&rec, Probe::Running(None), Some("b1")),
+            PidState::Unverified
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn this_process_has_an_identity() {
+        let me = std::process::id();
+        let id = identity(me);
+        assert!(id.start_time.is_some() && id.boot_id.is_some(), "{id:?}");
+        assert_eq!(
+            classify(&id, probe(me), boot_id()).0,
+            PidState::Alive,
+            "{id:?}"
+        );
+    }
+}

@@ -1,0 +1,331 @@
+//! Process identity in the store: which stored PIDs are still the
+//! processes that were recorded ([`MetadataStore::check_pids`]), and
+//! removing (or stopping) the rest ([`MetadataStore::reap`]).
+//!
+//! Checking reads the stored PIDs in one snapshot, then asks the OS about
+//! each (see `process.rs`); it writes nothing. Reaping acts on that check:
+//! a removal deletes the PID's row only if it is still the row that was
+//! checked (same rowid, `recorded_at` and identity), so two apps reaping at
+//! once, or an app re-adding a PID in between, never lose a fresh claim.
+
+use std::time::Duration;
+
+use rusqlite::{Transaction, params};
+use serde::Serialize;
+
+use super::MetadataStore;
+use super::decode::{PidClaim, decode_pid_claim};
+use super::sql;
+use crate::error::{Error, Result};
+use crate::process::{self, Identity, PidState, Stopped};
+use crate::time::now;
+
+/// One stored PID and what it is now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct PidCheck {
+    /// The plugin's display id, `category_name`.
+    pub unique_id: String,
+    /// The plugin's category.
+    pub category: String,
+    /// The plugin's name.
+    pub name: String,
+    /// The stored PID.
+    pub pid: u32,
+    /// What it is now.
+    pub state: PidState,
+    /// Why, in words (empty for `alive`).
+    pub detail: String,
+    /// When the store recorded it (RFC 3339 UTC), `None` for a PID stored
+    /// before identities were kept.
+    pub recorded_at: Option<String>,
+    /// The recorded start time (the OS's own value), if any.
+    pub start_time: Option<u64>,
+    /// The recorded boot id, if any.
+    pub boot_id: Option<String>,
+    /// The row checked, so a removal applies only to it.
+    #[serde(skip)]
+    claim: ClaimKey,
+}
+
+/// What identifies the checked row of `plugin_pids`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ClaimKey {
+    plugin_id: i64,
+    rowid: i64,
+    start_time: Option<i64>,
+}
+
+/// How [`MetadataStore::reap`] works.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReapOptions {
+    /// Also stop `alive` processes (SIGTERM, [`grace`](Self::grace), then
+    /// SIGKILL), then remove them. Default: false.
+    pub kill: bool,
+    /// How long a process has to exit after SIGTERM. Default: 5 seconds.
+    pub grace: Duration,
+    /// Report the plan and change nothing (no signal, no removal).
+    /// Default: false.
+    pub dry_run: bool,
+}
+
+impl Default for ReapOptions {
+    fn default() -> Self {
+        ReapOptions {
+            kill: false,
+            grace: Duration::from_secs(5),
+            dry_run: false,
+        }
+    }
+}
+
+impl ReapOptions {
+    /// The defaults: remove `exited` and `reused` PIDs, stop nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets [`kill`](Self::kill).
+    pub fn kill(mut self, kill: bool) -> Self {
+        self.kill = kill;
+        self
+    }
+
+    /// Sets [`grace`](Self::grace).
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Sets [`dry_run`](Self::dry_run).
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
+}
+
+/// What [`MetadataStore::reap`] did with one stored PID (or, in a dry run,
+/// would do).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReapAction {
+    /// Removed from its plugin (it was `exited` or `reused`); never
+    /// signalled.
+    Removed,
+    /// Stopped (it was `alive`), then removed.
+    Killed,
+    /// Left as it is.
+    Kept,
+    /// Could not be stopped; still recorded.
+    Failed,
+}
+
+impl ReapAction {
+    /// The action as a word: `removed`, `killed`, `kept`, `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReapAction::Removed => "removed",
+            ReapAction::Killed => "killed",
+            ReapAction::Kept => "kept",
+            ReapAction::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for ReapAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One stored PID, what it was, and what reaping did with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Reaped {
+    /// The PID as checked.
+    #[serde(flatten)]
+    pub check: PidCheck,
+    /// What was done.
+    pub action: ReapAction,
+    /// Why, when the action is not the obvious one (`kept`, `failed`).
+    pub reason: Option<String>,
+}
+
+impl MetadataStore {
+    /// What every stored PID is now: `alive`, `exited`, `reused` or
+    /// `unverified` (see [`PidState`]), in `(category, name)` and PID-list
+    /// order. Writes nothing.
+    pub fn check_pids(&self) -> Result<Vec<PidCheck>> {
+        self.check(None)
+    }
+
+    /// [`check_pids`](Self::check_pids) for one plugin;
+    /// [`Error::NotFound`] if it does not exist.
+    pub fn check_plugin_pids(&self, category: &str, name: &str) -> Result<Vec<PidCheck>> {
+        self.check(Some((category, name)))
+    }
+
+    /// Removes the stored PIDs whose process is gone (`exited`) or not
+    /// ours (`reused`) — never signalling them — and, with
+    /// [`ReapOptions::kill`], stops the `alive` ones and removes them once
+    /// gone. `unverified` PIDs are always kept and never signalled. Each
+    /// removal bumps its plugin's `updated_at`. Returns one [`Reaped`] per
+    /// stored PID; a process that could not be stopped is
+    /// [`ReapAction::Failed`] and stays recorded.
+    pub fn reap(&self, options: &ReapOptions) -> Result<Vec<Reaped>> {
+        let checks = self.check_pids()?;
+        let mut plan: Vec<Reaped> = checks.into_iter().map(|c| plan(c, options)).collect();
+        if options.dry_run {
+            return Ok(plan);
+        }
+        if options.kill {
+            stop_alive(&mut plan, options.grace);
+        }
+        self.checked(|| {
+            let tx = self.write()?;
+            remove_reaped(&tx, &mut plan)?;
+            tx.commit()?;
+            Ok(())
+        })?;
+        Ok(plan)
+    }
+
+    fn check(&self, plugin: Option<(&str, &str)>) -> Result<Vec<PidCheck>> {
+        let claims = self.checked(|| {
+            let tx = self.read()?;
+            if let Some((category, name)) = plugin {
+                let exists = tx
+                    .prepare_cached(sql::PLUGIN_ID)?
+                    .exists([category, name])?;
+                if !exists {
+                    return Err(Error::NotFound {
+                        category: category.to_owned(),
+                        name: name.to_owned(),
+                    });
+                }
+            }
+            let (category, name) = plugin.unzip();
+            let mut stmt = tx.prepare_cached(sql::PID_CLAIMS)?;
+            let mut rows = stmt.query(params![category, name])?;
+            let mut claims = Vec::new();
+            while let Some(row) = rows.next()? {
+                claims.push(decode_pid_claim(row)?);
+            }
+            drop(rows);
+            drop(stmt);
+            tx.commit()?;
+            Ok(claims)
+        })?;
+        let boot = process::boot_id();
+        Ok(claims.into_iter().map(|c| check_claim(c, boot)).collect())
+    }
+}
+
+/// Asks the OS about one stored PID.
+fn check_claim(claim: PidClaim, boot: Option<&str>) -> PidCheck {
+    let recorded = Identity {
+        start_time: claim.start_time.and_then(|t| u64::try_from(t).ok()),
+        boot_id: claim.boot_id.clone(),
+    };
+    let (state, detail) = process::classify(&recorded, process::probe(claim.pid), boot);
+    PidCheck {
+        unique_id: format!("{}_{}", claim.category, claim.name),
+        category: claim.category,
+        name: claim.name,
+        pid: claim.pid,
+        state,
+        detail,
+        recorded_at: claim.recorded_at,
+        start_time: recorded.start_time,
+        boot_id: claim.boot_id,
+        claim: ClaimKey {
+            plugin_id: claim.plugin_id,
+            rowid: claim.rowid,
+            start_time: claim.start_time,
+        },
+    }
+}
+
+/// What reaping does with one checked PID, before any signal.
+fn plan(check: PidCheck, options: &ReapOptions) -> Reaped {
+    let (action, reason) = match check.state {
+        PidState::Exited | PidState::Reused => (ReapAction::Removed, None),
+        PidState::Alive if options.kill => (ReapAction::Killed, None),
+        PidState::Alive => (
+            ReapAction::Kept,
+            Some("the process is running (stop it with kill)".to_owned()),
+        ),
+        PidState::Unverified => (
+            ReapAction::Kept,
+            Some("the PID's owner cannot be verified; it is never signalled".to_owned()),
+        ),
+    };
+    Reaped {
+        check,
+        action,
+        reason,
+    }
+}
+
+/// Stops every process planned as `killed`, all at once (each waits its
+/// own grace period in its own thread).
+fn stop_alive(plan: &mut [Reaped], grace: Duration) {
+    std::thread::scope(|scope| {
+        for reaped in plan.iter_mut() {
+            if reaped.action != ReapAction::Killed {
+                continue;
+            }
+            let Some(start_time) = reaped.check.start_time else {
+                reaped.action = ReapAction::Kept;
+                continue;
+            };
+            scope.spawn(move || match process::stop(reaped.check.pid, start_time, grace) {
+                Stopped::Gone => {}
+                Stopped::NotOurs(why) => {
+                    // Our process is gone and the PID is someone else's:
+                    // nothing was signalled after that was seen.
+                    reaped.action = ReapAction::Removed;
+                    reaped.reason = Some(why);
+                }
+                Stopped::Failed(why) => {
+                    reaped.action = ReapAction::Failed;
+                    reaped.reason = Some(why);
+                }
+            });
+        }
+    });
+}
+
+/// Deletes the rows planned as `removed` or `killed`, each only if it is
+/// still the row that was checked, and bumps their plugins' `updated_at`.
+fn remove_reaped(tx: &Transaction<'_>, plan: &mut [Reaped]) -> Result<()> {
+    let at = now();
+    let mut remove = tx.prepare_cached(sql::REMOVE_CHECKED_PID)?;
+    let mut still_there = tx.prepare_cached(sql::PID_EXISTS)?;
+    let mut touch = tx.prepare_cached(sql::TOUCH_PLUGIN_ID)?;
+    for reaped in plan.iter_mut() {
+        if !matches!(reaped.action, ReapAction::Removed | ReapAction::Killed) {
+            continue;
+        }
+        let (c, key) = (&reaped.check, &reaped.check.claim);
+        let n = remove.execute(params![
+            key.rowid,
+            key.plugin_id,
+            c.pid,
+            c.recorded_at,
+            key.start_time,
+            c.boot_id
+        ])?;
+        if n > 0 {
+            touch.execute(params![at, key.plugin_id])?;
+        } else if still_there.exists(params![key.plugin_id, c.pid])? {
+            // Re-recorded since the check (a fresh claim): not ours to drop.
+            reaped.action = ReapAction::Kept;
+            reaped.reason =
+                Some("the PID was recorded again since the check; left as it is".to_owned());
+        }
+        // Otherwise another reaper (or the app) removed it already.
+    }
+    Ok(())
+}
