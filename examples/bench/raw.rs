@@ -1,0 +1,343 @@
+//! The baseline: the store's work written by hand with rusqlite, as a
+//! careful engineer would write it for the same result. Same file layout
+//! (the schema is created by opening a `MetadataStore` on the file), same
+//! connection settings (taken from [`StoreOptions`], not retyped), the same
+//! upserts in the same transactions, cached prepared statements, and the
+//! same one-pass list: the plugins joined with their remote resources and
+//! their PIDs, two statements in the same order, merged as they go. What it
+//! leaves out is what the store adds on top: input validation, decoding
+//! errors that name table, column and row, the schema checks on open, and
+//! building SQL from a [`PluginQuery`](plugin_metastore::PluginQuery).
+
+use std::path::Path;
+use std::sync::LazyLock;
+
+use plugin_metastore::{MetadataStore, PluginMetadata, RemoteResourceInfo, StoreOptions};
+use rusqlite::{Connection, Row, Rows, Transaction, TransactionBehavior, params};
+
+use crate::R;
+
+const UPSERT_PLUGIN: &str = "INSERT INTO plugins (category, name, title, config_schema, \
+         description, version, is_configured, execution_mode, manages_child_processes, \
+         manages_external_resources, container_id, conda_env_name, created_at, updated_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13) \
+     ON CONFLICT (category, name) DO UPDATE SET title = excluded.title, \
+         config_schema = excluded.config_schema, description = excluded.description, \
+         version = excluded.version, is_configured = excluded.is_configured, \
+         execution_mode = excluded.execution_mode, \
+         manages_child_processes = excluded.manages_child_processes, \
+         manages_external_resources = excluded.manages_external_resources, \
+         container_id = excluded.container_id, conda_env_name = excluded.conda_env_name, \
+         updated_at = excluded.updated_at \
+     RETURNING id";
+
+const UPSERT_REMOTE: &str = "INSERT INTO remote_resources (plugin_id, provider, region, \
+         instance_id, job_id, endpoint_url, ssh_host, ssh_port, status, resource_type, gpu_count, \
+         gpu_type, estimated_cost_per_hour, metadata) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+     ON CONFLICT (plugin_id) DO UPDATE SET provider = excluded.provider, \
+         region = excluded.region, instance_id = excluded.instance_id, \
+         job_id = excluded.job_id, endpoint_url = excluded.endpoint_url, \
+         ssh_host = excluded.ssh_host, ssh_port = excluded.ssh_port, status = excluded.status, \
+         resource_type = excluded.resource_type, gpu_count = excluded.gpu_count, \
+         gpu_type = excluded.gpu_type, estimated_cost_per_hour = excluded.estimated_cost_per_hour, \
+         metadata = excluded.metadata";
+
+/// Every column a read needs, by the positions [`decode`] reads.
+const SELECT: &str = "SELECT p.id, p.category, p.name, p.title, p.config_schema, \
+     p.description, p.version, p.is_configured, p.execution_mode, p.manages_child_processes, \
+     p.manages_external_resources, p.container_id, p.conda_env_name, \
+     r.plugin_id, r.provider, r.region, r.instance_id, r.job_id, r.endpoint_url, r.ssh_host, \
+     r.ssh_port, r.status, r.resource_type, r.gpu_count, r.gpu_type, \
+     r.estimated_cost_per_hour, r.metadata \
+     FROM plugins p LEFT JOIN remote_resources r ON r.plugin_id = p.id";
+
+/// "Holds active resources": has PIDs, a non-empty container id, or a
+/// running remote resource.
+const ACTIVE: &str = "WHERE p.id IN (SELECT plugin_id FROM plugin_pids \
+     UNION ALL SELECT id FROM plugins WHERE container_id > '' \
+     UNION ALL SELECT plugin_id FROM remote_resources WHERE status = 'running')";
+
+/// Built once, not on every call.
+static GET: LazyLock<String> =
+    LazyLock::new(|| format!("{SELECT} WHERE p.category = ?1 AND p.name = ?2"));
+static COUNT_ACTIVE: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT count(*) FROM plugins p {ACTIVE}"));
+
+/// One hand-configured connection to a store file.
+pub struct RawStore {
+    conn: Connection,
+}
+
+impl RawStore {
+    /// Creates the schema at `path` by opening a [`MetadataStore`] there,
+    /// then opens the file by hand.
+    pub fn create(path: &Path) -> R<Self> {
+        drop(MetadataStore::open(path)?);
+        Self::open(path)
+    }
+
+    /// Opens an existing file configured as the store configures its own:
+    /// the same busy timeout, WAL, then the store's own pragma batch. The
+    /// ratios measure the store's code, not its settings.
+    pub fn open(path: &Path) -> R<Self> {
+        let options = StoreOptions::default();
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(options.busy_timeout)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.execute_batch(&options.pragma_sql())?;
+        Ok(RawStore { conn })
+    }
+
+    /// Saves every plugin in one `BEGIN IMMEDIATE` transaction.
+    pub fn save_all(&self, plugins: &[PluginMetadata]) -> R<()> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let at = now();
+        for p in plugins {
+            save_in(&tx, p, &at)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Saves one plugin in its own `BEGIN IMMEDIATE` transaction.
+    pub fn save(&self, p: &PluginMetadata) -> R<()> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        save_in(&tx, p, &now())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// One plugin by key with its PIDs, in one read transaction.
+    pub fn get(&self, category: &str, name: &str) -> R<Option<PluginMetadata>> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)?;
+        let found = {
+            let mut stmt = tx.prepare_cached(&GET)?;
+            let mut rows = stmt.query([category, name])?;
+            match rows.next()? {
+                None => None,
+                Some(row) => {
+                    let (id, mut p) = decode(row)?;
+                    let mut pids = tx.prepare_cached(
+                        "SELECT pid FROM plugin_pids WHERE plugin_id = ?1 ORDER BY position",
+                    )?;
+                    let mut pid_rows = pids.query([id])?;
+                    while let Some(r) = pid_rows.next()? {
+                        p.spawned_pids.push(r.get(0)?);
+                    }
+                    Some(p)
+                }
+            }
+        };
+        tx.commit()?;
+        Ok(found)
+    }
+
+    /// Streams the plugins of `q` to `f` in `(category, name)` order, in
+    /// one read transaction, merging the PIDs in as they go.
+    pub fn for_each(&self, q: &RawQuery, mut f: impl FnMut(PluginMetadata)) -> R<()> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)?;
+        {
+            let mut plugin_stmt = tx.prepare_cached(&q.plugins)?;
+            let mut pid_stmt = tx.prepare_cached(&q.pids)?;
+            let mut rows = plugin_stmt.query(rusqlite::params_from_iter(q.arg))?;
+            let mut pids = pid_stmt.query(rusqlite::params_from_iter(q.arg))?;
+            let mut next = next_pid(&mut pids)?;
+            while let Some(row) = rows.next()? {
+                let (id, mut p) = decode(row)?;
+                while let Some((owner, pid)) = next {
+                    if owner != id {
+                        break;
+                    }
+                    p.spawned_pids.push(pid);
+                    next = next_pid(&mut pids)?;
+                }
+                f(p);
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The plugins of `q`, collected.
+    pub fn list(&self, q: &RawQuery) -> R<Vec<PluginMetadata>> {
+        let mut out = Vec::new();
+        self.for_each(q, |p| out.push(p))?;
+        Ok(out)
+    }
+
+    /// How many plugins hold active resources.
+    pub fn count_active(&self) -> R<u64> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(&COUNT_ACTIVE)?
+            .query_row([], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+}
+
+/// A filtered list, hand-written: the two statements (plugins with their
+/// remote resources; their PIDs in the same order) and the one argument
+/// both take, if any. Built once, before the timing.
+pub struct RawQuery {
+    plugins: String,
+    pids: String,
+    arg: Option<&'static str>,
+}
+
+impl RawQuery {
+    /// Every plugin.
+    pub fn all() -> Self {
+        Self::new("", None)
+    }
+
+    /// The plugins with this execution mode (its text in the file).
+    pub fn by_mode(mode: &'static str) -> Self {
+        Self::new("WHERE p.execution_mode = ?1", Some(mode))
+    }
+
+    /// The plugins whose remote resource has this provider.
+    pub fn by_provider(provider: &'static str) -> Self {
+        Self::new(
+            "WHERE p.id IN (SELECT plugin_id FROM remote_resources WHERE provider = ?1)",
+            Some(provider),
+        )
+    }
+
+    /// The plugins that hold active resources.
+    pub fn active() -> Self {
+        Self::new(ACTIVE, None)
+    }
+
+    fn new(filter: &str, arg: Option<&'static str>) -> Self {
+        RawQuery {
+            plugins: format!("{SELECT} {filter} ORDER BY p.category, p.name"),
+            pids: format!(
+                "SELECT pp.plugin_id, pp.pid FROM plugins p \
+                 JOIN plugin_pids pp ON pp.plugin_id = p.id \
+                 {filter} ORDER BY p.category, p.name, pp.position"
+            ),
+            arg,
+        }
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// Upsert plugin, replace its PIDs, upsert or delete its remote resource.
+fn save_in(conn: &Connection, p: &PluginMetadata, at: &str) -> R<()> {
+    let config = serde_json::to_string(&p.config_schema)?;
+    let id: i64 = conn.prepare_cached(UPSERT_PLUGIN)?.query_row(
+        params![
+            p.category,
+            p.name,
+            p.title,
+            config,
+            p.description,
+            p.version,
+            p.is_configured,
+            p.execution_mode.as_str(),
+            p.manages_child_processes,
+            p.manages_external_resources,
+            p.container_id,
+            p.conda_env_name,
+            at,
+        ],
+        |r| r.get(0),
+    )?;
+    conn.prepare_cached("DELETE FROM plugin_pids WHERE plugin_id = ?1")?
+        .execute([id])?;
+    if !p.spawned_pids.is_empty() {
+        let mut ins = conn.prepare_cached(
+            "INSERT INTO plugin_pids (plugin_id, position, pid) VALUES (?1, ?2, ?3)",
+        )?;
+        for (pos, pid) in p.spawned_pids.iter().enumerate() {
+            ins.execute(params![id, pos as i64, pid])?;
+        }
+    }
+    match &p.remote_resource {
+        Some(r) => save_remote(conn, id, r),
+        None => {
+            conn.prepare_cached("DELETE FROM remote_resources WHERE plugin_id = ?1")?
+                .execute([id])?;
+            Ok(())
+        }
+    }
+}
+
+fn save_remote(conn: &Connection, id: i64, r: &RemoteResourceInfo) -> R<()> {
+    let metadata = serde_json::to_string(&r.metadata)?;
+    conn.prepare_cached(UPSERT_REMOTE)?.execute(params![
+        id,
+        r.provider.as_str(),
+        r.region,
+        r.instance_id,
+        r.job_id,
+        r.endpoint_url,
+        r.ssh_host,
+        r.ssh_port,
+        r.status,
+        r.resource_type,
+        r.gpu_count,
+        r.gpu_type,
+        r.estimated_cost_per_hour,
+        metadata,
+    ])?;
+    Ok(())
+}
+
+fn next_pid(rows: &mut Rows<'_>) -> R<Option<(i64, u32)>> {
+    Ok(match rows.next()? {
+        Some(row) => Some((row.get(0)?, row.get(1)?)),
+        None => None,
+    })
+}
+
+/// The straightforward decoder: `row.get` for every column, JSON parsed
+/// straight from the borrowed text.
+fn decode(row: &Row<'_>) -> R<(i64, PluginMetadata)> {
+    let id: i64 = row.get(0)?;
+    let remote = match row.get::<_, Option<i64>>(13)? {
+        None => None,
+        Some(_) => Some(RemoteResourceInfo {
+            provider: row.get_ref(14)?.as_str()?.parse()?,
+            region: row.get(15)?,
+            instance_id: row.get(16)?,
+            job_id: row.get(17)?,
+            endpoint_url: row.get(18)?,
+            ssh_host: row.get(19)?,
+            ssh_port: row.get(20)?,
+            status: row.get(21)?,
+            resource_type: row.get(22)?,
+            gpu_count: row.get(23)?,
+            gpu_type: row.get(24)?,
+            estimated_cost_per_hour: row.get(25)?,
+            metadata: serde_json::from_str(row.get_ref(26)?.as_str()?)?,
+        }),
+    };
+    let config: serde_json::Value = serde_json::from_str(row.get_ref(4)?.as_str()?)?;
+    if !config.is_object() {
+        return Err("bad config_schema".into());
+    }
+    Ok((
+        id,
+        PluginMetadata {
+            category: row.get(1)?,
+            name: row.get(2)?,
+            title: row.get(3)?,
+            config_schema: config,
+            description: row.get(5)?,
+            version: row.get(6)?,
+            is_configured: row.get(7)?,
+            execution_mode: row.get_ref(8)?.as_str()?.parse()?,
+            manages_child_processes: row.get(9)?,
+            manages_external_resources: row.get(10)?,
+            spawned_pids: Vec::new(),
+            container_id: row.get(11)?,
+            conda_env_name: row.get(12)?,
+            remote_resource: remote,
+        },
+    ))
+}
