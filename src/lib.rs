@@ -78,7 +78,7 @@ pub use model::{
     CloudProviderType, MAX_JSON_DEPTH, PluginExecutionMode, PluginMetadata, RemoteResourceInfo,
 };
 pub use open::{StoreOptions, Synchronous};
-pub use process::PidState;
+pub use process::{PidState, pid_in_use};
 pub use query::PluginQuery;
 pub use store::{MetadataStore, PidCheck, ReapAction, ReapOptions, Reaped};
 

@@ -236,13 +236,13 @@ mod tests {
         conn
     }
 
-    /// This build's migrations plus a V3 that creates a table and then fails
-    /// on its second statement.
+    /// This build's migrations plus one more that creates a table and then
+    /// fails on its second statement.
     fn broken_runner() -> refinery::Runner {
         let mut all = migrations::runner().get_migrations().clone();
         all.push(
             refinery::Migration::unapplied(
-                "V3__broken",
+                &format!("V{}__broken", newest_version() + 1),
                 "CREATE TABLE half_done (x INTEGER); INSERT INTO no_such_table VALUES (1);",
             )
             .unwrap(),
@@ -262,7 +262,15 @@ mod tests {
 
     #[test]
     fn newest_version_is_the_highest_migration_file() {
-        assert_eq!(newest_version(), 2);
+        let highest = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().into_string().unwrap();
+                name.strip_prefix('V')?.split_once("__")?.0.parse::<i64>().ok()
+            })
+            .max();
+        assert_eq!(Some(newest_version()), highest);
+        assert!(newest_version() >= 3);
     }
 
     #[test]
@@ -280,7 +288,7 @@ mod tests {
         let err = migrate(&mut conn, &path, broken_runner()).unwrap_err();
         assert!(matches!(err, Error::Migration { .. }), "{err}");
         assert_eq!(dump(&conn), before);
-        assert_eq!(schema_version(&conn).unwrap(), 2);
+        assert_eq!(schema_version(&conn).unwrap(), newest_version());
         let rows: i64 = conn
             .query_row("SELECT count(*) FROM plugins", [], |r| r.get(0))
             .unwrap();
@@ -290,7 +298,11 @@ mod tests {
                 r.get(0)
             })
             .unwrap();
-        assert_eq!(history, 2, "no history row for the broken V3");
+        assert_eq!(
+            history,
+            newest_version(),
+            "no history row for the broken migration"
+        );
         drop(conn);
 
         // Byte for byte: once closed (WAL checkpointed away), a failed
@@ -302,8 +314,9 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
     }
 
-    /// From version 1, V2 and a broken V3 are pending: grouped, they fail
-    /// together, so V2 is not applied either, and the file still opens.
+    /// From version 1, the later migrations and a broken one are pending:
+    /// grouped, they fail together, so V2 is not applied either, and the
+    /// file still opens.
     #[test]
     fn pending_migrations_apply_all_or_nothing() {
         let dir = tempfile::tempdir().unwrap();

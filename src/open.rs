@@ -101,7 +101,7 @@ const JOURNAL_SIZE_LIMIT: i64 = 8 * 1024 * 1024;
 /// takes a negative number as KiB). SQLite's default, 2 MiB, holds about
 /// 4,000 plugins' pages: with more, every list re-reads the file through
 /// the OS, which made listing 100,000 plugins 1.5× slower (see
-/// `examples/bench.rs`). Pages are only allocated as they are read, so a
+/// `examples/bench/`). Pages are only allocated as they are read, so a
 /// small store uses little; a list of every plugin needs several times this
 /// much for the plugins themselves.
 const CACHE_SIZE_KIB: i64 = 64 * 1024;

@@ -53,6 +53,13 @@ impl fmt::Display for PidState {
     }
 }
 
+/// True if a live process (not a zombie) holds `pid` now, as far as this
+/// OS lets the store tell (where it cannot tell: true). For an app about
+/// to record PIDs it did not start itself, such as example data.
+pub fn pid_in_use(pid: u32) -> bool {
+    matches!(probe(pid), Probe::Running(_))
+}
+
 /// What the OS says about a PID right now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Probe {
@@ -150,7 +157,10 @@ pub(crate) fn probe(pid: u32) -> Probe {
 /// Elsewhere on Unix: whether the PID exists (signal 0), no start time.
 #[cfg(all(unix, not(target_os = "linux")))]
 pub(crate) fn probe(pid: u32) -> Probe {
-    let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
         return Probe::Absent;
     };
     match rustix::process::test_kill_process(pid) {

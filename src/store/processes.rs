@@ -280,19 +280,21 @@ fn stop_alive(plan: &mut [Reaped], grace: Duration) {
                 reaped.action = ReapAction::Kept;
                 continue;
             };
-            scope.spawn(move || match process::stop(reaped.check.pid, start_time, grace) {
-                Stopped::Gone => {}
-                Stopped::NotOurs(why) => {
-                    // Our process is gone and the PID is someone else's:
-                    // nothing was signalled after that was seen.
-                    reaped.action = ReapAction::Removed;
-                    reaped.reason = Some(why);
-                }
-                Stopped::Failed(why) => {
-                    reaped.action = ReapAction::Failed;
-                    reaped.reason = Some(why);
-                }
-            });
+            scope.spawn(
+                move || match process::stop(reaped.check.pid, start_time, grace) {
+                    Stopped::Gone => {}
+                    Stopped::NotOurs(why) => {
+                        // Our process is gone and the PID is someone else's:
+                        // nothing was signalled after that was seen.
+                        reaped.action = ReapAction::Removed;
+                        reaped.reason = Some(why);
+                    }
+                    Stopped::Failed(why) => {
+                        reaped.action = ReapAction::Failed;
+                        reaped.reason = Some(why);
+                    }
+                },
+            );
         }
     });
 }

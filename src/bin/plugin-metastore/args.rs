@@ -2,6 +2,7 @@
 //! [`PluginQuery`].
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use plugin_metastore::{CloudProviderType, PluginExecutionMode, PluginQuery};
@@ -139,6 +140,53 @@ Example:
         /// The new status (free text: provisioning, running, stopping, stopped, ...)
         status: String,
     },
+
+    /// Tell which stored PIDs are still the processes that were recorded
+    #[command(after_help = "\
+Each stored PID is alive (the recorded process), exited (gone, a zombie, or
+recorded on another boot), reused (the number now belongs to another process)
+or unverified (a process holds it but no identity was recorded). Changes
+nothing; exits 0 whatever it finds.
+
+Examples:
+  plugin-metastore check
+  plugin-metastore check --json")]
+    Check {
+        /// Print a JSON array, one object per stored PID
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Remove stored PIDs whose process is gone or not ours; with --kill also stop live ones
+    #[command(after_help = "\
+exited and reused PIDs are removed and never signalled; unverified PIDs are
+kept and never signalled; alive ones are kept, or with --kill stopped
+(SIGTERM, --grace seconds, then SIGKILL, the identity re-checked through a
+pidfd before each signal) and removed. Exits non-zero if a process could not
+be stopped.
+
+Examples:
+  plugin-metastore reap --dry-run
+  plugin-metastore reap
+  plugin-metastore reap --kill --grace 2 --json")]
+    Reap(ReapArgs),
+}
+
+/// The flags of `reap`.
+#[derive(Debug, Args)]
+pub(crate) struct ReapArgs {
+    /// Report what would happen and change nothing
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Also stop alive processes, then remove them
+    #[arg(long)]
+    pub(crate) kill: bool,
+    /// Seconds a process has to exit after SIGTERM before SIGKILL
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_grace)]
+    pub(crate) grace: Duration,
+    /// Print a JSON array, one object per stored PID
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// The `pid` subcommands.
@@ -274,4 +322,15 @@ fn parse_mode(s: &str) -> Result<PluginExecutionMode, String> {
 /// Parses `--provider` with the model's `FromStr`.
 fn parse_provider(s: &str) -> Result<CloudProviderType, String> {
     s.parse().map_err(|e| reason(&e))
+}
+
+/// Parses `--grace`: seconds, fractions allowed, at most a day.
+fn parse_grace(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !(0.0..=86_400.0).contains(&secs) {
+        return Err(format!("{s} is not between 0 and 86400 seconds"));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }

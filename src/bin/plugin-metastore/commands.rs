@@ -4,11 +4,12 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use plugin_metastore::{Error, MetadataStore, PluginMetadata, seed};
+use plugin_metastore::{Error, MetadataStore, PluginMetadata};
 
 use crate::args::{Cli, Command, ContainerCommand, PidCommand, Target};
 use crate::failure::{CliResult, Failure, plain, reason};
 use crate::output::{details, print, table, to_json};
+use crate::processes;
 
 /// The environment variable that names the store when `--db` is absent.
 const DB_ENV: &str = "PLUGIN_METASTORE_DB";
@@ -21,18 +22,7 @@ pub(crate) fn run(cli: Cli) -> CliResult {
     let db = cli.db;
     match cli.command {
         Command::Init => init(&resolve_db(db)?),
-        Command::Demo => {
-            let store = open(&resolve_db(db)?)?;
-            let plugins = seed::plugins();
-            store.save_all(&plugins)?;
-            let mut out = format!(
-                "saved {} example plugins to {}\n",
-                plugins.len(),
-                display_path(&store)
-            );
-            out.push_str(&table(&store.list()?));
-            print(&out)
-        }
+        Command::Demo => processes::demo(&open(&resolve_db(db)?)?),
         Command::List(args) => {
             let store = open_existing(&resolve_db(db)?)?;
             let plugins = store.query(&args.query())?;
@@ -75,6 +65,8 @@ pub(crate) fn run(cli: Cli) -> CliResult {
                 p.unique_id()
             ))
         }
+        Command::Check { json } => processes::check(&open_existing(&resolve_db(db)?)?, json),
+        Command::Reap(args) => processes::reap(&open_existing(&resolve_db(db)?)?, &args),
     }
 }
 
@@ -151,7 +143,12 @@ fn pid(store: &MetadataStore, cmd: PidCommand) -> CliResult {
         PidCommand::Add { target, pid } => {
             let p = find(store, &target)?;
             store.add_pid(&p.category, &p.name, pid)?;
-            print(&format!("added PID {pid} to {}\n", p.unique_id()))
+            let what = if p.spawned_pids.contains(&pid) {
+                "re-recorded the process identity of PID"
+            } else {
+                "added PID"
+            };
+            print(&format!("{what} {pid} to {}\n", p.unique_id()))
         }
         PidCommand::Remove { target, pid } => {
             let p = find(store, &target)?;
@@ -235,7 +232,7 @@ fn open_existing(path: &Path) -> CliResult<MetadataStore> {
 }
 
 /// The store's path for messages.
-fn display_path(store: &MetadataStore) -> String {
+pub(crate) fn display_path(store: &MetadataStore) -> String {
     store
         .path()
         .map_or_else(|| "memory".to_owned(), |p| p.display().to_string())

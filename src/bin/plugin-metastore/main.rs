@@ -21,6 +21,7 @@ mod args;
 mod commands;
 mod failure;
 mod output;
+mod processes;
 
 use args::Cli;
 use failure::Failure;
