@@ -9,6 +9,7 @@
 //! errors that name table, column and row, the schema checks on open, and
 //! building SQL from a [`PluginQuery`](plugin_metastore::PluginQuery).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::LazyLock;
 
@@ -247,16 +248,7 @@ fn save_in(conn: &Connection, p: &PluginMetadata, at: &str) -> R<()> {
         ],
         |r| r.get(0),
     )?;
-    conn.prepare_cached("DELETE FROM plugin_pids WHERE plugin_id = ?1")?
-        .execute([id])?;
-    if !p.spawned_pids.is_empty() {
-        let mut ins = conn.prepare_cached(
-            "INSERT INTO plugin_pids (plugin_id, position, pid) VALUES (?1, ?2, ?3)",
-        )?;
-        for (pos, pid) in p.spawned_pids.iter().enumerate() {
-            ins.execute(params![id, pos as i64, pid])?;
-        }
-    }
+    save_pids(conn, id, &p.spawned_pids, at)?;
     match &p.remote_resource {
         Some(r) => save_remote(conn, id, r),
         None => {
@@ -264,6 +256,64 @@ fn save_in(conn: &Connection, p: &PluginMetadata, at: &str) -> R<()> {
                 .execute([id])?;
             Ok(())
         }
+    }
+}
+
+/// The identity columns of a PID row: start time, boot id, recorded at.
+type Identity = (Option<i64>, Option<String>, Option<String>);
+
+/// Replaces the plugin's PIDs, keeping the identity of PIDs it already had
+/// and reading the process identity of new ones, as the store does.
+fn save_pids(conn: &Connection, id: i64, pids: &[u32], at: &str) -> R<()> {
+    let mut kept: HashMap<u32, Identity> = HashMap::new();
+    if !pids.is_empty() {
+        let mut stmt = conn.prepare_cached(
+            "SELECT pid, start_time, boot_id, recorded_at FROM plugin_pids WHERE plugin_id = ?1",
+        )?;
+        let mut rows = stmt.query([id])?;
+        while let Some(row) = rows.next()? {
+            kept.insert(row.get(0)?, (row.get(1)?, row.get(2)?, row.get(3)?));
+        }
+    }
+    conn.prepare_cached("DELETE FROM plugin_pids WHERE plugin_id = ?1")?
+        .execute([id])?;
+    if pids.is_empty() {
+        return Ok(());
+    }
+    let mut ins = conn.prepare_cached(
+        "INSERT INTO plugin_pids (plugin_id, position, pid, start_time, boot_id, recorded_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for (pos, &pid) in pids.iter().enumerate() {
+        let (start, boot, recorded) = kept
+            .remove(&pid)
+            .unwrap_or_else(|| fresh_identity(pid, at));
+        ins.execute(params![id, pos as i64, pid, start, boot, recorded])?;
+    }
+    Ok(())
+}
+
+/// A live process's start time (field 22 of `/proc/<pid>/stat`, counted
+/// after the last `)`) and the boot id, or NULLs; recorded at `at`.
+fn fresh_identity(pid: u32, at: &str) -> Identity {
+    static BOOT: LazyLock<Option<String>> = LazyLock::new(|| {
+        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .ok()
+            .map(|s| s.trim().to_owned())
+    });
+    let start = std::fs::read(format!("/proc/{pid}/stat")).ok().and_then(|stat| {
+        let close = stat.iter().rposition(|&b| b == b')')?;
+        let rest = String::from_utf8_lossy(&stat[close + 1..]).into_owned();
+        let mut fields = rest.split_ascii_whitespace();
+        let state = fields.next()?;
+        if state == "Z" || state == "X" {
+            return None;
+        }
+        fields.nth(18)?.parse::<i64>().ok()
+    });
+    match (start, BOOT.as_ref()) {
+        (Some(start), Some(boot)) => (Some(start), Some(boot.clone()), Some(at.to_owned())),
+        _ => (None, None, Some(at.to_owned())),
     }
 }
 
