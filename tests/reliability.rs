@@ -1,7 +1,6 @@
 //! Reliability in one process: hostile files, hand edits through the real
-//! `sqlite3` CLI, a full disk, and WAL growth under a long reader. (Many
-//! processes, first start races and `kill -9` are in
-//! `reliability_processes.rs`.)
+//! `sqlite3` CLI, and WAL growth under a long reader. (Many processes,
+//! first start races and `kill -9` are in `reliability_processes.rs`.)
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -459,72 +458,6 @@ fn hand_edits_are_refused_by_the_schema_and_read_as_bad_data_if_forced_in() {
         );
     }
     eprintln!("hand edits tried: {}", HAND_EDITS.len());
-}
-
-// ---------------------------------------------------------------------------
-// Disk full.
-
-#[test]
-fn a_save_that_fills_the_disk_writes_nothing_and_the_store_keeps_working() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = store_file(dir.path(), "full.db", 5);
-    let store = MetadataStore::open(&path).unwrap();
-    let before = store.list().unwrap();
-    let pages: u32 = rusqlite::Connection::open(&path)
-        .unwrap()
-        .query_row("PRAGMA page_count", [], |r| r.get(0))
-        .unwrap();
-    // Room for a few more pages, not for a megabyte.
-    let cap = store.debug_set_max_page_count(pages + 4).unwrap();
-    assert_eq!(cap, pages + 4);
-
-    // The plugin row fits; its PIDs and its remote resource's metadata do
-    // not: the save fails midway.
-    let mut big = PluginMetadata::new("big", "sample", "Big", json!({}));
-    big.spawned_pids = (1..=20_000).collect();
-    let mut r = RemoteResourceInfo::new(CloudProviderType::Gcp);
-    r.metadata.insert("blob".into(), json!("x".repeat(1 << 20)));
-    big.remote_resource = Some(r);
-    let is_full = |e: &Error| {
-        matches!(e, Error::Sqlite(rusqlite::Error::SqliteFailure(f, _))
-            if f.code == rusqlite::ErrorCode::DiskFull)
-    };
-    let err = store.save(&big).unwrap_err();
-    assert!(is_full(&err), "{err}");
-    assert_eq!(store.get("sample", "big").unwrap(), None);
-    assert_eq!(store.list().unwrap(), before);
-
-    // An update that does not fit leaves the old version whole.
-    let mut grown = sample(1);
-    grown.spawned_pids = (1..=20_000).collect();
-    grown.config_schema = json!({"blob": "y".repeat(1 << 20)});
-    let err = store.save(&grown).unwrap_err();
-    assert!(is_full(&err), "{err}");
-    // save_all: the first plugin fits, the second does not; neither lands.
-    let small = PluginMetadata::new("small", "sample", "Small", json!({}));
-    let err = store.save_all([&small, &big]).unwrap_err();
-    assert!(is_full(&err), "{err}");
-    assert_eq!(store.list().unwrap(), before);
-
-    // Smaller writes and reads still work on the same store.
-    store.save(&small).unwrap();
-    store.add_pid("sample", "small", 77).unwrap();
-    store
-        .set_remote_status("sample", "plugin0", "stopped")
-        .unwrap();
-    assert_eq!(
-        store.get("sample", "small").unwrap().unwrap().spawned_pids,
-        vec![77]
-    );
-    assert_eq!(store.list().unwrap().len(), before.len() + 1);
-    drop(store);
-    let reopened = MetadataStore::open(&path).unwrap();
-    assert_eq!(reopened.list().unwrap().len(), before.len() + 1);
-    let ok: String = rusqlite::Connection::open(&path)
-        .unwrap()
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(ok, "ok");
 }
 
 // ---------------------------------------------------------------------------
