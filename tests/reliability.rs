@@ -2,15 +2,15 @@
 //! `sqlite3` CLI, and WAL growth under a long reader. (Many processes,
 //! first start races and `kill -9` are in `reliability_processes.rs`.)
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use plugin_metastore::{
-    CloudProviderType, Error, MetadataStore, PluginExecutionMode, PluginMetadata, PluginQuery,
-    RemoteResourceInfo,
-};
+use plugin_metastore::{Error, MetadataStore, PluginQuery};
 use serde_json::json;
+use support::{Rng, sample, sample_store, sqlite3, sqlite3_output};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -29,62 +29,6 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
         files.insert(path, bytes);
     }
     files
-}
-
-fn sqlite3(db: &Path, sql: &str) -> std::process::Output {
-    Command::new("sqlite3")
-        .arg(db)
-        .arg(sql)
-        .output()
-        .expect("the sqlite3 CLI is needed for these tests (apt-get install sqlite3)")
-}
-
-fn sqlite3_ok(db: &Path, sql: &str) -> String {
-    let out = sqlite3(db, sql);
-    assert!(
-        out.status.success(),
-        "sqlite3 {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn pseudo_random_bytes(n: usize, mut seed: u64) -> Vec<u8> {
-    (0..n)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as u8
-        })
-        .collect()
-}
-
-fn sample(i: usize) -> PluginMetadata {
-    let mut p = PluginMetadata::new(
-        format!("plugin{i}"),
-        "sample",
-        format!("Plugin {i}"),
-        json!({"type": "object", "i": i}),
-    );
-    p.execution_mode = PluginExecutionMode::CloudGpu;
-    p.spawned_pids = vec![100 + i as u32, 200 + i as u32];
-    let mut r = RemoteResourceInfo::new(CloudProviderType::Aws);
-    r.status = "running".into();
-    r.gpu_count = 1;
-    r.estimated_cost_per_hour = Some(1.5);
-    r.metadata.insert("i".into(), json!(i));
-    p.remote_resource = Some(r);
-    p
-}
-
-/// A store file with `n` sample plugins, closed again.
-fn store_file(dir: &Path, name: &str, n: usize) -> PathBuf {
-    let path = dir.join(name);
-    let store = MetadataStore::open(&path).unwrap();
-    let plugins: Vec<_> = (0..n).map(sample).collect();
-    store.save_all(&plugins).unwrap();
-    path
 }
 
 // ---------------------------------------------------------------------------
@@ -119,7 +63,7 @@ fn files_that_are_not_stores_are_refused_and_left_alone() {
     let mut tried = Vec::new();
 
     let random = d.join("random.db");
-    std::fs::write(&random, pseudo_random_bytes(64 * 1024, 0x5eed)).unwrap();
+    std::fs::write(&random, Rng::new(0x5eed).bytes(64 * 1024)).unwrap();
     let err = refused(d, &random);
     assert!(matches!(err, Error::NotAStore { .. }), "{err}");
     tried.push("64 KiB of random bytes");
@@ -127,7 +71,7 @@ fn files_that_are_not_stores_are_refused_and_left_alone() {
     // Random bytes behind a valid SQLite magic string.
     let magic = d.join("magic.db");
     let mut bytes = b"SQLite format 3\0".to_vec();
-    bytes.extend(pseudo_random_bytes(8192, 42));
+    bytes.extend(Rng::new(42).bytes(8192));
     std::fs::write(&magic, bytes).unwrap();
     let err = refused(d, &magic);
     assert!(matches!(err, Error::NotAStore { .. }), "{err}");
@@ -170,7 +114,7 @@ fn files_that_are_not_stores_are_refused_and_left_alone() {
 #[test]
 fn truncated_databases_are_refused_and_left_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let original = store_file(dir.path(), "full.db", 300);
+    let original = sample_store(dir.path(), "full.db", 300);
     let bytes = std::fs::read(&original).unwrap();
     let page = 4096;
     assert!(bytes.len() > 20 * page, "the store should span many pages");
@@ -210,7 +154,7 @@ fn truncated_databases_are_refused_and_left_alone() {
 #[test]
 fn a_database_from_a_newer_build_is_refused_and_left_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let path = store_file(dir.path(), "newer.db", 3);
+    let path = sample_store(dir.path(), "newer.db", 3);
     let newest = MetadataStore::latest_schema_version();
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
@@ -223,7 +167,7 @@ fn a_database_from_a_newer_build_is_refused_and_left_alone() {
         conn.execute_batch("CREATE TABLE future_things (x INTEGER)")
             .unwrap();
     }
-    let dump_before = sqlite3_ok(&path, ".dump");
+    let dump_before = sqlite3(&path, ".dump");
     let err = refused(dir.path(), &path);
     match err {
         Error::SchemaTooNew {
@@ -234,7 +178,7 @@ fn a_database_from_a_newer_build_is_refused_and_left_alone() {
         }
         other => panic!("expected SchemaTooNew, got {other}"),
     }
-    assert_eq!(sqlite3_ok(&path, ".dump"), dump_before);
+    assert_eq!(sqlite3(&path, ".dump"), dump_before);
     assert!(dump_before.contains("from_the_future"));
 }
 
@@ -282,7 +226,7 @@ fn a_read_only_directory_is_refused_and_left_alone() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let ro = dir.path().join("ro");
     std::fs::create_dir(&ro).unwrap();
-    let existing = store_file(&ro, "existing.db", 2);
+    let existing = sample_store(&ro, "existing.db", 2);
     std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o444)).unwrap();
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
     if !permission_bits_are_ignored(&ro) {
@@ -400,15 +344,15 @@ const HAND_EDITS: &[HandEdit] = &[
 fn hand_edits_are_refused_by_the_schema_and_read_as_bad_data_if_forced_in() {
     for edit in HAND_EDITS {
         let dir = tempfile::tempdir().unwrap();
-        let path = store_file(dir.path(), "edited.db", 3);
-        let pid_rowids = sqlite3_ok(
+        let path = sample_store(dir.path(), "edited.db", 3);
+        let pid_rowids = sqlite3(
             &path,
             "SELECT group_concat(rowid) FROM plugin_pids WHERE plugin_id = 2",
         );
-        assert_eq!(pid_rowids.trim(), "3,4", "the fixture's layout changed");
+        assert_eq!(pid_rowids, "3,4", "the fixture's layout changed");
 
         // The schema refuses the edit...
-        let out = sqlite3(&path, edit.sql);
+        let out = sqlite3_output(&path, edit.sql);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             !out.status.success() && stderr.contains("CHECK constraint failed"),
@@ -420,7 +364,7 @@ fn hand_edits_are_refused_by_the_schema_and_read_as_bad_data_if_forced_in() {
         drop(store);
 
         // ...unless told to ignore CHECK constraints.
-        sqlite3_ok(
+        sqlite3(
             &path,
             &format!("PRAGMA ignore_check_constraints = ON; {}", edit.sql),
         );

@@ -2,66 +2,24 @@
 //! trips, upserts, cascades, refused input, the Python JSON layout, the file
 //! as seen by the real `sqlite3` binary, and files the store must refuse.
 
-mod common;
+mod support;
 
-use common::{sqlite3, table_rows};
 use plugin_metastore::{
     CloudProviderType, Error, MetadataStore, PluginExecutionMode, PluginMetadata,
     RemoteResourceInfo, seed,
 };
 use serde_json::json;
+use support::{ambiguous_pair, sqlite3, sqlite3_result, table_rows, unusual_plugin};
 
 fn store_in(dir: &tempfile::TempDir) -> MetadataStore {
     MetadataStore::open(dir.path().join("plugins.db")).unwrap()
-}
-
-/// A plugin with every field set to something unusual.
-fn full_plugin() -> PluginMetadata {
-    let mut p = PluginMetadata::new(
-        "naïve \"quoted\" 'name' ✓",
-        "cat_égorie",
-        "Title with \n newline and emoji 🚀 and NUL-free \\ backslash",
-        json!({
-            "type": "object",
-            "z_first": 1, "a_second": [1, 2.5, -3e300, null, true],
-            "nested": {"deep": {"deeper": ["x", {"k": "v"}]}},
-            "unicode": "日本語", "big": u64::MAX, "neg": i64::MIN,
-        }),
-    );
-    p.description = Some(String::new());
-    p.version = Some("2.0.0-rc.1+build.5".into());
-    p.is_configured = true;
-    p.execution_mode = PluginExecutionMode::Hybrid;
-    p.manages_child_processes = true;
-    p.manages_external_resources = true;
-    p.spawned_pids = vec![u32::MAX, 1, 99999, 2];
-    p.container_id = Some(String::new());
-    p.conda_env_name = Some("env-'1'".into());
-    let mut r = RemoteResourceInfo::new(CloudProviderType::VastAi);
-    r.region = Some(String::new());
-    r.instance_id = Some("i-\u{0}nul".into());
-    r.job_id = Some("job/1".into());
-    r.endpoint_url = Some("https://example.invalid/v1?q=1&r=2".into());
-    r.ssh_host = None;
-    r.ssh_port = u16::MAX;
-    r.status = "Running".into();
-    r.resource_type = Some("8x_H100".into());
-    r.gpu_count = u32::MAX;
-    r.gpu_type = Some("H100".into());
-    r.estimated_cost_per_hour = Some(f64::MAX);
-    r.metadata = json!({"tags": ["a", "b"], "spot": true, "price": 0.1})
-        .as_object()
-        .unwrap()
-        .clone();
-    p.remote_resource = Some(r);
-    p
 }
 
 #[test]
 fn every_field_round_trips_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_in(&dir);
-    let full = full_plugin();
+    let full = unusual_plugin();
     let bare = PluginMetadata::new("bare", "c", "", json!({}));
     store.save(&full).unwrap();
     store.save(&bare).unwrap();
@@ -300,12 +258,7 @@ fn unique_id_lookup_and_ambiguity() {
     assert_eq!(store.get_by_unique_id("transcription_nope").unwrap(), None);
     assert_eq!(store.get_by_unique_id("noseparator").unwrap(), None);
 
-    store
-        .save(&PluginMetadata::new("c", "a_b", "one", json!({})))
-        .unwrap();
-    store
-        .save(&PluginMetadata::new("b_c", "a", "two", json!({})))
-        .unwrap();
+    store.save_all(&ambiguous_pair()).unwrap();
     match store.get_by_unique_id("a_b_c") {
         Err(Error::AmbiguousId { id, candidates }) => {
             assert_eq!(id, "a_b_c");
@@ -426,7 +379,7 @@ fn check_constraints_refuse_bad_hand_edits() {
         "UPDATE plugin_pids SET pid = -5",
         "UPDATE plugin_pids SET pid = 'abc'",
     ] {
-        let out = common::sqlite3_result(&db, edit);
+        let out = sqlite3_result(&db, edit);
         let err = out.expect_err(edit);
         assert!(err.contains("CHECK constraint failed"), "{edit}: {err}");
     }
