@@ -1,6 +1,8 @@
-//! Reliability in one process: hostile files, hand edits through the real
-//! `sqlite3` CLI, and WAL growth under a long reader. (Many processes,
-//! first start races and `kill -9` are in `reliability_processes.rs`.)
+//! Reliability in one process: hostile files (not a store, truncated, from
+//! a newer or a different build, in a read-only directory), hand edits
+//! through the real `sqlite3` CLI, and WAL growth under a long reader.
+//! (Many processes, first start races and `kill -9` are in
+//! `reliability_processes.rs`.)
 
 mod support;
 
@@ -105,6 +107,7 @@ fn files_that_are_not_stores_are_refused_and_left_alone() {
     let missing = d.join("no/such/dir/plugins.db");
     let err = refused(d, &missing);
     assert!(matches!(err, Error::CannotOpen { .. }), "{err}");
+    assert!(err.to_string().contains("does not exist"), "{err}");
     assert!(!d.join("no").exists());
     tried.push("a path in a missing directory");
 
@@ -169,6 +172,7 @@ fn a_database_from_a_newer_build_is_refused_and_left_alone() {
     }
     let dump_before = sqlite3(&path, ".dump");
     let err = refused(dir.path(), &path);
+    assert!(err.to_string().contains("newer than this build"), "{err}");
     match err {
         Error::SchemaTooNew {
             found, supported, ..
@@ -180,6 +184,25 @@ fn a_database_from_a_newer_build_is_refused_and_left_alone() {
     }
     assert_eq!(sqlite3(&path, ".dump"), dump_before);
     assert!(dump_before.contains("from_the_future"));
+}
+
+#[test]
+fn a_file_migrated_by_a_different_build_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = sample_store(dir.path(), "other-build.db", 3);
+    let newest = MetadataStore::latest_schema_version();
+    // The same version number, but a migration whose text differs from ours.
+    sqlite3(
+        &path,
+        &format!("UPDATE refinery_schema_history SET checksum = '12345' WHERE version = {newest}"),
+    );
+    let err = refused(dir.path(), &path);
+    assert!(matches!(err, Error::Migration { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("V{newest}")) && text.contains("12345"),
+        "{text}"
+    );
 }
 
 /// True when this process can write into a directory whose mode forbids it
@@ -283,12 +306,28 @@ const HAND_EDITS: &[HandEdit] = &[
         value: "teleport",
     },
     HandEdit {
+        what: "an execution mode in the wrong case",
+        sql: "UPDATE plugins SET execution_mode = 'Docker' WHERE name = 'plugin1'",
+        table: "plugins",
+        column: "execution_mode",
+        row: 2,
+        value: "Docker",
+    },
+    HandEdit {
         what: "unknown provider",
         sql: "UPDATE remote_resources SET provider = 'moon_base' WHERE plugin_id = 2",
         table: "remote_resources",
         column: "provider",
         row: 2,
         value: "moon_base",
+    },
+    HandEdit {
+        what: "a provider in the wrong case",
+        sql: "UPDATE remote_resources SET provider = 'AWS' WHERE plugin_id = 2",
+        table: "remote_resources",
+        column: "provider",
+        row: 2,
+        value: "AWS",
     },
     HandEdit {
         what: "invalid JSON in config_schema",
@@ -299,12 +338,28 @@ const HAND_EDITS: &[HandEdit] = &[
         value: "{\\\"type\\\": ",
     },
     HandEdit {
+        what: "a JSON array as config_schema",
+        sql: "UPDATE plugins SET config_schema = '[1, 2]' WHERE name = 'plugin1'",
+        table: "plugins",
+        column: "config_schema",
+        row: 2,
+        value: "[1, 2]",
+    },
+    HandEdit {
         what: "a JSON array as metadata",
         sql: "UPDATE remote_resources SET metadata = '[1, 2]' WHERE plugin_id = 2",
         table: "remote_resources",
         column: "metadata",
         row: 2,
         value: "[1, 2]",
+    },
+    HandEdit {
+        what: "invalid JSON as metadata",
+        sql: "UPDATE remote_resources SET metadata = 'nope' WHERE plugin_id = 2",
+        table: "remote_resources",
+        column: "metadata",
+        row: 2,
+        value: "nope",
     },
     HandEdit {
         what: "negative gpu_count",
@@ -315,12 +370,36 @@ const HAND_EDITS: &[HandEdit] = &[
         value: "-1",
     },
     HandEdit {
+        what: "an ssh_port above 65535",
+        sql: "UPDATE remote_resources SET ssh_port = 70000 WHERE plugin_id = 2",
+        table: "remote_resources",
+        column: "ssh_port",
+        row: 2,
+        value: "70000",
+    },
+    HandEdit {
         what: "PID 0",
         sql: "UPDATE plugin_pids SET pid = 0 WHERE plugin_id = 2 AND position = 1",
         table: "plugin_pids",
         column: "pid",
         row: 4,
         value: "0",
+    },
+    HandEdit {
+        what: "a negative PID",
+        sql: "UPDATE plugin_pids SET pid = -5 WHERE plugin_id = 2 AND position = 1",
+        table: "plugin_pids",
+        column: "pid",
+        row: 4,
+        value: "-5",
+    },
+    HandEdit {
+        what: "a PID that is text",
+        sql: "UPDATE plugin_pids SET pid = 'abc' WHERE plugin_id = 2 AND position = 1",
+        table: "plugin_pids",
+        column: "pid",
+        row: 4,
+        value: "abc",
     },
     HandEdit {
         what: "negative cost",
@@ -331,6 +410,14 @@ const HAND_EDITS: &[HandEdit] = &[
         value: "-2.5",
     },
     HandEdit {
+        what: "an infinite cost",
+        sql: "UPDATE remote_resources SET estimated_cost_per_hour = 1e999 WHERE plugin_id = 2",
+        table: "remote_resources",
+        column: "estimated_cost_per_hour",
+        row: 2,
+        value: "inf",
+    },
+    HandEdit {
         what: "is_configured 7",
         sql: "UPDATE plugins SET is_configured = 7 WHERE name = 'plugin1'",
         table: "plugins",
@@ -339,6 +426,29 @@ const HAND_EDITS: &[HandEdit] = &[
         value: "7",
     },
 ];
+
+/// Edits the schema refuses where reading has no second line of defence:
+/// an empty key would only make the row another plugin, and the model does
+/// not hold the timestamps.
+const SCHEMA_ONLY_EDITS: &[&str] = &[
+    "UPDATE plugins SET name = '' WHERE name = 'plugin1'",
+    "UPDATE plugins SET category = '' WHERE name = 'plugin1'",
+    "UPDATE plugins SET created_at = 'yesterday' WHERE name = 'plugin1'",
+    "UPDATE plugins SET updated_at = 'yesterday' WHERE name = 'plugin1'",
+];
+
+/// Runs `sql` with the sqlite3 CLI on `path` and checks that a CHECK
+/// constraint refused it and the file's content is unchanged.
+fn assert_check_refuses(path: &Path, sql: &str) {
+    let dump = sqlite3(path, ".dump");
+    let out = sqlite3_output(path, sql);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("CHECK constraint failed"),
+        "{sql}: sqlite3 accepted it ({stderr})"
+    );
+    assert_eq!(sqlite3(path, ".dump"), dump, "{sql} changed the file");
+}
 
 #[test]
 fn hand_edits_are_refused_by_the_schema_and_read_as_bad_data_if_forced_in() {
@@ -352,13 +462,7 @@ fn hand_edits_are_refused_by_the_schema_and_read_as_bad_data_if_forced_in() {
         assert_eq!(pid_rowids, "3,4", "the fixture's layout changed");
 
         // The schema refuses the edit...
-        let out = sqlite3_output(&path, edit.sql);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !out.status.success() && stderr.contains("CHECK constraint failed"),
-            "{}: sqlite3 accepted it ({stderr})",
-            edit.what
-        );
+        assert_check_refuses(&path, edit.sql);
         let store = MetadataStore::open(&path).unwrap();
         assert_eq!(store.get("sample", "plugin1").unwrap(), Some(sample(1)));
         drop(store);
@@ -401,7 +505,22 @@ fn hand_edits_are_refused_by_the_schema_and_read_as_bad_data_if_forced_in() {
             (0..3).map(sample).collect::<Vec<_>>()
         );
     }
-    eprintln!("hand edits tried: {}", HAND_EDITS.len());
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = sample_store(dir.path(), "edited.db", 3);
+    for sql in SCHEMA_ONLY_EDITS {
+        assert_check_refuses(&path, sql);
+    }
+    let store = MetadataStore::open(&path).unwrap();
+    assert_eq!(
+        store.list().unwrap(),
+        (0..3).map(sample).collect::<Vec<_>>()
+    );
+    eprintln!(
+        "hand edits tried: {} read back, {} refused by the schema only",
+        HAND_EDITS.len(),
+        SCHEMA_ONLY_EDITS.len()
+    );
 }
 
 // ---------------------------------------------------------------------------
