@@ -8,7 +8,9 @@ use plugin_metastore::{
     RemoteResourceInfo, seed,
 };
 use serde_json::json;
-use support::{Rng, STATUSES, old_version_file, random_plugin, schema, sqlite3};
+use support::{
+    Rng, STATUSES, history, migration_files, old_version_file, random_plugin, schema, sqlite3,
+};
 
 /// Categories that make display ids ambiguous (`a` + `b_…` and `a_b` + `…`)
 /// and one that is not ASCII.
@@ -490,13 +492,7 @@ fn a_version_1_database_upgrades_with_its_data() {
         sqlite3(&old, "SELECT * FROM remote_resources ORDER BY plugin_id"),
         before_remote
     );
-    assert_eq!(
-        sqlite3(
-            &old,
-            "SELECT version, name FROM refinery_schema_history ORDER BY version"
-        ),
-        "1|initial_schema\n2|query_indexes_and_views"
-    );
+    assert_eq!(history(&old), migration_files());
 
     let fresh = dir.path().join("fresh.db");
     drop(MetadataStore::open(&fresh).unwrap());

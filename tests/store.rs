@@ -10,7 +10,7 @@ use plugin_metastore::{
     RemoteResourceInfo, seed,
 };
 use serde_json::json;
-use support::{ambiguous_pair, sqlite3, table_rows, unusual_plugin};
+use support::{ambiguous_pair, migration_files, schema, sqlite3, table_rows, unusual_plugin};
 
 fn store_in(dir: &tempfile::TempDir) -> MetadataStore {
     MetadataStore::open(dir.path().join("plugins.db")).unwrap()
@@ -307,20 +307,35 @@ fn the_file_reads_well_in_sqlite3() {
     let db = dir.path().join("plugins.db");
     store.save_all(&seed::plugins()).unwrap();
 
-    let tables = sqlite3(
-        &db,
-        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
-    );
-    assert_eq!(
-        tables,
-        "plugin_pids\nplugins\nrefinery_schema_history\nremote_resources"
-    );
+    // The tables and views people query are there (later migrations may
+    // add more), and the history lists every migration the build has.
+    let objects: Vec<(String, String)> =
+        schema(&db).into_iter().map(|o| (o.kind, o.name)).collect();
+    for (kind, name) in [
+        ("table", "plugins"),
+        ("table", "plugin_pids"),
+        ("table", "remote_resources"),
+        ("table", "refinery_schema_history"),
+        ("view", "plugin_overview"),
+        ("view", "active_resources"),
+        ("view", "remote_overview"),
+    ] {
+        let object = (kind.to_owned(), name.to_owned());
+        assert!(objects.contains(&object), "no {kind} {name} in {objects:?}");
+    }
+    let migrations = migration_files();
+    let versions: Vec<String> = migrations.iter().map(|(v, _)| v.to_string()).collect();
     assert_eq!(
         sqlite3(
             &db,
             "SELECT version FROM refinery_schema_history ORDER BY version"
         ),
-        "1\n2"
+        versions.join("\n")
+    );
+    assert_eq!(
+        migrations.last().map(|(v, _)| *v),
+        Some(MetadataStore::latest_schema_version()),
+        "the build embeds the migrations in migrations/"
     );
     assert_eq!(sqlite3(&db, "PRAGMA journal_mode"), "wal");
     let row = sqlite3(
@@ -364,7 +379,10 @@ fn reopening_a_current_file_writes_nothing() {
     // The last close checkpointed the WAL into the file.
     let bytes = std::fs::read(&db).unwrap();
     let again = MetadataStore::open(&db).unwrap();
-    assert_eq!(again.schema_version().unwrap(), 2);
+    assert_eq!(
+        again.schema_version().unwrap(),
+        MetadataStore::latest_schema_version()
+    );
     assert_eq!(again.list().unwrap(), seed::plugins());
     drop(again);
     assert_eq!(std::fs::read(&db).unwrap(), bytes);

@@ -1,5 +1,5 @@
 //! Files the store did not make in this run: a store left by an old
-//! version.
+//! version, and the list of migrations a build embeds.
 
 use std::path::Path;
 
@@ -23,4 +23,26 @@ pub fn old_version_file(path: &Path) {
     assert_eq!(mode, "wal");
     conn.execute_batch(include_str!("../fixtures/v1_snapshot.sql"))
         .unwrap();
+}
+
+/// The migrations in `migrations/` as `(version, name)` in version order:
+/// `V2__query_indexes_and_views.sql` is `(2, "query_indexes_and_views")`.
+/// What a store file's history must say once the store has opened it, so
+/// tests need no edit when a migration is added.
+pub fn migration_files() -> Vec<(i64, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut found: Vec<(i64, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|entry| {
+            let file = entry.unwrap().file_name().into_string().ok()?;
+            let (version, name) = file
+                .strip_prefix('V')?
+                .strip_suffix(".sql")?
+                .split_once("__")?;
+            Some((version.parse().ok()?, name.to_owned()))
+        })
+        .collect();
+    found.sort();
+    assert!(!found.is_empty(), "no V*__*.sql in {}", dir.display());
+    found
 }

@@ -7,7 +7,7 @@
 //! - [`sqlite`]: the file as others see it: the real `sqlite3` CLI, the
 //!   schema (`sqlite_master`), the migration history, the integrity check.
 //! - [`files`]: files the store did not make this run: an old-version
-//!   store.
+//!   store, and the migrations the build embeds.
 //!
 //! Each test binary says `mod support;` and uses a subset, so the unused
 //! rest is not a warning (`dead_code` here, `unused_imports` on the
@@ -20,7 +20,7 @@ mod rng;
 mod sqlite;
 
 #[allow(unused_imports)]
-pub use files::old_version_file;
+pub use files::{migration_files, old_version_file};
 #[allow(unused_imports)]
 pub use plugins::{STATUSES, ambiguous_pair, random_plugin, sample, sample_store, unusual_plugin};
 #[allow(unused_imports)]
