@@ -8,6 +8,8 @@
 //! `plugin-metastore: …` on stderr with a non-zero exit, and nothing ever
 //! panics.
 
+mod support;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -16,6 +18,7 @@ use plugin_metastore::{
     CloudProviderType, MetadataStore, PluginExecutionMode, PluginMetadata, PluginQuery, seed,
 };
 use serde_json::json;
+use support::{ambiguous_pair, unusual_plugin};
 use tempfile::TempDir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_plugin-metastore");
@@ -561,13 +564,8 @@ fn show_unknown_id_is_an_error() {
 #[test]
 fn an_ambiguous_id_lists_the_candidates_and_category_picks_one() {
     let cli = Cli::new();
-    let store = cli.store();
-    store
-        .save(&PluginMetadata::new("c", "a_b", "first", json!({})))
-        .unwrap();
-    store
-        .save(&PluginMetadata::new("b_c", "a", "second", json!({})))
-        .unwrap();
+    // Category a_b + name c is "first", category a + name b_c "second".
+    cli.store().save_all(&ambiguous_pair()).unwrap();
     let err = cli.run(&["show", "a_b_c"]).err();
     assert!(err.contains("ambiguous"), "{err}");
     assert!(err.contains("\"a_b\"") && err.contains("\"b_c\""), "{err}");
@@ -766,21 +764,9 @@ fn import_of_a_missing_file_is_an_error() {
 #[test]
 fn export_import_export_is_byte_for_byte_stable() {
     let cli = Cli::with_demo();
-    // Awkward values too: unicode, quotes, empty strings, metadata, PIDs.
-    let mut odd = PluginMetadata::new(
-        "odd \"quoted\" ☃",
-        "ünïcode",
-        "line\nbreak\ttab",
-        json!({"z": 1, "a": [true, null, 1.5e300], "nested": {"k": "v"}}),
-    );
-    odd.description = Some(String::new());
-    odd.container_id = Some(String::new());
-    odd.spawned_pids = vec![9, 3, 7];
-    let mut r = plugin_metastore::RemoteResourceInfo::new(CloudProviderType::Custom);
-    r.metadata.insert("owner".into(), json!("team ✓"));
-    r.estimated_cost_per_hour = Some(0.1 + 0.2);
-    r.ssh_port = 2222;
-    odd.remote_resource = Some(r);
+    // Awkward values too: unicode, quotes, empty strings, extreme numbers,
+    // metadata, PIDs.
+    let odd = unusual_plugin();
     cli.store().save(&odd).unwrap();
 
     let first = cli.run(&["export"]).ok();

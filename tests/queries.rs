@@ -1,51 +1,25 @@
 //! Queries, resource lifecycle, the schema upgrade and the views, on real
 //! files: the SQL meaning of every filter must equal the Rust predicate.
 
-mod common;
+mod support;
 
-use common::sqlite3;
 use plugin_metastore::{
     CloudProviderType, Error, MetadataStore, PluginExecutionMode, PluginMetadata, PluginQuery,
     RemoteResourceInfo, seed,
 };
 use serde_json::json;
+use support::{
+    Rng, STATUSES, history, migration_files, old_version_file, random_plugin, schema, sqlite3,
+};
 
-/// A small deterministic PRNG (xorshift64*), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-}
-
+/// Categories that make display ids ambiguous (`a` + `b_…` and `a_b` + `…`)
+/// and one that is not ASCII.
 const CATEGORIES: &[&str] = &["audio", "video", "llm", "a_b", "a", "ÜNICODE"];
-/// Statuses that look like "running" but are not, and the real one.
-const STATUSES: &[&str] = &[
-    "running",
-    "Running",
-    "RUNNING",
-    " running",
-    "stopped",
-    "provisioning",
-    "unknown",
-    "",
-];
 
+/// `n` random plugins from `seed`, each with its own key: a category from
+/// [`CATEGORIES`] and a name, `b_{i}` for a fifth of them.
 fn generate(n: usize, seed: u64) -> Vec<PluginMetadata> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     (0..n)
         .map(|i| {
             let category = *rng.pick(CATEGORIES);
@@ -54,30 +28,7 @@ fn generate(n: usize, seed: u64) -> Vec<PluginMetadata> {
             } else {
                 format!("plugin{i:05}")
             };
-            let mut p = PluginMetadata::new(name, category, format!("Plugin {i}"), json!({"i": i}));
-            p.execution_mode = *rng.pick(PluginExecutionMode::ALL);
-            p.is_configured = rng.chance(50);
-            if rng.chance(35) {
-                let count = 1 + rng.below(3);
-                p.spawned_pids = (0..count).map(|k| (i * 10 + k + 1) as u32).collect();
-                if rng.chance(50) {
-                    p.spawned_pids.reverse();
-                }
-            }
-            p.container_id = match rng.below(10) {
-                0 => Some(String::new()),
-                1 | 2 => Some(format!("c{i:x}")),
-                _ => None,
-            };
-            if rng.chance(45) {
-                let mut r = RemoteResourceInfo::new(*rng.pick(CloudProviderType::ALL));
-                r.status = (*rng.pick(STATUSES)).to_owned();
-                r.estimated_cost_per_hour =
-                    rng.chance(70).then(|| rng.below(10_000) as f64 / 100.0);
-                r.gpu_count = rng.below(9) as u32;
-                p.remote_resource = Some(r);
-            }
-            p
+            random_plugin(&mut rng, category, &name, i as u64)
         })
         .collect()
 }
@@ -217,7 +168,7 @@ fn every_filter_in_sql_equals_the_rust_predicate() {
 
     // Change what a fifth of them hold through the lifecycle API, mirror the
     // change in Rust, and compare again.
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     for p in all.iter_mut() {
         if !rng.chance(20) {
             continue;
@@ -504,23 +455,11 @@ fn lifecycle_changes_are_atomic_checked_and_bump_updated_at() {
     assert_eq!(sqlite3(&db, "SELECT count(*) FROM plugins"), "5");
 }
 
-/// `sqlite_master` without refinery's table (its rows differ in time).
-fn schema(db: &std::path::Path) -> String {
-    sqlite3(
-        db,
-        "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name",
-    )
-}
-
 #[test]
 fn a_version_1_database_upgrades_with_its_data() {
     let dir = tempfile::tempdir().unwrap();
     let old = dir.path().join("v1.db");
-    let snapshot = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/v1_snapshot.sql"
-    );
-    sqlite3(&old, &format!(".read {snapshot}"));
+    old_version_file(&old);
     assert_eq!(
         sqlite3(&old, "SELECT max(version) FROM refinery_schema_history"),
         "1"
@@ -553,13 +492,7 @@ fn a_version_1_database_upgrades_with_its_data() {
         sqlite3(&old, "SELECT * FROM remote_resources ORDER BY plugin_id"),
         before_remote
     );
-    assert_eq!(
-        sqlite3(
-            &old,
-            "SELECT version, name FROM refinery_schema_history ORDER BY version"
-        ),
-        "1|initial_schema\n2|query_indexes_and_views"
-    );
+    assert_eq!(history(&old), migration_files());
 
     let fresh = dir.path().join("fresh.db");
     drop(MetadataStore::open(&fresh).unwrap());

@@ -1,17 +1,18 @@
-//! Reliability in one process: hostile files, hand edits through the real
-//! `sqlite3` CLI, a full disk, and WAL growth under a long reader. (Many
-//! processes, first start races and `kill -9` are in
+//! Reliability in one process: hostile files (not a store, truncated, from
+//! a newer or a different build, in a read-only directory), hand edits
+//! through the real `sqlite3` CLI, and WAL growth under a long reader.
+//! (Many processes, first start races and `kill -9` are in
 //! `reliability_processes.rs`.)
+
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use plugin_metastore::{
-    CloudProviderType, Error, MetadataStore, PluginExecutionMode, PluginMetadata, PluginQuery,
-    RemoteResourceInfo,
-};
+use plugin_metastore::{Error, MetadataStore, PluginQuery};
 use serde_json::json;
+use support::{Rng, sample, sample_store, sqlite3, sqlite3_output};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -30,62 +31,6 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
         files.insert(path, bytes);
     }
     files
-}
-
-fn sqlite3(db: &Path, sql: &str) -> std::process::Output {
-    Command::new("sqlite3")
-        .arg(db)
-        .arg(sql)
-        .output()
-        .expect("the sqlite3 CLI is needed for these tests (apt-get install sqlite3)")
-}
-
-fn sqlite3_ok(db: &Path, sql: &str) -> String {
-    let out = sqlite3(db, sql);
-    assert!(
-        out.status.success(),
-        "sqlite3 {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn pseudo_random_bytes(n: usize, mut seed: u64) -> Vec<u8> {
-    (0..n)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as u8
-        })
-        .collect()
-}
-
-fn sample(i: usize) -> PluginMetadata {
-    let mut p = PluginMetadata::new(
-        format!("plugin{i}"),
-        "sample",
-        format!("Plugin {i}"),
-        json!({"type": "object", "i": i}),
-    );
-    p.execution_mode = PluginExecutionMode::CloudGpu;
-    p.spawned_pids = vec![100 + i as u32, 200 + i as u32];
-    let mut r = RemoteResourceInfo::new(CloudProviderType::Aws);
-    r.status = "running".into();
-    r.gpu_count = 1;
-    r.estimated_cost_per_hour = Some(1.5);
-    r.metadata.insert("i".into(), json!(i));
-    p.remote_resource = Some(r);
-    p
-}
-
-/// A store file with `n` sample plugins, closed again.
-fn store_file(dir: &Path, name: &str, n: usize) -> PathBuf {
-    let path = dir.join(name);
-    let store = MetadataStore::open(&path).unwrap();
-    let plugins: Vec<_> = (0..n).map(sample).collect();
-    store.save_all(&plugins).unwrap();
-    path
 }
 
 // ---------------------------------------------------------------------------
@@ -120,7 +65,7 @@ fn files_that_are_not_stores_are_refused_and_left_alone() {
     let mut tried = Vec::new();
 
     let random = d.join("random.db");
-    std::fs::write(&random, pseudo_random_bytes(64 * 1024, 0x5eed)).unwrap();
+    std::fs::write(&random, Rng::new(0x5eed).bytes(64 * 1024)).unwrap();
     let err = refused(d, &random);
     assert!(matches!(err, Error::NotAStore { .. }), "{err}");
     tried.push("64 KiB of random bytes");
@@ -128,7 +73,7 @@ fn files_that_are_not_stores_are_refused_and_left_alone() {
     // Random bytes behind a valid SQLite magic string.
     let magic = d.join("magic.db");
     let mut bytes = b"SQLite format 3\0".to_vec();
-    bytes.extend(pseudo_random_bytes(8192, 42));
+    bytes.extend(Rng::new(42).bytes(8192));
     std::fs::write(&magic, bytes).unwrap();
     let err = refused(d, &magic);
     assert!(matches!(err, Error::NotAStore { .. }), "{err}");
@@ -162,6 +107,7 @@ fn files_that_are_not_stores_are_refused_and_left_alone() {
     let missing = d.join("no/such/dir/plugins.db");
     let err = refused(d, &missing);
     assert!(matches!(err, Error::CannotOpen { .. }), "{err}");
+    assert!(err.to_string().contains("does not exist"), "{err}");
     assert!(!d.join("no").exists());
     tried.push("a path in a missing directory");
 
@@ -171,7 +117,7 @@ fn files_that_are_not_stores_are_refused_and_left_alone() {
 #[test]
 fn truncated_databases_are_refused_and_left_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let original = store_file(dir.path(), "full.db", 300);
+    let original = sample_store(dir.path(), "full.db", 300);
     let bytes = std::fs::read(&original).unwrap();
     let page = 4096;
     assert!(bytes.len() > 20 * page, "the store should span many pages");
@@ -211,7 +157,7 @@ fn truncated_databases_are_refused_and_left_alone() {
 #[test]
 fn a_database_from_a_newer_build_is_refused_and_left_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let path = store_file(dir.path(), "newer.db", 3);
+    let path = sample_store(dir.path(), "newer.db", 3);
     let newest = MetadataStore::latest_schema_version();
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
@@ -224,8 +170,9 @@ fn a_database_from_a_newer_build_is_refused_and_left_alone() {
         conn.execute_batch("CREATE TABLE future_things (x INTEGER)")
             .unwrap();
     }
-    let dump_before = sqlite3_ok(&path, ".dump");
+    let dump_before = sqlite3(&path, ".dump");
     let err = refused(dir.path(), &path);
+    assert!(err.to_string().contains("newer than this build"), "{err}");
     match err {
         Error::SchemaTooNew {
             found, supported, ..
@@ -235,8 +182,27 @@ fn a_database_from_a_newer_build_is_refused_and_left_alone() {
         }
         other => panic!("expected SchemaTooNew, got {other}"),
     }
-    assert_eq!(sqlite3_ok(&path, ".dump"), dump_before);
+    assert_eq!(sqlite3(&path, ".dump"), dump_before);
     assert!(dump_before.contains("from_the_future"));
+}
+
+#[test]
+fn a_file_migrated_by_a_different_build_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = sample_store(dir.path(), "other-build.db", 3);
+    let newest = MetadataStore::latest_schema_version();
+    // The same version number, but a migration whose text differs from ours.
+    sqlite3(
+        &path,
+        &format!("UPDATE refinery_schema_history SET checksum = '12345' WHERE version = {newest}"),
+    );
+    let err = refused(dir.path(), &path);
+    assert!(matches!(err, Error::Migration { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("V{newest}")) && text.contains("12345"),
+        "{text}"
+    );
 }
 
 /// True when this process can write into a directory whose mode forbids it
@@ -283,7 +249,7 @@ fn a_read_only_directory_is_refused_and_left_alone() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let ro = dir.path().join("ro");
     std::fs::create_dir(&ro).unwrap();
-    let existing = store_file(&ro, "existing.db", 2);
+    let existing = sample_store(&ro, "existing.db", 2);
     std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o444)).unwrap();
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
     if !permission_bits_are_ignored(&ro) {
@@ -340,12 +306,28 @@ const HAND_EDITS: &[HandEdit] = &[
         value: "teleport",
     },
     HandEdit {
+        what: "an execution mode in the wrong case",
+        sql: "UPDATE plugins SET execution_mode = 'Docker' WHERE name = 'plugin1'",
+        table: "plugins",
+        column: "execution_mode",
+        row: 2,
+        value: "Docker",
+    },
+    HandEdit {
         what: "unknown provider",
         sql: "UPDATE remote_resources SET provider = 'moon_base' WHERE plugin_id = 2",
         table: "remote_resources",
         column: "provider",
         row: 2,
         value: "moon_base",
+    },
+    HandEdit {
+        what: "a provider in the wrong case",
+        sql: "UPDATE remote_resources SET provider = 'AWS' WHERE plugin_id = 2",
+        table: "remote_resources",
+        column: "provider",
+        row: 2,
+        value: "AWS",
     },
     HandEdit {
         what: "invalid JSON in config_schema",
@@ -356,12 +338,28 @@ const HAND_EDITS: &[HandEdit] = &[
         value: "{\\\"type\\\": ",
     },
     HandEdit {
+        what: "a JSON array as config_schema",
+        sql: "UPDATE plugins SET config_schema = '[1, 2]' WHERE name = 'plugin1'",
+        table: "plugins",
+        column: "config_schema",
+        row: 2,
+        value: "[1, 2]",
+    },
+    HandEdit {
         what: "a JSON array as metadata",
         sql: "UPDATE remote_resources SET metadata = '[1, 2]' WHERE plugin_id = 2",
         table: "remote_resources",
         column: "metadata",
         row: 2,
         value: "[1, 2]",
+    },
+    HandEdit {
+        what: "invalid JSON as metadata",
+        sql: "UPDATE remote_resources SET metadata = 'nope' WHERE plugin_id = 2",
+        table: "remote_resources",
+        column: "metadata",
+        row: 2,
+        value: "nope",
     },
     HandEdit {
         what: "negative gpu_count",
@@ -372,6 +370,14 @@ const HAND_EDITS: &[HandEdit] = &[
         value: "-1",
     },
     HandEdit {
+        what: "an ssh_port above 65535",
+        sql: "UPDATE remote_resources SET ssh_port = 70000 WHERE plugin_id = 2",
+        table: "remote_resources",
+        column: "ssh_port",
+        row: 2,
+        value: "70000",
+    },
+    HandEdit {
         what: "PID 0",
         sql: "UPDATE plugin_pids SET pid = 0 WHERE plugin_id = 2 AND position = 1",
         table: "plugin_pids",
@@ -380,12 +386,36 @@ const HAND_EDITS: &[HandEdit] = &[
         value: "0",
     },
     HandEdit {
+        what: "a negative PID",
+        sql: "UPDATE plugin_pids SET pid = -5 WHERE plugin_id = 2 AND position = 1",
+        table: "plugin_pids",
+        column: "pid",
+        row: 4,
+        value: "-5",
+    },
+    HandEdit {
+        what: "a PID that is text",
+        sql: "UPDATE plugin_pids SET pid = 'abc' WHERE plugin_id = 2 AND position = 1",
+        table: "plugin_pids",
+        column: "pid",
+        row: 4,
+        value: "abc",
+    },
+    HandEdit {
         what: "negative cost",
         sql: "UPDATE remote_resources SET estimated_cost_per_hour = -2.5 WHERE plugin_id = 2",
         table: "remote_resources",
         column: "estimated_cost_per_hour",
         row: 2,
         value: "-2.5",
+    },
+    HandEdit {
+        what: "an infinite cost",
+        sql: "UPDATE remote_resources SET estimated_cost_per_hour = 1e999 WHERE plugin_id = 2",
+        table: "remote_resources",
+        column: "estimated_cost_per_hour",
+        row: 2,
+        value: "inf",
     },
     HandEdit {
         what: "is_configured 7",
@@ -397,31 +427,48 @@ const HAND_EDITS: &[HandEdit] = &[
     },
 ];
 
+/// Edits the schema refuses where reading has no second line of defence:
+/// an empty key would only make the row another plugin, and the model does
+/// not hold the timestamps.
+const SCHEMA_ONLY_EDITS: &[&str] = &[
+    "UPDATE plugins SET name = '' WHERE name = 'plugin1'",
+    "UPDATE plugins SET category = '' WHERE name = 'plugin1'",
+    "UPDATE plugins SET created_at = 'yesterday' WHERE name = 'plugin1'",
+    "UPDATE plugins SET updated_at = 'yesterday' WHERE name = 'plugin1'",
+];
+
+/// Runs `sql` with the sqlite3 CLI on `path` and checks that a CHECK
+/// constraint refused it and the file's content is unchanged.
+fn assert_check_refuses(path: &Path, sql: &str) {
+    let dump = sqlite3(path, ".dump");
+    let out = sqlite3_output(path, sql);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("CHECK constraint failed"),
+        "{sql}: sqlite3 accepted it ({stderr})"
+    );
+    assert_eq!(sqlite3(path, ".dump"), dump, "{sql} changed the file");
+}
+
 #[test]
 fn hand_edits_are_refused_by_the_schema_and_read_as_bad_data_if_forced_in() {
     for edit in HAND_EDITS {
         let dir = tempfile::tempdir().unwrap();
-        let path = store_file(dir.path(), "edited.db", 3);
-        let pid_rowids = sqlite3_ok(
+        let path = sample_store(dir.path(), "edited.db", 3);
+        let pid_rowids = sqlite3(
             &path,
             "SELECT group_concat(rowid) FROM plugin_pids WHERE plugin_id = 2",
         );
-        assert_eq!(pid_rowids.trim(), "3,4", "the fixture's layout changed");
+        assert_eq!(pid_rowids, "3,4", "the fixture's layout changed");
 
         // The schema refuses the edit...
-        let out = sqlite3(&path, edit.sql);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !out.status.success() && stderr.contains("CHECK constraint failed"),
-            "{}: sqlite3 accepted it ({stderr})",
-            edit.what
-        );
+        assert_check_refuses(&path, edit.sql);
         let store = MetadataStore::open(&path).unwrap();
         assert_eq!(store.get("sample", "plugin1").unwrap(), Some(sample(1)));
         drop(store);
 
         // ...unless told to ignore CHECK constraints.
-        sqlite3_ok(
+        sqlite3(
             &path,
             &format!("PRAGMA ignore_check_constraints = ON; {}", edit.sql),
         );
@@ -458,11 +505,23 @@ fn hand_edits_are_refused_by_the_schema_and_read_as_bad_data_if_forced_in() {
             (0..3).map(sample).collect::<Vec<_>>()
         );
     }
-    eprintln!("hand edits tried: {}", HAND_EDITS.len());
-}
 
-// ---------------------------------------------------------------------------
-// Disk full.
+    let dir = tempfile::tempdir().unwrap();
+    let path = sample_store(dir.path(), "edited.db", 3);
+    for sql in SCHEMA_ONLY_EDITS {
+        assert_check_refuses(&path, sql);
+    }
+    let store = MetadataStore::open(&path).unwrap();
+    assert_eq!(
+        store.list().unwrap(),
+        (0..3).map(sample).collect::<Vec<_>>()
+    );
+    eprintln!(
+        "hand edits tried: {} read back, {} refused by the schema only",
+        HAND_EDITS.len(),
+        SCHEMA_ONLY_EDITS.len()
+    );
+}
 
 // ---------------------------------------------------------------------------
 // WAL growth.

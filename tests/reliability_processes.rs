@@ -10,6 +10,8 @@
 //! `READY` and waits for a line on stdin, and acknowledges each write on
 //! stdout once the call has returned.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -21,38 +23,12 @@ use plugin_metastore::{
     RemoteResourceInfo, StoreOptions,
 };
 use serde_json::json;
+use support::{
+    Rng, history, integrity_check, old_version_file, random_plugin, schema, sqlite3, time_seed,
+};
 
 // ---------------------------------------------------------------------------
-// Helpers: a small deterministic RNG, child processes, pipes.
-
-/// xorshift64*: enough randomness for timing and workloads, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn time_seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-}
+// Helpers: child processes, pipes.
 
 /// The file this process works on when it is the worker `kind`.
 ///
@@ -145,37 +121,6 @@ fn wait_for_go() {
     assert_eq!(line.trim(), "go");
 }
 
-fn history(path: &Path) -> Vec<(i64, String)> {
-    let conn = rusqlite::Connection::open(path).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT version, name FROM refinery_schema_history ORDER BY version")
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap()
-}
-
-fn schema(path: &Path) -> Vec<(String, String, String)> {
-    let conn = rusqlite::Connection::open(path).unwrap();
-    let mut stmt = conn
-        .prepare(
-            "SELECT type, name, coalesce(sql, '') FROM sqlite_master \
-             WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
-        )
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap()
-}
-
-fn integrity_check(path: &Path) -> String {
-    let conn = rusqlite::Connection::open(path).unwrap();
-    conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap()
-}
-
 // ---------------------------------------------------------------------------
 // Contention: processes × threads, each thread its own store on one file.
 
@@ -185,33 +130,11 @@ const CONTENTION_OPS: u64 = 1000;
 /// Own plugins per thread (names `n0` … `n5` in the thread's category).
 const OWN_PLUGINS: u64 = 6;
 
+/// A random plugin of this thread's, with a blob of up to 2000 bytes in
+/// its config so that saves differ in size.
 fn own_plugin(rng: &mut Rng, category: &str, name: &str, serial: u64) -> PluginMetadata {
-    let mut p = PluginMetadata::new(
-        name,
-        category,
-        format!("title {serial} «ü»"),
-        json!({"type": "object", "serial": serial, "blob": "x".repeat(rng.below(2000) as usize)}),
-    );
-    p.version = Some(serial.to_string());
-    p.execution_mode = PluginExecutionMode::ALL[rng.below(9) as usize];
-    let n = rng.below(5);
-    p.spawned_pids = (0..n).map(|i| (serial * 10 + i + 1) as u32).collect();
-    if rng.below(2) == 0 {
-        p.container_id = Some(format!("c{serial}"));
-    }
-    if rng.below(2) == 0 {
-        let mut r = RemoteResourceInfo::new(CloudProviderType::ALL[rng.below(9) as usize]);
-        r.status = if rng.below(2) == 0 {
-            "running"
-        } else {
-            "stopped"
-        }
-        .to_owned();
-        r.estimated_cost_per_hour = Some(serial as f64 / 7.0);
-        r.gpu_count = rng.below(8) as u32;
-        r.metadata.insert("serial".into(), json!(serial));
-        p.remote_resource = Some(r);
-    }
+    let mut p = random_plugin(rng, category, name, serial);
+    p.config_schema["blob"] = json!("x".repeat(rng.below(2000) as usize));
     p
 }
 
@@ -411,7 +334,7 @@ fn worker_first_open() {
 
 /// Starts eight openers on `db`, releases them together, and checks they
 /// all succeed and the history and schema are those of a fresh store.
-fn race_to_open(db: &Path, fresh_schema: &[(String, String, String)]) {
+fn race_to_open(db: &Path, fresh_schema: &[support::SchemaObject]) {
     let mut children: Vec<Child> = (0..OPENERS)
         .map(|_| spawn_worker("worker_first_open", "first_open", db, &[]))
         .collect();
@@ -442,32 +365,6 @@ fn race_to_open(db: &Path, fresh_schema: &[(String, String, String)]) {
     assert_eq!(integrity_check(db), "ok");
 }
 
-/// A database at schema version 1 only, built by refinery the way an old
-/// build of the store left it.
-fn make_v1_file(path: &Path) {
-    let mut conn = rusqlite::Connection::open(path).unwrap();
-    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
-        .unwrap();
-    let v1 = refinery::Migration::unapplied(
-        "V1__initial_schema",
-        include_str!("../migrations/V1__initial_schema.sql"),
-    )
-    .unwrap();
-    refinery::Runner::new(&[v1])
-        .set_grouped(true)
-        .run(&mut conn)
-        .unwrap();
-    let old = PluginMetadata::new("old", "kept", "from version 1", json!({"a": 1}));
-    conn.execute(
-        "INSERT INTO plugins (category, name, title, config_schema, is_configured, execution_mode, \
-             manages_child_processes, manages_external_resources, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, '{\"a\":1}', 0, 'in_process', 0, 0, \
-             '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z')",
-        [&old.category, &old.name, &old.title],
-    )
-    .unwrap();
-}
-
 #[test]
 fn eight_processes_create_or_upgrade_one_file_at_the_same_instant() {
     let dir = tempfile::tempdir().unwrap();
@@ -480,12 +377,15 @@ fn eight_processes_create_or_upgrade_one_file_at_the_same_instant() {
         race_to_open(&new, &fresh_schema);
 
         let old = dir.path().join(format!("old{round}.db"));
-        make_v1_file(&old);
+        old_version_file(&old);
         assert_eq!(history(&old).len(), 1);
+        let rows = "SELECT * FROM plugins ORDER BY id";
+        let plugins_before = sqlite3(&old, rows);
         race_to_open(&old, &fresh_schema);
+        assert_eq!(sqlite3(&old, rows), plugins_before);
         let store = MetadataStore::open(&old).unwrap();
-        let kept = store.get("kept", "old").unwrap().unwrap();
-        assert_eq!(kept.config_schema, json!({"a": 1}));
+        let kept = store.get("tools", "docker_tool").unwrap().unwrap();
+        assert_eq!(kept.container_id.as_deref(), Some("c0ffee"));
     }
     eprintln!(
         "first start: {ROUNDS} rounds × {OPENERS} processes on a new file and on a version-1 file"

@@ -1,0 +1,32 @@
+//! What the integration tests share, so that each helper exists once:
+//!
+//! - [`rng`]: one small deterministic PRNG, so a failing run reproduces
+//!   from its seed.
+//! - [`plugins`]: plugin builders, from one awkward plugin to generated
+//!   workloads.
+//! - [`sqlite`]: the file as others see it: the real `sqlite3` CLI, the
+//!   schema (`sqlite_master`), the migration history, the integrity check.
+//! - [`files`]: files the store did not make this run: an old-version
+//!   store, and the migrations the build embeds.
+//!
+//! Each test binary says `mod support;` and uses a subset, so the unused
+//! rest is not a warning (`dead_code` here, `unused_imports` on the
+//! re-exports below, which let a test write `use support::{sqlite3, Rng}`).
+#![allow(dead_code)]
+
+mod files;
+mod plugins;
+mod rng;
+mod sqlite;
+
+#[allow(unused_imports)]
+pub use files::{migration_files, old_version_file};
+#[allow(unused_imports)]
+pub use plugins::{STATUSES, ambiguous_pair, random_plugin, sample, sample_store, unusual_plugin};
+#[allow(unused_imports)]
+pub use rng::{Rng, time_seed};
+#[allow(unused_imports)]
+pub use sqlite::{
+    SchemaObject, history, integrity_check, schema, sqlite3, sqlite3_output, sqlite3_result,
+    table_rows,
+};
