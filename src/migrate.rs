@@ -266,7 +266,11 @@ mod tests {
             .unwrap()
             .filter_map(|e| {
                 let name = e.unwrap().file_name().into_string().unwrap();
-                name.strip_prefix('V')?.split_once("__")?.0.parse::<i64>().ok()
+                name.strip_prefix('V')?
+                    .split_once("__")?
+                    .0
+                    .parse::<i64>()
+                    .ok()
             })
             .max();
         assert_eq!(Some(newest_version()), highest);

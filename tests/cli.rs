@@ -156,11 +156,28 @@ impl Cli {
         serde_json::from_str(&out).expect("list --json is an array of records")
     }
 
-    /// A store holding the seed's plugins.
+    /// A store holding exactly the seed's plugins (imported: `demo` also
+    /// records a live child process).
     fn with_demo() -> Cli {
         let cli = Cli::new();
-        cli.run(&["demo"]).ok();
+        let seed = serde_json::to_string(&seed::plugins()).unwrap();
+        cli.run_stdin(&["import", "-"], &seed).ok();
         cli
+    }
+
+    /// Stops the `sleep` that `demo` started for the store at `db`. Safe
+    /// to run with --kill: the only PIDs with an identity in a demo store
+    /// are the ones demo recorded (seed PIDs held by a process are left out).
+    fn stop_demo_child(&self, db: &Path) {
+        self.run_raw(&[
+            "--db",
+            db.to_str().unwrap(),
+            "reap",
+            "--kill",
+            "--grace",
+            "2",
+        ])
+        .ok();
     }
 }
 
@@ -213,6 +230,7 @@ fn db_comes_from_the_environment_when_no_flag_is_given() {
         MetadataStore::open(&env_db).unwrap().list().unwrap().len(),
         5
     );
+    cli.stop_demo_child(&env_db);
 
     // --db wins over the environment.
     let out = cli
@@ -259,6 +277,7 @@ fn db_flag_works_after_the_command_too() {
     cli.run_raw(&["demo", "--db", cli.db.to_str().unwrap()])
         .ok();
     assert_eq!(cli.store().list().unwrap().len(), 5);
+    cli.stop_demo_child(&cli.db);
 }
 
 #[test]
@@ -285,16 +304,78 @@ fn a_directory_as_db_is_an_error() {
 // ---------------------------------------------------------------- demo, list
 
 #[test]
-fn demo_saves_the_seed_and_prints_the_list_table() {
+fn demo_saves_the_seed_records_a_live_child_and_never_changes_a_stored_plugin() {
     let cli = Cli::new();
     let out = cli.run(&["demo"]).ok();
-    assert_eq!(cli.store().list().unwrap(), seed::plugins());
-    let list = cli.run(&["list"]).ok();
     assert!(out.starts_with("saved 5 example plugins to "), "{out}");
+    let list = cli.run(&["list"]).ok();
     assert!(out.ends_with(&list), "demo shows the list table:\n{out}");
-    // Running it again is harmless (an upsert).
-    cli.run(&["demo"]).ok();
-    assert_eq!(cli.store().list().unwrap(), seed::plugins());
+
+    // The seed as it is, but Voxtral also holds the child demo started
+    // (and none of the seed's made-up PIDs that a process holds here).
+    let stored = cli.store().list().unwrap();
+    let voxtral = seed::voxtral_vllm();
+    let child = *stored
+        .iter()
+        .find(|p| p.unique_id() == voxtral.unique_id())
+        .unwrap()
+        .spawned_pids
+        .last()
+        .unwrap();
+    assert!(out.contains(&format!("PID {child}")), "{out}");
+    let mut expected = seed::plugins();
+    for p in &mut expected {
+        if p.unique_id() == voxtral.unique_id() {
+            p.spawned_pids
+                .retain(|&pid| !plugin_metastore::pid_in_use(pid));
+            p.spawned_pids.push(child);
+        }
+    }
+    assert_eq!(stored, expected);
+    let checks: Vec<serde_json::Value> =
+        serde_json::from_str(&cli.run(&["check", "--json"]).ok()).unwrap();
+    let state = |pid: u32| {
+        checks
+            .iter()
+            .find(|c| c["pid"] == json!(pid))
+            .map(|c| c["state"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(state(child).as_deref(), Some("alive"), "{checks:?}");
+    for pid in [54321, 54322, 54323] {
+        assert!(
+            matches!(state(pid).as_deref(), Some("exited") | None),
+            "{pid}: {checks:?}"
+        );
+    }
+
+    // A second demo changes no stored plugin (it used to overwrite them).
+    cli.run(&["remote-status", "finetuning_llm_finetune_aws", "stopped"])
+        .ok();
+    cli.run(&["container", "set", "transcription_whisper_tiny", "abc"])
+        .ok();
+    let before = cli.run(&["export"]).ok();
+    let again = cli.run(&["demo"]).ok();
+    assert!(again.starts_with("saved 0 example plugins"), "{again}");
+    assert!(again.contains("left alone (already stored)"), "{again}");
+    assert_eq!(cli.run(&["export"]).ok(), before);
+
+    // reap --kill stops the child and removes it.
+    let reaped: Vec<serde_json::Value> =
+        serde_json::from_str(&cli.run(&["reap", "--kill", "--grace", "2", "--json"]).ok()).unwrap();
+    let action = reaped
+        .iter()
+        .find(|r| r["pid"] == json!(child))
+        .map(|r| r["action"].clone());
+    assert_eq!(action, Some(json!("killed")), "{reaped:?}");
+    assert!(!plugin_metastore::pid_in_use(child));
+    assert!(
+        !cli.store()
+            .get(&voxtral.category, &voxtral.name)
+            .unwrap()
+            .unwrap()
+            .spawned_pids
+            .contains(&child)
+    );
 }
 
 #[test]
@@ -906,8 +987,10 @@ fn pid_add_remove_clear() {
             .any(|p| p.unique_id() == id)
     );
 
-    let err = cli.run(&["pid", "add", id, "4242"]).err();
-    assert!(err.contains("4242") && err.contains("already"), "{err}");
+    // Adding a PID already stored re-records it (a fresh claim), in place.
+    let out = cli.run(&["pid", "add", id, "4242"]).ok();
+    assert!(out.contains("re-recorded") && out.contains("4242"), "{out}");
+    assert_eq!(pids(), [4242, 17]);
     let err = cli.run(&["pid", "add", id, "0"]).err();
     assert!(err.contains("PID 0"), "{err}");
     for bad in ["-5", "x", "99999999999"] {

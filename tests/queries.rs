@@ -376,17 +376,16 @@ fn lifecycle_changes_are_atomic_checked_and_bump_updated_at() {
     let t1 = stamp();
     assert!(t1 > t0, "{t1} !> {t0}");
 
-    let err = store.add_pid(c, n, 54322).unwrap_err();
-    assert!(
-        matches!(err, Error::InvalidInput { .. }) && err.to_string().contains("54322"),
-        "{err}"
-    );
     assert!(matches!(
         store.add_pid(c, n, 0),
         Err(Error::InvalidInput { .. })
     ));
     assert_eq!(pids(&store), [54321, 54322, 54323, 11]);
     assert_eq!(stamp(), t1, "a refused change must not bump updated_at");
+    // Adding a PID already stored re-records it in place (a fresh claim).
+    store.add_pid(c, n, 54322).unwrap();
+    assert_eq!(pids(&store), [54321, 54322, 54323, 11]);
+    let t1 = stamp();
 
     assert!(store.remove_pid(c, n, 54322).unwrap());
     let t2 = stamp();
@@ -484,9 +483,18 @@ fn a_version_1_database_upgrades_with_its_data() {
     assert_eq!(
         sqlite3(
             &old,
-            "SELECT * FROM plugin_pids ORDER BY plugin_id, position"
+            "SELECT plugin_id, position, pid FROM plugin_pids ORDER BY plugin_id, position"
         ),
         before_pids
+    );
+    // Rows older than the identity columns keep NULLs there.
+    assert_eq!(
+        sqlite3(
+            &old,
+            "SELECT count(*) FROM plugin_pids \
+             WHERE start_time IS NULL AND boot_id IS NULL AND recorded_at IS NULL"
+        ),
+        sqlite3(&old, "SELECT count(*) FROM plugin_pids")
     );
     assert_eq!(
         sqlite3(&old, "SELECT * FROM remote_resources ORDER BY plugin_id"),

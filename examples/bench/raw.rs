@@ -285,9 +285,7 @@ fn save_pids(conn: &Connection, id: i64, pids: &[u32], at: &str) -> R<()> {
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     for (pos, &pid) in pids.iter().enumerate() {
-        let (start, boot, recorded) = kept
-            .remove(&pid)
-            .unwrap_or_else(|| fresh_identity(pid, at));
+        let (start, boot, recorded) = kept.remove(&pid).unwrap_or_else(|| fresh_identity(pid, at));
         ins.execute(params![id, pos as i64, pid, start, boot, recorded])?;
     }
     Ok(())
@@ -301,16 +299,18 @@ fn fresh_identity(pid: u32, at: &str) -> Identity {
             .ok()
             .map(|s| s.trim().to_owned())
     });
-    let start = std::fs::read(format!("/proc/{pid}/stat")).ok().and_then(|stat| {
-        let close = stat.iter().rposition(|&b| b == b')')?;
-        let rest = String::from_utf8_lossy(&stat[close + 1..]).into_owned();
-        let mut fields = rest.split_ascii_whitespace();
-        let state = fields.next()?;
-        if state == "Z" || state == "X" {
-            return None;
-        }
-        fields.nth(18)?.parse::<i64>().ok()
-    });
+    let start = std::fs::read(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let close = stat.iter().rposition(|&b| b == b')')?;
+            let rest = String::from_utf8_lossy(&stat[close + 1..]).into_owned();
+            let mut fields = rest.split_ascii_whitespace();
+            let state = fields.next()?;
+            if state == "Z" || state == "X" {
+                return None;
+            }
+            fields.nth(18)?.parse::<i64>().ok()
+        });
     match (start, BOOT.as_ref()) {
         (Some(start), Some(boot)) => (Some(start), Some(boot.clone()), Some(at.to_owned())),
         _ => (None, None, Some(at.to_owned())),

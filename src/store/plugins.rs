@@ -270,12 +270,18 @@ fn save_in(tx: &Transaction<'_>, p: &PluginMetadata, at: &str) -> Result<()> {
 /// had keeps its row's identity and `recorded_at` (a re-save is not a fresh
 /// claim); a new one gets its process's identity now.
 fn write_pids(tx: &Transaction<'_>, id: i64, pids: &[u32], at: &str) -> Result<()> {
-    let mut kept: HashMap<u32, StoredIdentity> = HashMap::new();
+    // Overwriting must not need to decode what it replaces: a row with a
+    // value forced in by hand is simply not kept.
+    let mut kept: HashMap<i64, StoredIdentity> = HashMap::new();
     if !pids.is_empty() {
         let mut stmt = tx.prepare_cached(sql::PID_IDENTITIES)?;
         let mut rows = stmt.query([id])?;
         while let Some(row) = rows.next()? {
-            kept.insert(row.get(0)?, (row.get(1)?, row.get(2)?, row.get(3)?));
+            if let (Ok(pid), Ok(start), Ok(boot), Ok(at)) =
+                (row.get(0), row.get(1), row.get(2), row.get(3))
+            {
+                kept.insert(pid, (start, boot, at));
+            }
         }
     }
     tx.prepare_cached(sql::DELETE_PIDS)?.execute([id])?;
@@ -284,8 +290,9 @@ fn write_pids(tx: &Transaction<'_>, id: i64, pids: &[u32], at: &str) -> Result<(
     }
     let mut insert = tx.prepare_cached(sql::INSERT_PID)?;
     for (position, &pid) in pids.iter().enumerate() {
-        let (start_time, boot_id, recorded_at) =
-            kept.remove(&pid).unwrap_or_else(|| fresh_identity(pid, at));
+        let (start_time, boot_id, recorded_at) = kept
+            .remove(&i64::from(pid))
+            .unwrap_or_else(|| fresh_identity(pid, at));
         insert.execute(params![
             id,
             position as i64,
