@@ -373,7 +373,7 @@ fn lifecycle_changes_are_atomic_checked_and_bump_updated_at() {
     let t0 = stamp();
     store.add_pid(c, n, 11).unwrap();
     assert_eq!(pids(&store), [54321, 54322, 54323, 11]);
-    let t1 = stamp();
+    assert!(stamp() > t1, "re-recording a PID is a change");
     assert!(t1 > t0, "{t1} !> {t0}");
 
     assert!(matches!(
@@ -385,7 +385,7 @@ fn lifecycle_changes_are_atomic_checked_and_bump_updated_at() {
     // Adding a PID already stored re-records it in place (a fresh claim).
     store.add_pid(c, n, 54322).unwrap();
     assert_eq!(pids(&store), [54321, 54322, 54323, 11]);
-    let t1 = stamp();
+    assert!(stamp() > t1, "re-recording a PID is a change");
 
     assert!(store.remove_pid(c, n, 54322).unwrap());
     let t2 = stamp();
