@@ -8,6 +8,8 @@
 //!   schema (`sqlite_master`), the migration history, the integrity check.
 //! - [`files`]: files the store did not make this run: an old-version
 //!   store, and the migrations the build embeds.
+//! - [`processes`]: real child processes (`sleep`) that never outlive the
+//!   test.
 //!
 //! Each test binary says `mod support;` and uses a subset, so the unused
 //! rest is not a warning (`dead_code` here, `unused_imports` on the
@@ -16,6 +18,7 @@
 
 mod files;
 mod plugins;
+mod processes;
 mod rng;
 mod sqlite;
 
@@ -23,6 +26,8 @@ mod sqlite;
 pub use files::{migration_files, old_version_file};
 #[allow(unused_imports)]
 pub use plugins::{STATUSES, ambiguous_pair, random_plugin, sample, sample_store, unusual_plugin};
+#[allow(unused_imports)]
+pub use processes::Sleeper;
 #[allow(unused_imports)]
 pub use rng::{Rng, time_seed};
 #[allow(unused_imports)]

@@ -1,0 +1,63 @@
+//! Real child processes for process-identity tests.
+
+use std::process::{Child, Command, Stdio};
+
+/// A `sleep 600` child of the test, killed and waited for when dropped, so
+/// no test leaves a process behind.
+pub struct Sleeper {
+    child: Child,
+}
+
+impl Sleeper {
+    /// Starts `sleep 600`.
+    pub fn start() -> Sleeper {
+        let child = Command::new("sleep")
+            .arg("600")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sleep");
+        Sleeper { child }
+    }
+
+    /// Its PID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// True while it has not terminated (a signal it received shows here).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Kills it and leaves it a zombie (not waited for).
+    pub fn kill_leaving_zombie(&mut self) {
+        self.child.kill().expect("kill sleep");
+        // Wait until the kernel shows it as a zombie.
+        for _ in 0..500 {
+            let stat =
+                std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+            if stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+            {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        panic!("sleep {} did not become a zombie", self.pid());
+    }
+
+    /// Kills it and waits for it: its PID is free again.
+    pub fn kill_and_wait(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        self.kill_and_wait();
+    }
+}
