@@ -185,10 +185,11 @@ fn parse_stat(stat: &[u8]) -> Probe {
         return Probe::Running(None);
     };
     let rest = String::from_utf8_lossy(&stat[close + 1..]);
-    let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
-    match fields.first() {
-        Some(&"Z") | Some(&"X") | Some(&"x") => Probe::Zombie,
-        Some(_) => Probe::Running(fields.get(22 - 3).and_then(|f| f.parse().ok())),
+    let mut fields = rest.split_ascii_whitespace();
+    match fields.next() {
+        Some("Z" | "X" | "x") => Probe::Zombie,
+        // The state was field 3; the start time is 19 fields further.
+        Some(_) => Probe::Running(fields.nth(22 - 3 - 1).and_then(|f| f.parse().ok())),
         None => Probe::Running(None),
     }
 }

@@ -267,6 +267,13 @@ fn read_cases(files: &Files) -> Vec<Case<'_>> {
             move |_| timed(|| Ok(store.count(&active)?), |&c| c as usize),
             move |_| timed(|| raw.count_active(), |&c| c as usize),
         ),
+        Case::rows(
+            "check_pids",
+            None,
+            QUERY_REPS,
+            move |_| timed(|| Ok(store.check_pids()?), |c| c.len()),
+            move |_| timed(|| raw.check_pids(), |&(_, n)| n),
+        ),
         open_existing(files),
     ]
 }
