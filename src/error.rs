@@ -116,6 +116,19 @@ pub enum Error {
         reason: String,
     },
 
+    /// This process cannot write the store: the file or its directory is
+    /// read-only, or its schema needs a migration that needs writing. A
+    /// store opened with
+    /// [`MetadataStore::open_read_only`](crate::MetadataStore::open_read_only)
+    /// answers every write with this.
+    #[error("cannot write to {}: {reason}", path.display())]
+    ReadOnly {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+
     /// The store could not be opened or created at this path.
     #[error("cannot open {}: {reason}", path.display())]
     CannotOpen {
@@ -200,6 +213,10 @@ impl Error {
                 ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Error::Busy {
                     path: path.to_path_buf(),
                     waited: busy_timeout,
+                },
+                ErrorCode::ReadOnly => Error::ReadOnly {
+                    path: path.to_path_buf(),
+                    reason: "the store was opened read-only, or its file is".to_owned(),
                 },
                 ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => Error::Damaged {
                     path: path.to_path_buf(),

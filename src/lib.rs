@@ -69,6 +69,7 @@ mod model;
 mod open;
 mod process;
 mod query;
+mod schema;
 pub mod seed;
 mod store;
 mod time;

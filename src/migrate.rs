@@ -36,16 +36,32 @@ pub(crate) fn newest_version() -> i64 {
         .unwrap_or(0)
 }
 
-/// What the history table says: the versions applied, in order, with the
-/// checksums refinery recorded for them.
+/// What the history table says: each applied migration, in version order.
 #[derive(Debug, PartialEq, Eq)]
 struct History {
-    versions: Vec<i64>,
-    checksums: Vec<u64>,
+    applied: Vec<Applied>,
 }
 
-/// Reads and checks the history rows (refinery itself would panic on a
-/// malformed row, so the store checks them first).
+/// One history row.
+#[derive(Debug, PartialEq, Eq)]
+struct Applied {
+    version: i64,
+    name: String,
+    checksum: u64,
+}
+
+/// A migration this build embeds: version, name, checksum.
+type Known = (i64, String, u64);
+
+/// This build's migrations.
+pub(crate) fn runner() -> refinery::Runner {
+    migrations::runner()
+}
+
+/// Reads and checks the history rows exactly as refinery will read them
+/// (refinery panics on a checksum that is not a `u64` and on an
+/// `applied_on` its RFC 3339 parser refuses, so the store checks both
+/// first, with the same parser, and names the bad row).
 fn read_history(conn: &Connection) -> Result<History> {
     let exists: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
@@ -54,67 +70,104 @@ fn read_history(conn: &Connection) -> Result<History> {
     )?;
     if !exists {
         return Ok(History {
-            versions: Vec::new(),
-            checksums: Vec::new(),
+            applied: Vec::new(),
         });
     }
     let mut stmt = conn.prepare(&format!(
-        "SELECT rowid, version, applied_on, checksum FROM {HISTORY_TABLE} ORDER BY version"
+        "SELECT rowid, version, name, applied_on, checksum FROM {HISTORY_TABLE} ORDER BY version"
     ))?;
     let mut rows = stmt.query([])?;
-    let (mut versions, mut checksums) = (Vec::new(), Vec::new());
+    let mut applied = Vec::new();
     while let Some(row) = rows.next()? {
-        let rowid: i64 = row.get(0)?;
-        let bad = |column: &'static str, value: String, reason: &str| Error::BadData {
-            path: std::path::PathBuf::new(),
-            table: HISTORY_TABLE,
-            column,
-            row: rowid,
-            value,
-            reason: reason.to_owned(),
-        };
-        let version = match row.get_ref(1)? {
-            rusqlite::types::ValueRef::Integer(v) => v,
-            other => return Err(bad("version", show(other), "not an integer")),
-        };
-        let applied_on = row.get_ref(2)?;
-        match applied_on {
-            rusqlite::types::ValueRef::Text(t)
-                if std::str::from_utf8(t)
-                    .is_ok_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok()) => {}
-            other => {
-                return Err(bad("applied_on", show(other), "not an RFC 3339 timestamp"));
-            }
-        }
-        let checksum = match row.get_ref(3)? {
-            rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t)
-                .ok()
-                .and_then(|t| t.parse::<u64>().ok()),
-            _ => None,
-        };
-        let Some(checksum) = checksum else {
-            return Err(bad(
-                "checksum",
-                show(row.get_ref(3)?),
-                "not an unsigned integer",
-            ));
-        };
-        versions.push(version);
-        checksums.push(checksum);
+        applied.push(read_history_row(row)?);
     }
-    Ok(History {
-        versions,
-        checksums,
+    Ok(History { applied })
+}
+
+/// One history row, checked column by column.
+fn read_history_row(row: &rusqlite::Row<'_>) -> Result<Applied> {
+    use rusqlite::types::ValueRef;
+    let rowid: i64 = row.get(0)?;
+    let bad = |column: &'static str, value: ValueRef<'_>, reason: &str| Error::BadData {
+        path: std::path::PathBuf::new(),
+        table: HISTORY_TABLE,
+        column,
+        row: rowid,
+        value: show(value),
+        reason: reason.to_owned(),
+    };
+    let text = |idx: usize| match row.get_ref(idx) {
+        Ok(ValueRef::Text(t)) => std::str::from_utf8(t).ok(),
+        _ => None,
+    };
+    let version = match row.get_ref(1)? {
+        ValueRef::Integer(v) if i32::try_from(v).is_ok() => v,
+        other => return Err(bad("version", other, "not a migration version (an i32)")),
+    };
+    let Some(name) = text(2) else {
+        return Err(bad("name", row.get_ref(2)?, "not text"));
+    };
+    let rfc3339 = &time::format_description::well_known::Rfc3339;
+    if !text(3).is_some_and(|t| time::OffsetDateTime::parse(t, rfc3339).is_ok()) {
+        return Err(bad(
+            "applied_on",
+            row.get_ref(3)?,
+            "not an RFC 3339 timestamp as refinery reads it",
+        ));
+    }
+    let Some(checksum) = text(4).and_then(|t| t.parse::<u64>().ok()) else {
+        return Err(bad("checksum", row.get_ref(4)?, "not an unsigned integer"));
+    };
+    Ok(Applied {
+        version,
+        name: name.to_owned(),
+        checksum,
     })
 }
 
 /// Compares the file's history with the migrations this build knows:
 /// `Ok(true)` when every one is applied, `Ok(false)` when some are pending,
-/// an error when the file is newer than this build or an applied migration
-/// differs from this build's (the file was migrated by another build).
-fn is_current(history: &History, known: &[(i64, u64)], path: &Path) -> Result<bool> {
-    let newest = known.iter().map(|&(v, _)| v).max().unwrap_or(0);
-    if let Some(&found) = history.versions.iter().max()
+/// an error when the history is another application's (names or versions
+/// that are not ours), when the file is newer than this build, or when an
+/// applied migration differs from this build's (migrated by another build).
+fn is_current(history: &History, known: &[Known], path: &Path) -> Result<bool> {
+    let newest = known.iter().map(|k| k.0).max().unwrap_or(0);
+    let foreign = |reason: String| Error::NotAStore {
+        path: path.into(),
+        reason,
+    };
+    for a in &history.applied {
+        match known.iter().find(|k| k.0 == a.version) {
+            Some((_, ours, _)) if *ours != a.name => {
+                return Err(foreign(format!(
+                    "its {HISTORY_TABLE} is another application's: migration V{} is {:?}, \
+                     plugin-metastore's is {ours:?}",
+                    a.version, a.name
+                )));
+            }
+            Some((_, _, ours)) if *ours != a.checksum => {
+                return Err(Error::Migration {
+                    path: path.into(),
+                    reason: format!(
+                        "migration V{} recorded in the file differs from this build's \
+                         (checksum {}, expected {ours}); the file was migrated by another build",
+                        a.version, a.checksum
+                    ),
+                    source: None,
+                });
+            }
+            Some(_) => {}
+            None if a.version <= newest => {
+                return Err(foreign(format!(
+                    "its {HISTORY_TABLE} lists migration V{} {:?}, which is not \
+                     plugin-metastore's",
+                    a.version, a.name
+                )));
+            }
+            None => {}
+        }
+    }
+    if let Some(found) = history.applied.iter().map(|a| a.version).max()
         && found > newest
     {
         return Err(Error::SchemaTooNew {
@@ -123,21 +176,72 @@ fn is_current(history: &History, known: &[(i64, u64)], path: &Path) -> Result<bo
             supported: newest,
         });
     }
-    for (version, checksum) in history.versions.iter().zip(&history.checksums) {
-        if let Some(&(_, ours)) = known.iter().find(|(v, _)| v == version)
-            && ours != *checksum
-        {
-            return Err(Error::Migration {
-                path: path.into(),
-                reason: format!(
-                    "migration V{version} recorded in the file differs from this build's \
-                     (checksum {checksum}, expected {ours}); the file was migrated by another build"
-                ),
-                source: None,
-            });
-        }
+    Ok(known
+        .iter()
+        .all(|k| history.applied.iter().any(|a| a.version == k.0)))
+}
+
+/// Refuses, untouched, a file whose history is empty although it holds
+/// tables: its history was deleted (refinery would try to create every
+/// table again and fail).
+fn check_history_not_lost(conn: &Connection, history: &History, path: &Path) -> Result<()> {
+    if !history.applied.is_empty() {
+        return Ok(());
     }
-    Ok(known.iter().all(|(v, _)| history.versions.contains(v)))
+    let tables: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> ?1 \
+             AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+        )?
+        .query_map([HISTORY_TABLE], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if tables.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Damaged {
+        path: path.into(),
+        reason: format!(
+            "its migration history ({HISTORY_TABLE}) is empty or missing, but it holds tables \
+             ({}); it was left untouched",
+            tables.join(", ")
+        ),
+    })
+}
+
+/// For a store opened read-only: refuses a file this build would migrate
+/// (that needs writing) as well as every file [`migrate`] refuses.
+pub(crate) fn check_current(conn: &Connection, path: &Path) -> Result<()> {
+    let history = read_history(conn)?;
+    check_history_not_lost(conn, &history, path)?;
+    if is_current(&history, &known(&runner()), path)? {
+        return crate::schema::check_objects(conn, path, None);
+    }
+    let found = history.applied.iter().map(|a| a.version).max().unwrap_or(0);
+    Err(Error::ReadOnly {
+        path: path.into(),
+        reason: format!(
+            "its schema is at version {found} and needs migrating to version {}, which needs \
+             write access: open it once with write access (for example `plugin-metastore init`)",
+            newest_version()
+        ),
+    })
+}
+
+/// [`crate::schema::check_objects`] against `runner`'s migrations (the
+/// cached expectation when they are this build's).
+fn check_objects(conn: &Connection, path: &Path, runner: &refinery::Runner) -> Result<()> {
+    let ours = known(runner) == known(&migrations::runner());
+    let custom = (!ours).then(|| refinery::Runner::new(runner.get_migrations()));
+    crate::schema::check_objects(conn, path, custom)
+}
+
+/// The migrations of `runner` as [`Known`].
+fn known(runner: &refinery::Runner) -> Vec<Known> {
+    runner
+        .get_migrations()
+        .iter()
+        .map(|m| (i64::from(m.version()), m.name().to_owned(), m.checksum()))
+        .collect()
 }
 
 /// Brings the schema of `conn` (the file at `path`) up to date with this
@@ -177,11 +281,7 @@ fn migrate_using(
     runner: &refinery::Runner,
     mut run: impl FnMut(&mut Connection) -> Result<()>,
 ) -> Result<()> {
-    let known: Vec<(i64, u64)> = runner
-        .get_migrations()
-        .iter()
-        .map(|m| (i64::from(m.version()), m.checksum()))
-        .collect();
+    let known = known(runner);
 
     // Each retry follows progress made by another process; a failure with
     // no progress elsewhere is final.
@@ -189,14 +289,15 @@ fn migrate_using(
     let mut attempt = 0;
     loop {
         let before = read_history(conn)?;
+        check_history_not_lost(conn, &before, path)?;
         if is_current(&before, &known, path)? {
-            return Ok(());
+            return check_objects(conn, path, runner);
         }
         conn.set_transaction_behavior(TransactionBehavior::Immediate);
         let outcome = run(conn);
         conn.set_transaction_behavior(TransactionBehavior::Deferred);
         match outcome {
-            Ok(_) => return Ok(()),
+            Ok(_) => return check_objects(conn, path, runner),
             Err(e) => {
                 attempt += 1;
                 let after = read_history(conn)?;
@@ -204,7 +305,7 @@ fn migrate_using(
                     continue;
                 }
                 if is_current(&after, &known, path)? {
-                    return Ok(());
+                    return check_objects(conn, path, runner);
                 }
                 return Err(match e {
                     e @ Error::Migration { .. } => e,
@@ -221,7 +322,12 @@ fn migrate_using(
 
 /// The schema version recorded in the file (the newest applied migration).
 pub(crate) fn schema_version(conn: &Connection) -> Result<i64> {
-    Ok(read_history(conn)?.versions.into_iter().max().unwrap_or(0))
+    Ok(read_history(conn)?
+        .applied
+        .iter()
+        .map(|a| a.version)
+        .max()
+        .unwrap_or(0))
 }
 
 #[cfg(test)]

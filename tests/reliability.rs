@@ -220,16 +220,26 @@ fn permission_bits_are_ignored(dir: &Path) -> bool {
 }
 
 /// Checks a read-only directory `ro` holding a read-only store
-/// `existing.db`: a new store cannot be created there, the existing one is
-/// refused as read-only, and nothing in `ro` changes.
+/// `existing.db` (two sample plugins): a new store cannot be created there
+/// (said in words), the existing one is refused for writing as read-only,
+/// yet it opens read-only and lists its plugins; nothing in `ro` changes.
 fn check_read_only_dir(ro: &Path) {
     let err = refused(ro, &ro.join("new.db"));
     assert!(matches!(err, Error::CannotOpen { .. }), "{err}");
-    let err = refused(ro, &ro.join("existing.db"));
+    assert!(err.to_string().contains("permission denied"), "{err}");
+    let existing = ro.join("existing.db");
+    let err = refused(ro, &existing);
     assert!(
-        matches!(err, Error::CannotOpen { .. }),
+        matches!(err, Error::ReadOnly { .. }),
         "an existing store in a read-only directory: {err}"
     );
+    let before = snapshot(ro);
+    let store = MetadataStore::open_read_only(&existing).unwrap();
+    assert_eq!(store.list().unwrap(), [sample(0), sample(1)]);
+    let err = store.save(&sample(7)).unwrap_err();
+    assert!(matches!(err, Error::ReadOnly { .. }), "{err}");
+    drop(store);
+    assert_eq!(snapshot(ro), before, "reading changed files");
 }
 
 /// Where permission bits do not stop this process (root), the check runs

@@ -86,6 +86,25 @@ impl MetadataStore {
         })
     }
 
+    /// Opens an existing store for reading only: nothing is created,
+    /// changed or migrated, so it works on a file or directory this process
+    /// cannot write (a store left by another user, a read-only mount).
+    /// Every write answers [`Error::ReadOnly`](crate::Error::ReadOnly); a
+    /// file whose schema is older than this build is refused with it too
+    /// (bringing it up to date needs writing).
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let options = StoreOptions::default();
+        let conn = open::open_file_read_only(path, &options)?;
+        migrate::check_current(&conn, path).map_err(|e| e.in_file(path, options.busy_timeout))?;
+        Ok(MetadataStore {
+            conn,
+            path: path.to_path_buf(),
+            in_memory: false,
+            options,
+        })
+    }
+
     /// A private store in memory, gone when dropped; for tests and examples.
     pub fn open_in_memory() -> Result<Self> {
         let options = StoreOptions::default();

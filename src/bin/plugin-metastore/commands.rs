@@ -24,7 +24,7 @@ pub(crate) fn run(cli: Cli) -> CliResult {
         Command::Init => init(&resolve_db(db)?),
         Command::Demo => processes::demo(&open(&resolve_db(db)?)?),
         Command::List(args) => {
-            let store = open_existing(&resolve_db(db)?)?;
+            let store = open_reading(&resolve_db(db)?)?;
             let plugins = store.query(&args.query())?;
             if args.json {
                 print(&to_json(&plugins)?)
@@ -33,7 +33,7 @@ pub(crate) fn run(cli: Cli) -> CliResult {
             }
         }
         Command::Show { target, json } => {
-            let store = open_existing(&resolve_db(db)?)?;
+            let store = open_reading(&resolve_db(db)?)?;
             let plugin = find(&store, &target)?;
             if json {
                 print(&to_json(&plugin)?)
@@ -43,7 +43,7 @@ pub(crate) fn run(cli: Cli) -> CliResult {
         }
         Command::Import { file } => import(db, &file),
         Command::Export => {
-            let store = open_existing(&resolve_db(db)?)?;
+            let store = open_reading(&resolve_db(db)?)?;
             print(&to_json(&store.list()?)?)
         }
         Command::Delete { target } => {
@@ -65,7 +65,7 @@ pub(crate) fn run(cli: Cli) -> CliResult {
                 p.unique_id()
             ))
         }
-        Command::Check { json } => processes::check(&open_existing(&resolve_db(db)?)?, json),
+        Command::Check { json } => processes::check(&open_reading(&resolve_db(db)?)?, json),
         Command::Reap(args) => processes::reap(&open_existing(&resolve_db(db)?)?, &args),
     }
 }
@@ -208,7 +208,13 @@ fn resolve_db(db: Option<PathBuf>) -> CliResult<PathBuf> {
         ))
     })?;
     let dir = dirs.data_dir();
-    std::fs::create_dir_all(dir)
+    // Owner-only whatever the umask: the store's directory holds its WAL.
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
         .map_err(|e| Failure(format!("cannot create {}: {e}", dir.display())))?;
     Ok(dir.join(DEFAULT_FILE_NAME))
 }
@@ -222,13 +228,30 @@ fn open(path: &Path) -> CliResult<MetadataStore> {
 /// plugins never create a file (a mistyped `--db` would otherwise leave an
 /// empty store behind and answer "no plugin").
 fn open_existing(path: &Path) -> CliResult<MetadataStore> {
-    if !path.exists() {
+    must_exist(path)?;
+    open(path)
+}
+
+/// [`open_existing`] for commands that only read: a store this process
+/// cannot write (a read-only file or directory) is opened read-only.
+fn open_reading(path: &Path) -> CliResult<MetadataStore> {
+    must_exist(path)?;
+    match MetadataStore::open(path) {
+        Err(Error::ReadOnly { .. }) => Ok(MetadataStore::open_read_only(path)?),
+        other => Ok(other?),
+    }
+}
+
+/// "no store at …" unless something is at `path` (a dangling symbolic
+/// link counts: the library then says what is wrong with it).
+fn must_exist(path: &Path) -> CliResult {
+    if std::fs::symlink_metadata(path).is_err() {
         return Err(Failure(format!(
             "no store at {}; create it with `plugin-metastore init` (or `demo`)",
             path.display()
         )));
     }
-    open(path)
+    Ok(())
 }
 
 /// The store's path for messages.

@@ -16,6 +16,11 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use crate::error::{Error, Result};
 
+mod file;
+
+#[cfg(test)]
+pub(crate) use file::create_owner_only;
+
 /// The name of refinery's history table: a file with tables but without
 /// this one is another application's database.
 pub(crate) const HISTORY_TABLE: &str = "refinery_schema_history";
@@ -107,38 +112,89 @@ const JOURNAL_SIZE_LIMIT: i64 = 8 * 1024 * 1024;
 const CACHE_SIZE_KIB: i64 = 64 * 1024;
 
 /// Opens (creating if absent, owner-only) the database file at `path` and
-/// configures the connection; the schema is brought up to date after.
+/// configures the connection; the schema is brought up to date after. A
+/// path that cannot be a store file is refused in words before anything
+/// is created; a store this process cannot write is [`Error::ReadOnly`];
+/// a file this call created is removed again if the open fails.
 pub(crate) fn open_file(path: &Path, options: &StoreOptions) -> Result<Connection> {
     let cannot = |reason: String| Error::CannotOpen {
         path: path.to_path_buf(),
         reason,
     };
-    if path.as_os_str().is_empty() {
-        return Err(cannot("the path is empty".to_owned()));
+    if let Some(reason) = file::unusable(path) {
+        return Err(cannot(reason));
     }
-    if path.is_dir() {
-        return Err(cannot("it is a directory".to_owned()));
-    }
-    if let Some(parent) = path.parent()
-        && !parent.as_os_str().is_empty()
-        && !parent.is_dir()
+    if path.exists()
+        && let Some(reason) = file::read_only_reason(path)
     {
-        return Err(cannot(format!(
-            "the directory {} does not exist",
-            parent.display()
-        )));
+        return Err(Error::ReadOnly {
+            path: path.to_path_buf(),
+            reason,
+        });
     }
-    create_owner_only(path).map_err(|e| cannot(e.to_string()))?;
+    let created = file::create_owner_only(path)
+        .map_err(|e| cannot(format!("cannot create it: {}", file::describe(&e))))?;
+    let opened = file::tighten(path).map_err(cannot).and_then(|()| {
+        // No SQLITE_OPEN_CREATE: the file exists now, and if it vanished in
+        // between we would rather fail than create it with the default mode.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| cannot(e.to_string()))?;
+        configure(&conn, path, Some(path), options)?;
+        Ok(conn)
+    });
+    if opened.is_err() && created {
+        file::remove_created(path);
+    }
+    opened
+}
 
-    // No SQLITE_OPEN_CREATE: the file exists now, and if it vanished in
-    // between we would rather fail than create it with the default mode.
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags).map_err(|e| cannot(e.to_string()))?;
-    if conn.is_readonly(rusqlite::MAIN_DB)? {
-        return Err(cannot("the file is read-only".to_owned()));
+/// Opens an existing store file for reading only: nothing is created,
+/// changed or migrated. In WAL mode SQLite needs the `-shm` file; when it
+/// is absent and cannot be created (a read-only directory), the file is
+/// opened as immutable, which is exact for a store nobody can write.
+pub(crate) fn open_file_read_only(path: &Path, options: &StoreOptions) -> Result<Connection> {
+    let cannot = |reason: String| Error::CannotOpen {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if let Some(reason) = file::unusable(path) {
+        return Err(cannot(reason));
     }
-    configure(&conn, path, Some(path), options)?;
-    Ok(conn)
+    if !path.exists() {
+        return Err(cannot("it does not exist".to_owned()));
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| cannot(e.to_string()))?;
+    match configure_read_only(&conn, path, options) {
+        Err(Error::Sqlite(e))
+            if matches!(
+                sqlite_code(&e),
+                Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly)
+            ) =>
+        {
+            drop(conn);
+            let uri = format!("file:{}?immutable=1", uri_path(path));
+            let conn = Connection::open_with_flags(&uri, flags | OpenFlags::SQLITE_OPEN_URI)
+                .map_err(|e| cannot(e.to_string()))?;
+            configure_read_only(&conn, path, options)?;
+            Ok(conn)
+        }
+        Err(e) => Err(e),
+        Ok(()) => Ok(conn),
+    }
+}
+
+/// `path` percent-encoded for an SQLite `file:` URI.
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for &b in path.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Opens a configured in-memory database.
@@ -180,22 +236,6 @@ fn check_whole_pages(conn: &Connection, file: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Creates `path` with mode 0600 on Unix if it does not exist yet.
-pub(crate) fn create_owner_only(path: &Path) -> std::io::Result<()> {
-    let mut open = std::fs::OpenOptions::new();
-    open.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        open.mode(0o600);
-    }
-    match open.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
 pub(crate) fn sqlite_code(e: &rusqlite::Error) -> Option<ErrorCode> {
     match e {
         rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
@@ -211,38 +251,8 @@ pub(crate) fn configure(
     file: Option<&Path>,
     options: &StoreOptions,
 ) -> Result<()> {
-    // SQLite takes the timeout in milliseconds as a C int: cap it (about 24
-    // days; `Duration::MAX` means "wait as long as you can").
-    let busy_timeout = options
-        .busy_timeout
-        .min(Duration::from_millis(i32::MAX.unsigned_abs().into()));
-    conn.busy_timeout(busy_timeout)?;
-    let not_a_store = |reason: String| Error::NotAStore {
-        path: path.into(),
-        reason,
-    };
-
-    // The first read of the file: SQLite checks its header here.
-    let tables: Vec<String> = match read_table_names(conn) {
-        Ok(t) => t,
-        Err(e) => {
-            return Err(match sqlite_code(&e) {
-                Some(ErrorCode::NotADatabase) => {
-                    not_a_store("the file is not an SQLite database".to_owned())
-                }
-                Some(ErrorCode::DatabaseCorrupt) => {
-                    not_a_store(format!("the database is damaged ({e})"))
-                }
-                _ => Error::Sqlite(e),
-            });
-        }
-    };
-    if !tables.is_empty() && !tables.iter().any(|t| t == HISTORY_TABLE) {
-        return Err(not_a_store(format!(
-            "it holds other tables ({}) and no {HISTORY_TABLE}",
-            tables.join(", ")
-        )));
-    }
+    conn.busy_timeout(busy_timeout(options))?;
+    check_is_store(conn, path)?;
     if let Some(file) = file {
         check_whole_pages(conn, file)?;
     }
@@ -250,7 +260,7 @@ pub(crate) fn configure(
     // Switching a new file to WAL needs an exclusive lock, and a concurrent
     // opener can make it answer SQLITE_BUSY at once, without the busy
     // handler: retry until the busy timeout has passed.
-    let deadline = Instant::now() + busy_timeout;
+    let deadline = Instant::now() + busy_timeout(options);
     loop {
         match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
             Ok(_) => break,
@@ -271,9 +281,67 @@ pub(crate) fn configure(
     Ok(())
 }
 
-fn read_table_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    let mut stmt =
-        conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?;
-    let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
+/// [`configure`] for a read-only connection: the same checks and
+/// settings, without switching the journal mode (a write).
+fn configure_read_only(conn: &Connection, path: &Path, options: &StoreOptions) -> Result<()> {
+    conn.busy_timeout(busy_timeout(options))?;
+    check_is_store(conn, path)?;
+    check_whole_pages(conn, path)?;
+    conn.execute_batch(&options.pragma_sql())?;
+    Ok(())
+}
+
+/// The busy timeout as SQLite can take it: milliseconds in a C int (about
+/// 24 days; `Duration::MAX` means "wait as long as you can").
+fn busy_timeout(options: &StoreOptions) -> Duration {
+    options
+        .busy_timeout
+        .min(Duration::from_millis(i32::MAX.unsigned_abs().into()))
+}
+
+/// The first read of the file (SQLite checks its header here): refuses a
+/// file that is not SQLite, or is another application's database (it holds
+/// objects — tables, views, indexes, triggers — but no refinery history).
+fn check_is_store(conn: &Connection, path: &Path) -> Result<()> {
+    let not_a_store = |reason: String| Error::NotAStore {
+        path: path.into(),
+        reason,
+    };
+    let objects: Vec<(String, String)> = match read_objects(conn) {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(match sqlite_code(&e) {
+                Some(ErrorCode::NotADatabase) => {
+                    not_a_store("the file is not an SQLite database".to_owned())
+                }
+                Some(ErrorCode::DatabaseCorrupt) => {
+                    not_a_store(format!("the database is damaged ({e})"))
+                }
+                _ => Error::Sqlite(e),
+            });
+        }
+    };
+    if !objects.is_empty() && !objects.iter().any(|(_, name)| name == HISTORY_TABLE) {
+        let listed: Vec<String> = objects
+            .iter()
+            .take(8)
+            .map(|(kind, name)| format!("{kind} {name}"))
+            .collect();
+        return Err(not_a_store(format!(
+            "it holds other objects ({}{}) and no {HISTORY_TABLE}",
+            listed.join(", "),
+            if objects.len() > 8 { ", …" } else { "" }
+        )));
+    }
+    Ok(())
+}
+
+/// Every schema object of the file but SQLite's own, as `(type, name)`.
+fn read_objects(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare(
+        "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+         ORDER BY type, name",
+    )?;
+    let names = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     names.collect()
 }
