@@ -108,7 +108,7 @@ fn read_history_row(row: &rusqlite::Row<'_>) -> Result<Applied> {
         return Err(bad("name", row.get_ref(2)?, "not text"));
     };
     let rfc3339 = &time::format_description::well_known::Rfc3339;
-    if !text(3).is_some_and(|t| time::OffsetDateTime::parse(t, rfc3339).is_ok()) {
+    if text(3).is_none_or(|t| time::OffsetDateTime::parse(t, rfc3339).is_err()) {
         return Err(bad(
             "applied_on",
             row.get_ref(3)?,
