@@ -208,6 +208,15 @@ fn check_history_not_lost(conn: &Connection, history: &History, path: &Path) -> 
     })
 }
 
+/// Refuses, before anything is written, a file whose history is another
+/// application's, lost, unreadable to refinery, or from a newer build (the
+/// checks [`migrate`] makes, run before the WAL switch).
+pub(crate) fn precheck(conn: &Connection, path: &Path) -> Result<()> {
+    let history = read_history(conn)?;
+    check_history_not_lost(conn, &history, path)?;
+    is_current(&history, &known(&runner()), path).map(|_| ())
+}
+
 /// For a store opened read-only: refuses a file this build would migrate
 /// (that needs writing) as well as every file [`migrate`] refuses.
 pub(crate) fn check_current(conn: &Connection, path: &Path) -> Result<()> {
@@ -337,7 +346,7 @@ mod tests {
 
     /// A file opened and brought up to date, as a store opens it.
     fn open_current(path: &Path) -> Connection {
-        let mut conn = open_file(path, &StoreOptions::default()).unwrap();
+        let mut conn = open_file(path, &StoreOptions::default(), precheck).unwrap();
         migrate_to_current(&mut conn, path).unwrap();
         conn
     }
@@ -456,7 +465,14 @@ mod tests {
         let path = dir.path().join("race.db");
         create_owner_only(&path).unwrap();
         let mut conn = Connection::open(&path).unwrap();
-        configure(&conn, &path, Some(&path), &StoreOptions::default()).unwrap();
+        configure(
+            &conn,
+            &path,
+            Some(&path),
+            &StoreOptions::default(),
+            precheck,
+        )
+        .unwrap();
         let runner = migrations::runner().set_grouped(true);
         let v1 = runner.get_migrations()[0].sql().unwrap().to_owned();
         let mut runs = 0;
@@ -486,7 +502,10 @@ mod tests {
     fn open_file_with_runner(path: &Path, runner: refinery::Runner) -> Connection {
         create_owner_only(path).unwrap();
         let mut conn = Connection::open(path).unwrap();
-        configure(&conn, path, Some(path), &StoreOptions::default()).unwrap();
+        configure(&conn, path, Some(path), &StoreOptions::default(), |_, _| {
+            Ok(())
+        })
+        .unwrap();
         migrate(&mut conn, path, runner).unwrap();
         conn
     }

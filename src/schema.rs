@@ -91,6 +91,17 @@ pub(crate) fn check_objects(
         .filter(|o| !found.contains(*o))
         .map(String::as_str)
         .collect();
+    // A missing table or view is named once, not with each of its columns.
+    let gone = |column: &str| {
+        column
+            .strip_prefix("column ")
+            .and_then(|c| c.split_once('.'))
+            .is_some_and(|(object, _)| {
+                missing.contains(&format!("table {object}").as_str())
+                    || missing.contains(&format!("view {object}").as_str())
+            })
+    };
+    let missing: Vec<&str> = missing.iter().copied().filter(|m| !gone(m)).collect();
     if missing.is_empty() {
         return Ok(());
     }

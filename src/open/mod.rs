@@ -116,7 +116,11 @@ const CACHE_SIZE_KIB: i64 = 64 * 1024;
 /// path that cannot be a store file is refused in words before anything
 /// is created; a store this process cannot write is [`Error::ReadOnly`];
 /// a file this call created is removed again if the open fails.
-pub(crate) fn open_file(path: &Path, options: &StoreOptions) -> Result<Connection> {
+pub(crate) fn open_file(
+    path: &Path,
+    options: &StoreOptions,
+    precheck: Precheck,
+) -> Result<Connection> {
     let cannot = |reason: String| Error::CannotOpen {
         path: path.to_path_buf(),
         reason,
@@ -139,7 +143,7 @@ pub(crate) fn open_file(path: &Path, options: &StoreOptions) -> Result<Connectio
         // between we would rather fail than create it with the default mode.
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| cannot(e.to_string()))?;
-        configure(&conn, path, Some(path), options)?;
+        configure(&conn, path, Some(path), options, precheck)?;
         Ok(conn)
     });
     if opened.is_err() && created {
@@ -200,7 +204,7 @@ fn uri_path(path: &Path) -> String {
 /// Opens a configured in-memory database.
 pub(crate) fn open_memory(options: &StoreOptions) -> Result<Connection> {
     let conn = Connection::open_in_memory()?;
-    configure(&conn, Path::new(":memory:"), None, options)?;
+    configure(&conn, Path::new(":memory:"), None, options, |_, _| Ok(()))?;
     Ok(conn)
 }
 
@@ -243,6 +247,11 @@ pub(crate) fn sqlite_code(e: &rusqlite::Error) -> Option<ErrorCode> {
     }
 }
 
+/// What the caller checks before the file is first written: that its
+/// migration history is this tool's (see `migrate::precheck`), so another
+/// application's database is refused byte for byte.
+pub(crate) type Precheck = fn(&Connection, &Path) -> Result<()>;
+
 /// Step one: connection settings, all outside any transaction. Also the
 /// first read of the file, which tells whether it is a database at all.
 pub(crate) fn configure(
@@ -250,12 +259,15 @@ pub(crate) fn configure(
     path: &Path,
     file: Option<&Path>,
     options: &StoreOptions,
+    precheck: Precheck,
 ) -> Result<()> {
     conn.busy_timeout(busy_timeout(options))?;
     check_is_store(conn, path)?;
     if let Some(file) = file {
         check_whole_pages(conn, file)?;
     }
+    // Before the first write (the WAL switch rewrites the header).
+    precheck(conn, path)?;
 
     // Switching a new file to WAL needs an exclusive lock, and a concurrent
     // opener can make it answer SQLITE_BUSY at once, without the busy
@@ -321,7 +333,17 @@ fn check_is_store(conn: &Connection, path: &Path) -> Result<()> {
             });
         }
     };
-    if !objects.is_empty() && !objects.iter().any(|(_, name)| name == HISTORY_TABLE) {
+    let has = |kind: &str, name: &str| objects.iter().any(|(k, n)| k == kind && n == name);
+    if !has("table", HISTORY_TABLE) && has("table", "plugins") && has("table", "plugin_pids") {
+        return Err(Error::Damaged {
+            path: path.into(),
+            reason: format!(
+                "its migration history ({HISTORY_TABLE}) is missing, but it holds the store's \
+                 tables; it was left untouched"
+            ),
+        });
+    }
+    if !objects.is_empty() && !has("table", HISTORY_TABLE) {
         let listed: Vec<String> = objects
             .iter()
             .take(8)

@@ -75,7 +75,8 @@ impl MetadataStore {
     /// durability).
     pub fn open_with(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
         let path = path.as_ref();
-        let mut conn = open::open_file(path, &options)?;
+        let mut conn = open::open_file(path, &options, migrate::precheck)
+            .map_err(|e| e.in_file(path, options.busy_timeout))?;
         migrate::migrate_to_current(&mut conn, path)
             .map_err(|e| e.in_file(path, options.busy_timeout))?;
         Ok(MetadataStore {
