@@ -294,3 +294,47 @@ fn a_store_missing_part_of_its_schema_is_damaged_and_named() {
         assert!(err.contains("damaged"), "{edit}: {err}");
     }
 }
+
+/// JSON numbers in `config_schema` and `metadata` come back as the same
+/// number, digit for digit, through the library and through import →
+/// export: integers beyond 64 bits (Python writes them; they used to come
+/// back as floats), exponents, fractions, negative zero. Only an
+/// exponent's spelling is normalised (`1E2` is written `1e+2`).
+#[test]
+fn json_numbers_round_trip_exactly() {
+    let numbers = [
+        "18446744073709551616",
+        "-9223372036854775809",
+        "123456789012345678901234567890",
+        "1e+400",
+        "1e+2",
+        "1.0",
+        "-0.0",
+        "0.1",
+        "2.5e-324",
+    ];
+    let list = numbers.join(", ");
+    let record = format!(
+        r#"{{"name": "n", "category": "c", "title": "t",
+            "config_schema": {{"type": "object", "numbers": [{list}]}},
+            "execution_mode": "cloud_gpu",
+            "remote_resource": {{"provider": "aws", "metadata": {{"numbers": [{list}]}}}}}}"#
+    );
+    let plugin = plugin_metastore::PluginMetadata::from_json_records(&record).unwrap();
+    let store = MetadataStore::open_in_memory().unwrap();
+    store.save(&plugin[0]).unwrap();
+    let back = serde_json::to_string(&store.get("c", "n").unwrap().unwrap()).unwrap();
+    assert_eq!(back.matches(&format!("[{}]", numbers.join(","))).count(), 2, "{back}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.json");
+    std::fs::write(&file, &record).unwrap();
+    let db = dir.path().join("n.db");
+    let db = db.to_str().unwrap();
+    assert_eq!(cli(&["--db", db, "import", file.to_str().unwrap()]).0, 0);
+    let (code, exported, _) = cli(&["--db", db, "export"]);
+    assert_eq!(code, 0);
+    for n in numbers {
+        assert_eq!(exported.matches(&format!(" {n}")).count(), 2, "{n} in {exported}");
+    }
+}
