@@ -324,7 +324,11 @@ fn json_numbers_round_trip_exactly() {
     let store = MetadataStore::open_in_memory().unwrap();
     store.save(&plugin[0]).unwrap();
     let back = serde_json::to_string(&store.get("c", "n").unwrap().unwrap()).unwrap();
-    assert_eq!(back.matches(&format!("[{}]", numbers.join(","))).count(), 2, "{back}");
+    assert_eq!(
+        back.matches(&format!("[{}]", numbers.join(","))).count(),
+        2,
+        "{back}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("in.json");
@@ -335,6 +339,77 @@ fn json_numbers_round_trip_exactly() {
     let (code, exported, _) = cli(&["--db", db, "export"]);
     assert_eq!(code, 0);
     for n in numbers {
-        assert_eq!(exported.matches(&format!(" {n}")).count(), 2, "{n} in {exported}");
+        assert_eq!(
+            exported.matches(&format!(" {n}")).count(),
+            2,
+            "{n} in {exported}"
+        );
+    }
+}
+
+/// Text a terminal would act on or hide — escape sequences, carriage
+/// returns, bidi overrides, zero-width characters — never reaches it raw,
+/// whichever way it is printed: the list table, `show`, `check`, and error
+/// messages that quote an imported record (its id, serde's "unknown
+/// variant" text).
+#[test]
+fn stored_and_imported_text_never_reaches_the_terminal_raw() {
+    let hostile = [
+        "\u{1b}[31mred\u{1b}[0m",
+        "over\rwrite",
+        "back\u{8}space",
+        "\u{202e}desrever",
+        "zero\u{200b}width",
+        "bom\u{feff}",
+        "c1\u{9b}31m",
+        "tag\u{e0041}",
+    ];
+    let raw = |out: &str| {
+        out.chars().find(|&c| {
+            (c.is_control() && c != '\n')
+                || ('\u{200b}'..='\u{202e}').contains(&c)
+                || c == '\u{feff}'
+                || ('\u{e0000}'..='\u{e007f}').contains(&c)
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let db = db.to_str().unwrap();
+    for (i, text) in hostile.iter().enumerate() {
+        let record = serde_json::json!({
+            "name": format!("n{i}{text}"), "category": "c", "title": text,
+            "config_schema": {"note": text}, "container_id": text,
+            "description": text,
+            "remote_resource": {"provider": "aws", "status": text, "metadata": {"k": text}}
+        });
+        let file = dir.path().join(format!("r{i}.json"));
+        std::fs::write(&file, record.to_string()).unwrap();
+        let (code, _, err) = cli(&["--db", db, "import", file.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        let id = format!("c_n{i}{text}");
+        for args in [
+            vec!["list"],
+            vec!["show", id.as_str()],
+            vec!["check"],
+            vec!["show", "c_nope"],
+        ] {
+            let (_, out, err) = cli(&[&["--db", db][..], &args[..]].concat());
+            assert_eq!(raw(&out), None, "{args:?} printed {text:?} raw: {out}");
+            assert_eq!(raw(&err), None, "{args:?} printed {text:?} raw: {err}");
+        }
+        // Refused imports quote the record: its id, serde's message.
+        for bad in [
+            serde_json::json!({"name": text, "category": "c", "title": "t",
+                "config_schema": [] }),
+            serde_json::json!({"name": "n", "category": "c", "title": "t",
+                "config_schema": {}, "execution_mode": text}),
+            serde_json::json!({"name": "n", "category": "c", "title": "t",
+                "config_schema": {}, (*text): 1}),
+        ] {
+            std::fs::write(&file, bad.to_string()).unwrap();
+            let (code, _, err) = cli(&["--db", db, "import", file.to_str().unwrap()]);
+            assert_eq!(code, 1);
+            assert_eq!(raw(&err), None, "{text:?} raw in: {err}");
+        }
     }
 }

@@ -44,7 +44,9 @@ fn main() -> ExitCode {
 
 /// Prints `plugin-metastore: <message>` (newlines flattened) on stderr.
 fn report(message: &str) {
-    let one_line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Messages quote imported and stored text (a record's id, serde's
+    // "unknown variant …"): nothing in them may reach the terminal raw.
+    let one_line = output::printable(&message.split_whitespace().collect::<Vec<_>>().join(" "));
     // Nothing sensible is left to do if stderr itself is gone.
     let _ = writeln!(io::stderr().lock(), "plugin-metastore: {one_line}");
 }

@@ -84,18 +84,39 @@ fn short_container(id: &str) -> String {
 /// `s` with control characters escaped, so stored text cannot move the
 /// cursor or recolour the terminal.
 pub(crate) fn printable(s: &str) -> String {
-    if s.chars().any(char::is_control) {
-        s.escape_debug().to_string()
-    } else {
-        s.to_owned()
+    if !s.chars().any(hidden) {
+        return s.to_owned();
     }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if hidden(c) {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A character a terminal would act on or not show: controls (C0, DEL,
+/// C1: escape sequences, carriage return, backspace) and invisible format
+/// characters (bidi overrides and isolates, zero-width characters, the
+/// byte-order mark, interlinear annotation marks, tag characters), which
+/// could make one row display another's id or status.
+pub(crate) fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+            | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FEFF}'
+            | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}' | '\u{E0000}'..='\u{E007F}')
 }
 
 /// Every field of one plugin, one per line, for `show`.
 pub(crate) fn details(p: &PluginMetadata) -> String {
     let text = |v: &Option<String>| v.as_ref().map_or_else(|| "-".to_owned(), |s| quoted(s));
     let mut rows: Vec<(&str, String)> = vec![
-        ("unique id", p.unique_id()),
+        ("unique id", printable(&p.unique_id())),
         ("name", quoted(&p.name)),
         ("category", quoted(&p.category)),
         ("title", quoted(&p.title)),
@@ -135,7 +156,7 @@ pub(crate) fn details(p: &PluginMetadata) -> String {
         ("container_id", text(&p.container_id)),
         ("conda_env_name", text(&p.conda_env_name)),
         ("active resources", yes_no(p.has_active_resources())),
-        ("config_schema", p.config_schema.to_string()),
+        ("config_schema", printable(&p.config_schema.to_string())),
     ];
     match &p.remote_resource {
         None => rows.push(("remote_resource", "-".to_owned())),
@@ -159,7 +180,7 @@ pub(crate) fn details(p: &PluginMetadata) -> String {
                 ),
                 (
                     "remote.metadata",
-                    serde_json::Value::Object(r.metadata.clone()).to_string(),
+                    printable(&serde_json::Value::Object(r.metadata.clone()).to_string()),
                 ),
             ]);
         }
@@ -173,12 +194,12 @@ pub(crate) fn details(p: &PluginMetadata) -> String {
 /// A string shown as is, unless quoting is needed to see it: empty, or
 /// with leading/trailing space or control characters.
 fn quoted(s: &str) -> String {
-    let plain =
-        !s.is_empty() && s.trim() == s && !s.chars().any(char::is_control) && !s.starts_with('"');
+    let plain = !s.is_empty() && s.trim() == s && !s.chars().any(hidden) && !s.starts_with('"');
     if plain {
         s.to_owned()
     } else {
-        format!("{s:?}")
+        // Debug escapes controls and invisible format characters too.
+        printable(&format!("{s:?}"))
     }
 }
 
