@@ -413,3 +413,127 @@ fn stored_and_imported_text_never_reaches_the_terminal_raw() {
         }
     }
 }
+
+/// Validation refuses exactly what the schema's CHECK constraints refuse:
+/// for values at every column's edge, `validate()` and `save` agree, and a
+/// refused save is an input error naming the field (and record), never a
+/// raw SQLite error.
+#[test]
+fn validation_refuses_whatever_the_schema_refuses() {
+    use plugin_metastore::{CloudProviderType, PluginMetadata, RemoteResourceInfo};
+    let base = || {
+        let mut p = PluginMetadata::new("n", "c", "t", serde_json::json!({}));
+        p.remote_resource = Some(RemoteResourceInfo::new(CloudProviderType::Aws));
+        p
+    };
+    let mut cases: Vec<(String, PluginMetadata)> = Vec::new();
+    for key in ["", "\0", "\0a", "a\0", "a\0b", " ", "ü", "a_b"] {
+        let mut p = base();
+        p.category = key.to_owned();
+        cases.push((format!("category {key:?}"), p));
+        let mut p = base();
+        p.name = key.to_owned();
+        cases.push((format!("name {key:?}"), p));
+    }
+    for text in ["", "\0", "\0x"] {
+        let mut p = base();
+        p.title = text.to_owned();
+        p.description = Some(text.to_owned());
+        p.container_id = Some(text.to_owned());
+        p.remote_resource.as_mut().unwrap().status = text.to_owned();
+        cases.push((format!("texts {text:?}"), p));
+    }
+    for cost in [
+        0.0,
+        -0.0,
+        5e-324,
+        f64::MIN_POSITIVE,
+        f64::MAX,
+        f64::INFINITY,
+        f64::NAN,
+        -1.0,
+    ] {
+        let mut p = base();
+        p.remote_resource.as_mut().unwrap().estimated_cost_per_hour = Some(cost);
+        cases.push((format!("cost {cost:?}"), p));
+    }
+    for pids in [vec![1], vec![u32::MAX], vec![0], vec![7, 7]] {
+        let mut p = base();
+        p.spawned_pids = pids.clone();
+        cases.push((format!("pids {pids:?}"), p));
+    }
+    for (port, gpus) in [(0, 0), (65535, u32::MAX)] {
+        let mut p = base();
+        let r = p.remote_resource.as_mut().unwrap();
+        (r.ssh_port, r.gpu_count) = (port, gpus);
+        cases.push((format!("port {port} gpus {gpus}"), p));
+    }
+    for json in ["{\"k\": \"\\u0000\"}", "{\"n\": 1e+400}", "{\"\": []}"] {
+        let mut p = base();
+        p.config_schema = serde_json::from_str(json).unwrap();
+        p.remote_resource.as_mut().unwrap().metadata = serde_json::from_str(json).unwrap();
+        cases.push((format!("json {json}"), p));
+    }
+    let store = MetadataStore::open_in_memory().unwrap();
+    for (what, plugin) in &cases {
+        let valid = plugin.validate();
+        let saved = store.save(plugin);
+        assert_eq!(
+            valid.is_ok(),
+            saved.is_ok(),
+            "{what}: {valid:?} vs {saved:?}"
+        );
+        if let Err(e) = saved {
+            assert!(matches!(e, Error::InvalidInput { .. }), "{what}: {e}");
+        } else {
+            assert_eq!(
+                store.get(&plugin.category, &plugin.name).unwrap().as_ref(),
+                Some(plugin),
+                "{what}"
+            );
+        }
+    }
+}
+
+/// The same mistake gets the same answer whatever its value: every invalid
+/// PID is a usage error (exit 2); JSON too deep says the same whatever the
+/// depth; two records with one key are refused, nothing stored.
+#[test]
+fn one_class_of_mistake_one_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let db = db.to_str().unwrap();
+    assert_eq!(cli(&["--db", db, "demo"]).0, 0);
+    let _ = cli(&["--db", db, "reap", "--kill", "--grace", "1"]);
+    for bad in ["0", "-5", "x", "4294967296", "99999999999", "1.5", ""] {
+        let (code, _, err) = cli(&["--db", db, "pid", "add", "transcription_whisper_tiny", bad]);
+        assert_eq!(code, 2, "PID {bad:?}: {err}");
+    }
+
+    let nested = |levels: usize| {
+        format!(
+            r#"{{"name": "deep", "category": "c", "title": "t", "config_schema": {{"x": {}1{}}}}}"#,
+            "[".repeat(levels),
+            "]".repeat(levels)
+        )
+    };
+    let file = dir.path().join("deep.json");
+    let mut messages = Vec::new();
+    for levels in [100, 126, 127, 128, 1000] {
+        std::fs::write(&file, nested(levels)).unwrap();
+        let (code, _, err) = cli(&["--db", db, "import", file.to_str().unwrap()]);
+        assert_eq!(code, 1, "{levels}");
+        messages.push(err.contains("more than 100 levels deep"));
+    }
+    assert_eq!(messages, [true; 5]);
+
+    let before = cli(&["--db", db, "export"]).1;
+    let twice = r#"[{"name": "a", "category": "c", "title": "1", "config_schema": {}},
+                    {"name": "b", "category": "c", "title": "2", "config_schema": {}},
+                    {"name": "a", "category": "c", "title": "3", "config_schema": {}}]"#;
+    std::fs::write(&file, twice).unwrap();
+    let (code, out, err) = cli(&["--db", db, "import", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(err.contains("records 1 and 3"), "{err}");
+    assert_eq!(cli(&["--db", db, "export"]).1, before);
+}

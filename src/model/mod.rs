@@ -252,9 +252,20 @@ impl PluginMetadata {
         // A byte-order mark (some Windows editors write one) is not JSON.
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let expected = "expected a JSON array of plugin records or one record (an object)";
+        // serde_json stops at 128 levels with its own message; say what
+        // `validate` says about any JSON deeper than MAX_JSON_DEPTH.
+        let depth = |e: serde_json::Error| {
+            if e.to_string().starts_with("recursion limit exceeded") {
+                too_deep("config_schema or remote_resource.metadata")
+            } else {
+                Error::Json(e)
+            }
+        };
         match text.trim_start().chars().next() {
-            Some('[') => Ok(serde_json::from_str::<Vec<PluginMetadata>>(text)?),
-            Some('{') => Ok(vec![serde_json::from_str::<PluginMetadata>(text)?]),
+            Some('[') => serde_json::from_str::<Vec<PluginMetadata>>(text).map_err(depth),
+            Some('{') => serde_json::from_str::<PluginMetadata>(text)
+                .map(|p| vec![p])
+                .map_err(depth),
             Some(_) => {
                 let value = serde_json::from_str::<serde_json::Value>(text)?;
                 Err(Error::invalid(
@@ -356,6 +367,16 @@ pub(crate) fn validate_key(category: &str, name: &str) -> Result<()> {
             "name",
             format!("must not be empty (category {category:?})"),
         ));
+    }
+    // The schema's `length(x) > 0` stops at the first NUL, and a key with
+    // NUL in it cannot be typed in the sqlite3 CLI: refused like the schema.
+    for (field, value) in [("category", category), ("name", name)] {
+        if value.contains('\0') {
+            return Err(Error::invalid(
+                field,
+                format!("must not contain NUL characters, got {value:?}"),
+            ));
+        }
     }
     Ok(())
 }

@@ -198,6 +198,7 @@ pub(crate) enum PidCommand {
         #[command(flatten)]
         target: Target,
         /// The process id (> 0)
+        #[arg(value_parser = parse_pid)]
         pid: u32,
     },
     /// Remove a PID from the plugin's list
@@ -208,6 +209,7 @@ pub(crate) enum PidCommand {
         #[command(flatten)]
         target: Target,
         /// The process id
+        #[arg(value_parser = parse_pid)]
         pid: u32,
     },
     /// Remove every PID of the plugin
@@ -333,4 +335,13 @@ fn parse_grace(s: &str) -> Result<Duration, String> {
         return Err(format!("{s} is not between 0 and 86400 seconds"));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parses a PID: 1 ..= 4294967295, every other value the same usage error.
+fn parse_pid(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(0) => Err("PID 0 is not a process".to_owned()),
+        Ok(pid) => Ok(pid),
+        Err(_) => Err(format!("{s:?} is not a PID (1 ..= 4294967295)")),
+    }
 }

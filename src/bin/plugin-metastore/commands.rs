@@ -101,6 +101,18 @@ fn import(db: Option<PathBuf>, file: &str) -> CliResult {
         (file.to_owned(), text)
     };
     let plugins = parse_records(&label, &text)?;
+    // Two records with one key would store one plugin and report two.
+    let mut seen = std::collections::HashMap::new();
+    for (i, p) in plugins.iter().enumerate() {
+        if let Some(first) = seen.insert((&p.category, &p.name), i + 1) {
+            return Err(Failure(format!(
+                "{label}: records {first} and {} are the same plugin (category {:?}, name {:?})",
+                i + 1,
+                p.category,
+                p.name
+            )));
+        }
+    }
     for (i, p) in plugins.iter().enumerate() {
         p.validate().map_err(|e| {
             Failure(format!(
