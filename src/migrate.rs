@@ -18,11 +18,13 @@
 //!   while another process is making progress.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::error::{Error, Result, show};
 use crate::open::HISTORY_TABLE;
+use crate::schema;
 
 refinery::embed_migrations!("migrations");
 
@@ -223,7 +225,7 @@ pub(crate) fn check_current(conn: &Connection, path: &Path) -> Result<()> {
     let history = read_history(conn)?;
     check_history_not_lost(conn, &history, path)?;
     if is_current(&history, &known(&runner()), path)? {
-        return crate::schema::check_objects(conn, path, None);
+        return check_objects(conn, path, &runner());
     }
     let found = history.applied.iter().map(|a| a.version).max().unwrap_or(0);
     Err(Error::ReadOnly {
@@ -236,12 +238,24 @@ pub(crate) fn check_current(conn: &Connection, path: &Path) -> Result<()> {
     })
 }
 
-/// [`crate::schema::check_objects`] against `runner`'s migrations (the
-/// cached expectation when they are this build's).
+/// [`schema::check_objects`] against the objects `runner`'s migrations
+/// create (this build's computed once per process).
 fn check_objects(conn: &Connection, path: &Path, runner: &refinery::Runner) -> Result<()> {
-    let ours = known(runner) == known(&migrations::runner());
-    let custom = (!ours).then(|| refinery::Runner::new(runner.get_migrations()));
-    crate::schema::check_objects(conn, path, custom)
+    static OURS: OnceLock<std::result::Result<schema::Objects, String>> = OnceLock::new();
+    let mine = known(runner);
+    if mine != known(&migrations::runner()) {
+        let expected = schema::expected_by(refinery::Runner::new(runner.get_migrations()))?;
+        return schema::check_objects(conn, path, &expected);
+    }
+    let expected = OURS
+        .get_or_init(|| schema::expected_by(migrations::runner()).map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| Error::Migration {
+            path: ":memory:".into(),
+            reason: e.clone(),
+            source: None,
+        })?;
+    schema::check_objects(conn, path, expected)
 }
 
 /// The migrations of `runner` as [`Known`].

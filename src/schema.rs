@@ -1,13 +1,13 @@
 //! Is the schema whole? A store's tables, columns, views, indexes and
 //! triggers are what its migrations made them; one dropped by hand (a view,
 //! a column through a table rebuild) would otherwise be found only when a
-//! query fails. The expected objects are the ones this build's migrations
-//! create, read once per process from an in-memory database; a file may hold
-//! more (a person's own index or view), never fewer.
+//! query fails. The expected objects are the ones the migrations create on
+//! an in-memory database (`migrate` computes this build's once per
+//! process); a file may hold more (a person's own index or view), never
+//! fewer.
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::OnceLock;
 
 use rusqlite::Connection;
 
@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 
 /// One schema object (`table plugins`) or one column (`column
 /// plugins.title`), as words for a message.
-type Objects = BTreeSet<String>;
+pub(crate) type Objects = BTreeSet<String>;
 
 /// Every object and column of the file, but SQLite's own.
 const OBJECTS: &str = "SELECT m.type, m.name, p.name FROM sqlite_master m \
@@ -37,7 +37,7 @@ fn read_objects(conn: &Connection) -> rusqlite::Result<Objects> {
 }
 
 /// The objects `runner`'s migrations create on an empty database.
-fn expected_by(runner: refinery::Runner) -> Result<Objects> {
+pub(crate) fn expected_by(runner: refinery::Runner) -> Result<Objects> {
     let mut conn = Connection::open_in_memory()?;
     runner
         .set_grouped(true)
@@ -50,35 +50,9 @@ fn expected_by(runner: refinery::Runner) -> Result<Objects> {
     Ok(read_objects(&conn)?)
 }
 
-/// The objects this build's migrations create, computed once.
-fn expected() -> Result<&'static Objects> {
-    static EXPECTED: OnceLock<std::result::Result<Objects, String>> = OnceLock::new();
-    EXPECTED
-        .get_or_init(|| expected_by(crate::migrate::runner()).map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| Error::Migration {
-            path: ":memory:".into(),
-            reason: e.clone(),
-            source: None,
-        })
-}
-
-/// Refuses a store whose schema lacks something this build's migrations
-/// made, naming each missing object or column; `runner` is the set of
-/// migrations the file is current with (this build's, but for tests).
-pub(crate) fn check_objects(
-    conn: &Connection,
-    path: &Path,
-    runner: Option<refinery::Runner>,
-) -> Result<()> {
-    let owned;
-    let expected = match runner {
-        None => expected()?,
-        Some(runner) => {
-            owned = expected_by(runner)?;
-            &owned
-        }
-    };
+/// Refuses a store whose schema lacks any of the `expected` objects (see
+/// [`expected_by`]), naming each missing object or column.
+pub(crate) fn check_objects(conn: &Connection, path: &Path, expected: &Objects) -> Result<()> {
     let damaged = |reason: String| Error::Damaged {
         path: path.into(),
         reason,
@@ -117,7 +91,7 @@ mod tests {
 
     #[test]
     fn the_expected_schema_names_tables_columns_and_views() {
-        let expected = expected().unwrap();
+        let expected = expected_by(crate::migrate::runner()).unwrap();
         for object in [
             "table plugins",
             "column plugins.title",

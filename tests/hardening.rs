@@ -537,3 +537,81 @@ fn one_class_of_mistake_one_answer() {
     assert!(err.contains("records 1 and 3"), "{err}");
     assert_eq!(cli(&["--db", db, "export"]).1, before);
 }
+
+/// One plugin with a value forced into the file (each kind of bad value in
+/// turn) neither blocks the rest nor itself: `list` / `export` say what is
+/// wrong and how to get the rest, `--skip-bad` lists and exports the rest
+/// naming the bad row, and the plugin can be overwritten (import) or
+/// deleted by its id without being read.
+#[test]
+fn a_bad_row_blocks_neither_the_rest_nor_its_own_repair() {
+    let forced = [
+        (
+            "UPDATE plugins SET execution_mode = 'teleport' WHERE name = 'plugin1'",
+            "execution_mode",
+        ),
+        (
+            "UPDATE plugins SET config_schema = '[1' WHERE name = 'plugin1'",
+            "config_schema",
+        ),
+        (
+            "UPDATE plugins SET title = x'ff00' WHERE name = 'plugin1'",
+            "title",
+        ),
+        (
+            "UPDATE plugin_pids SET pid = -5 WHERE position = 0 AND plugin_id = \
+             (SELECT id FROM plugins WHERE name = 'plugin1')",
+            "pid",
+        ),
+        (
+            "UPDATE remote_resources SET provider = 'moon' WHERE plugin_id = \
+             (SELECT id FROM plugins WHERE name = 'plugin1')",
+            "provider",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let fixed = dir.path().join("fixed.json");
+    std::fs::write(&fixed, serde_json::to_string(&sample(1)).unwrap()).unwrap();
+    for (i, (sql, column)) in forced.iter().enumerate() {
+        let path = sample_store(dir.path(), &format!("b{i}.db"), 3);
+        sqlite3(
+            &path,
+            &format!("PRAGMA ignore_check_constraints = ON; {sql}"),
+        );
+        let db = path.to_str().unwrap();
+        let (code, _, err) = cli(&["--db", db, "list"]);
+        assert_eq!(code, 1, "{sql}");
+        assert!(
+            err.contains(column) && err.contains("--skip-bad"),
+            "{sql}: {err}"
+        );
+        for args in [
+            vec!["list", "--json", "--skip-bad"],
+            vec!["export", "--skip-bad"],
+        ] {
+            let (code, out, err) = cli(&[&["--db", db][..], &args[..]].concat());
+            assert_eq!(code, 0, "{sql}: {err}");
+            let listed: Vec<plugin_metastore::PluginMetadata> = serde_json::from_str(&out).unwrap();
+            assert_eq!(listed, [sample(0), sample(2)], "{sql}");
+            assert!(
+                err.contains("skipped") && err.contains(column),
+                "{sql}: {err}"
+            );
+        }
+        // Overwrite it with a good record, or delete it: neither reads it.
+        if i % 2 == 0 {
+            let (code, _, err) = cli(&["--db", db, "import", fixed.to_str().unwrap()]);
+            assert_eq!(code, 0, "{sql}: {err}");
+            let store = MetadataStore::open(&path).unwrap();
+            assert_eq!(
+                store.list().unwrap(),
+                (0..3).map(sample).collect::<Vec<_>>()
+            );
+        } else {
+            let (code, _, err) = cli(&["--db", db, "delete", "sample_plugin1"]);
+            assert_eq!(code, 0, "{sql}: {err}");
+            let store = MetadataStore::open(&path).unwrap();
+            assert_eq!(store.list().unwrap(), [sample(0), sample(2)]);
+        }
+    }
+}

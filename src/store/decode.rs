@@ -11,8 +11,9 @@ use rusqlite::types::ValueRef;
 use crate::error::{Error, Result, show};
 use crate::model::{PluginMetadata, RemoteResourceInfo};
 
-/// Decodes `(plugin_id, pid, rowid)`.
-pub(super) fn read_pid(row: Option<&Row<'_>>) -> Result<Option<(i64, u32)>> {
+/// Decodes `(plugin_id, pid, rowid)`: the owner, and the PID or why it
+/// cannot be read (kept apart, so a lenient reader can skip its plugin).
+pub(super) fn read_pid(row: Option<&Row<'_>>) -> Result<Option<(i64, Result<u32>)>> {
     let Some(row) = row else { return Ok(None) };
     let owner: i64 = row.get(0)?;
     let rowid: i64 = row.get(2)?;
@@ -21,11 +22,13 @@ pub(super) fn read_pid(row: Option<&Row<'_>>) -> Result<Option<(i64, u32)>> {
         table: "plugin_pids",
         id: rowid,
     };
-    let pid = col.integer(1, "pid")?;
-    match u32::try_from(pid) {
-        Ok(pid) if pid > 0 => Ok(Some((owner, pid))),
-        _ => Err(col.bad("pid", pid.to_string(), "not a PID (1 ..= 4294967295)")),
-    }
+    let pid = col
+        .integer(1, "pid")
+        .and_then(|pid| match u32::try_from(pid) {
+            Ok(pid) if pid > 0 => Ok(pid),
+            _ => Err(col.bad("pid", pid.to_string(), "not a PID (1 ..= 4294967295)")),
+        });
+    Ok(Some((owner, pid)))
 }
 
 /// One row of [`PID_CLAIMS`](super::sql::PID_CLAIMS): a stored PID, its

@@ -3,6 +3,7 @@
 //! Every SQL statement on the store's tables is in [`sql`], by table; the
 //! rest of this module runs them:
 //! - `plugins.rs`: save, get, list, query, count, delete — whole plugins;
+//! - `read.rs`: reading whole plugins, one by key or many side by side;
 //! - `resources.rs`: the resource lifecycle (PIDs, container, remote
 //!   resource), one atomic change at a time;
 //! - `processes.rs`: which stored PIDs are still our processes (check),
@@ -36,6 +37,7 @@ use crate::open::{self, StoreOptions};
 mod decode;
 mod plugins;
 mod processes;
+mod read;
 mod resources;
 mod sql;
 #[cfg(test)]

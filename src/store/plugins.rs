@@ -7,12 +7,11 @@
 //! [`MetadataStore::for_each`].
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 
 use super::MetadataStore;
-use super::decode::{decode_plugin, read_pid};
+use super::read::{for_each_in, get_in};
 use super::resources::{StoredIdentity, fresh_identity, write_remote};
 use super::sql::{self, ReadSql};
 use crate::error::{Error, Result};
@@ -177,9 +176,64 @@ impl MetadataStore {
     {
         self.checked(|| {
             let tx = self.read()?;
-            for_each_in(&tx, &ReadSql::new(query), f)?;
+            for_each_in(&tx, &ReadSql::new(query), None, f)?;
             Ok(tx.commit()?)
         })
+    }
+
+    /// [`for_each`](Self::for_each), except that a plugin that cannot be
+    /// read (a value forced into the file by hand) is skipped instead of
+    /// stopping the walk. Returns one [`Error::BadData`] per skipped
+    /// plugin, naming table, column, row and value: the way to list or
+    /// export the rest of a damaged store, and to find what to repair (a
+    /// [`save`](Self::save) or [`delete`](Self::delete) of the plugin never
+    /// needs to read it).
+    pub fn for_each_readable<F>(&self, query: &PluginQuery, f: F) -> Result<Vec<Error>>
+    where
+        F: FnMut(PluginMetadata) -> Result<()>,
+    {
+        self.checked(|| {
+            let tx = self.read()?;
+            let mut skipped = Vec::new();
+            for_each_in(&tx, &ReadSql::new(query), Some(&mut skipped), f)?;
+            tx.commit()?;
+            Ok(skipped)
+        })
+        .map(|skipped| {
+            skipped
+                .into_iter()
+                .map(|e| e.in_file(&self.path, self.options.busy_timeout))
+                .collect()
+        })
+    }
+
+    /// The key `(category, name)` of the plugin whose
+    /// [`unique_id`](PluginMetadata::unique_id) is `id`, found without
+    /// reading the plugin itself (so one with a bad value in the file can
+    /// still be named, repaired or deleted). An id that matches several
+    /// plugins is an [`Error::AmbiguousId`].
+    pub fn resolve_unique_id(&self, id: &str) -> Result<Option<(String, String)>> {
+        let mut found = self.checked(|| {
+            let tx = self.read()?;
+            let mut found = Vec::new();
+            {
+                let mut stmt = tx.prepare_cached(sql::PLUGIN_ID)?;
+                for (category, name) in PluginMetadata::unique_id_splits(id) {
+                    if stmt.exists([category, name])? {
+                        found.push((category.to_owned(), name.to_owned()));
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(found)
+        })?;
+        match found.len() {
+            0 | 1 => Ok(found.pop()),
+            _ => Err(Error::AmbiguousId {
+                id: id.to_owned(),
+                candidates: found,
+            }),
+        }
     }
 
     /// How many plugins [`query`](Self::query) would return (limit and
@@ -301,60 +355,6 @@ fn write_pids(tx: &Transaction<'_>, id: i64, pids: &[u32], at: &str) -> Result<(
             boot_id,
             recorded_at
         ])?;
-    }
-    Ok(())
-}
-
-/// One plugin by key, with its PIDs: two indexed statements.
-fn get_in(tx: &Transaction<'_>, category: &str, name: &str) -> Result<Option<PluginMetadata>> {
-    let mut stmt = tx.prepare_cached(&sql::GET_PLUGIN)?;
-    let mut rows = stmt.query([category, name])?;
-    let Some(row) = rows.next()? else {
-        return Ok(None);
-    };
-    let (id, mut plugin) = decode_plugin(row)?;
-    let mut pids = tx.prepare_cached(sql::GET_PIDS)?;
-    let mut pid_rows = pids.query([id])?;
-    while let Some((_, pid)) = read_pid(pid_rows.next()?)? {
-        plugin.spawned_pids.push(pid);
-    }
-    Ok(Some(plugin))
-}
-
-/// Walks the plugins of `sql` and their PIDs side by side (two statements,
-/// the same order), calling `f` with each whole plugin.
-fn for_each_in(
-    tx: &Transaction<'_>,
-    sql: &ReadSql,
-    mut f: impl FnMut(PluginMetadata) -> Result<()>,
-) -> Result<()> {
-    let mut plugin_stmt = tx.prepare_cached(&sql.plugins)?;
-    let mut pid_stmt = tx.prepare_cached(&sql.pids)?;
-    let mut plugins = plugin_stmt.query(params_from_iter(sql.params.iter()))?;
-    let mut pids = pid_stmt.query(params_from_iter(sql.params.iter()))?;
-    let mut next_pid = read_pid(pids.next()?)?;
-    while let Some(row) = plugins.next()? {
-        let (id, mut plugin) = decode_plugin(row)?;
-        while let Some((owner, pid)) = next_pid {
-            if owner != id {
-                break;
-            }
-            plugin.spawned_pids.push(pid);
-            next_pid = read_pid(pids.next()?)?;
-        }
-        f(plugin)?;
-    }
-    // Both cursors walk the same snapshot in the same order, so every PID
-    // row was taken; a leftover means they fell out of step.
-    if let Some((owner, pid)) = next_pid {
-        return Err(Error::BadData {
-            path: PathBuf::new(),
-            table: "plugin_pids",
-            column: "plugin_id",
-            row: owner,
-            value: pid.to_string(),
-            reason: "PID row out of step with the plugins read".to_owned(),
-        });
     }
     Ok(())
 }

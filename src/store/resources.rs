@@ -17,8 +17,9 @@ impl MetadataStore {
     /// the process that holds it now (start time and boot id; see
     /// [`check_pids`](Self::check_pids)): appended to the list, or, if the
     /// plugin already lists it, re-recorded in place — adding a PID is a
-    /// fresh claim. PID 0 is refused.
-    pub fn add_pid(&self, category: &str, name: &str, pid: u32) -> Result<()> {
+    /// fresh claim. PID 0 is refused. Returns true if the PID was new to
+    /// the plugin, false if it was re-recorded.
+    pub fn add_pid(&self, category: &str, name: &str, pid: u32) -> Result<bool> {
         validate_pid(pid).map_err(|e| e.for_plugin(|| format!("{category}_{name}")))?;
         self.checked(|| {
             let tx = self.write()?;
@@ -40,7 +41,8 @@ impl MetadataStore {
                 boot_id,
                 recorded_at
             ])?;
-            Ok(tx.commit()?)
+            tx.commit()?;
+            Ok(!exists)
         })
     }
 

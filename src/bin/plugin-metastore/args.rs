@@ -93,10 +93,18 @@ Examples:
 
     /// Print every plugin as a JSON array (imports back unchanged)
     #[command(after_help = "\
+A plugin with a value that cannot be read (forced into the file by hand)
+stops the export; --skip-bad exports the rest and names each bad row on
+stderr.
+
 Examples:
   plugin-metastore export > plugins.json
   plugin-metastore export | plugin-metastore --db copy.db import -")]
-    Export,
+    Export {
+        /// Leave out plugins that cannot be read, naming each on stderr
+        #[arg(long)]
+        skip_bad: bool,
+    },
 
     /// Delete a plugin with its PIDs and remote resource
     #[command(after_help = "Example:\n  plugin-metastore delete transcription_whisper_tiny")]
@@ -287,6 +295,9 @@ pub(crate) struct ListArgs {
     /// Print a JSON array of full records instead of the table
     #[arg(long)]
     pub(crate) json: bool,
+    /// Leave out plugins that cannot be read, naming each on stderr
+    #[arg(long)]
+    pub(crate) skip_bad: bool,
 }
 
 impl ListArgs {

@@ -4,12 +4,13 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use plugin_metastore::{Error, MetadataStore, PluginMetadata};
+use plugin_metastore::{Error, MetadataStore, PluginMetadata, PluginQuery};
 
 use crate::args::{Cli, Command, ContainerCommand, PidCommand, Target};
 use crate::failure::{CliResult, Failure, plain, reason};
-use crate::output::{details, print, table, to_json};
+use crate::output::{details, display_path, print, table, to_json};
 use crate::processes;
+use crate::text::printable;
 
 /// The environment variable that names the store when `--db` is absent.
 const DB_ENV: &str = "PLUGIN_METASTORE_DB";
@@ -25,7 +26,7 @@ pub(crate) fn run(cli: Cli) -> CliResult {
         Command::Demo => processes::demo(&open(&resolve_db(db)?)?),
         Command::List(args) => {
             let store = open_reading(&resolve_db(db)?)?;
-            let plugins = store.query(&args.query())?;
+            let plugins = read_plugins(&store, &args.query(), args.skip_bad)?;
             if args.json {
                 print(&to_json(&plugins)?)
             } else {
@@ -42,13 +43,17 @@ pub(crate) fn run(cli: Cli) -> CliResult {
             }
         }
         Command::Import { file } => import(db, &file),
-        Command::Export => {
+        Command::Export { skip_bad } => {
             let store = open_reading(&resolve_db(db)?)?;
-            print(&to_json(&store.list()?)?)
+            print(&to_json(&read_plugins(
+                &store,
+                &PluginQuery::new(),
+                skip_bad,
+            )?)?)
         }
         Command::Delete { target } => {
             let store = open_existing(&resolve_db(db)?)?;
-            let p = find(&store, &target)?;
+            let p = find_key(&store, &target)?;
             if !store.delete(&p.category, &p.name)? {
                 return Err(not_found(&target.id));
             }
@@ -58,7 +63,7 @@ pub(crate) fn run(cli: Cli) -> CliResult {
         Command::Container(cmd) => container(&open_existing(&resolve_db(db)?)?, cmd),
         Command::RemoteStatus { target, status } => {
             let store = open_existing(&resolve_db(db)?)?;
-            let p = find(&store, &target)?;
+            let p = find_key(&store, &target)?;
             store.set_remote_status(&p.category, &p.name, &status)?;
             print(&format!(
                 "remote status of {} set to {status:?}\n",
@@ -153,17 +158,16 @@ fn parse_records(label: &str, text: &str) -> CliResult<Vec<PluginMetadata>> {
 fn pid(store: &MetadataStore, cmd: PidCommand) -> CliResult {
     match cmd {
         PidCommand::Add { target, pid } => {
-            let p = find(store, &target)?;
-            store.add_pid(&p.category, &p.name, pid)?;
-            let what = if p.spawned_pids.contains(&pid) {
-                "re-recorded the process identity of PID"
-            } else {
+            let p = find_key(store, &target)?;
+            let what = if store.add_pid(&p.category, &p.name, pid)? {
                 "added PID"
+            } else {
+                "re-recorded the process identity of PID"
             };
             print(&format!("{what} {pid} to {}\n", p.unique_id()))
         }
         PidCommand::Remove { target, pid } => {
-            let p = find(store, &target)?;
+            let p = find_key(store, &target)?;
             if !store.remove_pid(&p.category, &p.name, pid)? {
                 return Err(Failure(format!(
                     "PID {pid} is not recorded for {}",
@@ -173,7 +177,7 @@ fn pid(store: &MetadataStore, cmd: PidCommand) -> CliResult {
             print(&format!("removed PID {pid} from {}\n", p.unique_id()))
         }
         PidCommand::Clear { target } => {
-            let p = find(store, &target)?;
+            let p = find_key(store, &target)?;
             let n = store.clear_pids(&p.category, &p.name)?;
             let s = if n == 1 { "" } else { "s" };
             print(&format!("removed {n} PID{s} from {}\n", p.unique_id()))
@@ -188,7 +192,7 @@ fn container(store: &MetadataStore, cmd: ContainerCommand) -> CliResult {
             target,
             container_id,
         } => {
-            let p = find(store, &target)?;
+            let p = find_key(store, &target)?;
             store.set_container_id(&p.category, &p.name, Some(&container_id))?;
             print(&format!(
                 "container of {} set to {container_id:?}\n",
@@ -196,7 +200,7 @@ fn container(store: &MetadataStore, cmd: ContainerCommand) -> CliResult {
             ))
         }
         ContainerCommand::Clear { target } => {
-            let p = find(store, &target)?;
+            let p = find_key(store, &target)?;
             store.set_container_id(&p.category, &p.name, None)?;
             print(&format!("container of {} cleared\n", p.unique_id()))
         }
@@ -266,16 +270,39 @@ fn must_exist(path: &Path) -> CliResult {
     Ok(())
 }
 
-/// The store's path for messages.
-pub(crate) fn display_path(store: &MetadataStore) -> String {
-    store
-        .path()
-        .map_or_else(|| "memory".to_owned(), |p| p.display().to_string())
+/// The plugins of `query`. A plugin that cannot be read fails the command
+/// with a hint, or with `skip_bad` is left out and named on stderr.
+fn read_plugins(
+    store: &MetadataStore,
+    query: &PluginQuery,
+    skip_bad: bool,
+) -> CliResult<Vec<PluginMetadata>> {
+    let mut plugins = Vec::new();
+    let collect = |p| {
+        plugins.push(p);
+        Ok(())
+    };
+    if !skip_bad {
+        return match store.for_each(query, collect) {
+            Ok(()) => Ok(plugins),
+            Err(e @ Error::BadData { .. }) => Err(Failure(format!(
+                "{e}; --skip-bad leaves such plugins out and names them"
+            ))),
+            Err(e) => Err(e.into()),
+        };
+    }
+    let skipped = store.for_each_readable(query, collect)?;
+    for e in &skipped {
+        crate::failure::warn(&format!("skipped a plugin that cannot be read: {e}"));
+    }
+    Ok(plugins)
 }
 
-/// The plugin `target` names: by unique id, or with `--category` by the
-/// category and the rest of the id.
-fn find(store: &MetadataStore, target: &Target) -> CliResult<PluginMetadata> {
+/// The key of the plugin `target` names: by unique id, or with
+/// `--category` by the category and the rest of the id. Found without
+/// reading the plugin, so one with a bad value in the file can still be
+/// repaired or deleted.
+fn find_key(store: &MetadataStore, target: &Target) -> CliResult<Key> {
     let id = target.id.as_str();
     if let Some(category) = &target.category {
         let name = id
@@ -286,23 +313,45 @@ fn find(store: &MetadataStore, target: &Target) -> CliResult<PluginMetadata> {
                     "the unique id {id:?} does not start with the category {category:?} and '_'"
                 ))
             })?;
-        return store.get(category, name)?.ok_or_else(|| {
-            Failure(
-                Error::NotFound {
-                    category: category.clone(),
-                    name: name.to_owned(),
-                }
-                .to_string(),
-            )
+        return Ok(Key {
+            category: category.clone(),
+            name: name.to_owned(),
         });
     }
-    match store.get_by_unique_id(id) {
-        Ok(Some(p)) => Ok(p),
+    match store.resolve_unique_id(id) {
+        Ok(Some((category, name))) => Ok(Key { category, name }),
         Ok(None) => Err(not_found(id)),
         Err(e @ Error::AmbiguousId { .. }) => {
             Err(Failure(format!("{e}; pick one with --category CATEGORY")))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The plugin `target` names, read in full.
+fn find(store: &MetadataStore, target: &Target) -> CliResult<PluginMetadata> {
+    let key = find_key(store, target)?;
+    store.get(&key.category, &key.name)?.ok_or_else(|| {
+        Failure(
+            Error::NotFound {
+                category: key.category,
+                name: key.name,
+            }
+            .to_string(),
+        )
+    })
+}
+
+/// A plugin's key, as the commands name it.
+struct Key {
+    category: String,
+    name: String,
+}
+
+impl Key {
+    /// `category_name`, printable.
+    fn unique_id(&self) -> String {
+        printable(&format!("{}_{}", self.category, self.name))
     }
 }
 

@@ -1,6 +1,8 @@
 //! How a command fails: one line for stderr, built from the library's
 //! errors (matched as data, never re-parsed from their text).
 
+use std::io::{self, Write};
+
 use plugin_metastore::Error;
 
 /// A failed command: the one line printed after `plugin-metastore: `.
@@ -32,4 +34,20 @@ pub(crate) fn plain(e: &Error) -> String {
         Error::InvalidInput { field, reason, .. } => format!("{field}: {reason}"),
         other => other.to_string(),
     }
+}
+
+/// Prints `plugin-metastore: <message>` on stderr for a command that goes
+/// on (a skipped row); the same form as a failure.
+pub(crate) fn warn(message: &str) {
+    report(message);
+}
+
+/// Prints `plugin-metastore: <message>` (newlines flattened) on stderr.
+pub(crate) fn report(message: &str) {
+    // Messages quote imported and stored text (a record's id, serde's
+    // "unknown variant …"): nothing in them may reach the terminal raw.
+    let one_line =
+        crate::text::printable(&message.split_whitespace().collect::<Vec<_>>().join(" "));
+    // Nothing sensible is left to do if stderr itself is gone.
+    let _ = writeln!(io::stderr().lock(), "plugin-metastore: {one_line}");
 }

@@ -12,7 +12,6 @@
 //! ambiguous id is an error that lists the candidates, and `--category`
 //! picks one.
 
-use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -22,9 +21,10 @@ mod commands;
 mod failure;
 mod output;
 mod processes;
+mod text;
 
 use args::Cli;
-use failure::Failure;
+use failure::{Failure, report};
 
 /// Parses the command line, runs the command, and turns any failure into
 /// one line on stderr and a non-zero exit code.
@@ -40,15 +40,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Prints `plugin-metastore: <message>` (newlines flattened) on stderr.
-fn report(message: &str) {
-    // Messages quote imported and stored text (a record's id, serde's
-    // "unknown variant …"): nothing in them may reach the terminal raw.
-    let one_line = output::printable(&message.split_whitespace().collect::<Vec<_>>().join(" "));
-    // Nothing sensible is left to do if stderr itself is gone.
-    let _ = writeln!(io::stderr().lock(), "plugin-metastore: {one_line}");
 }
 
 /// Handles a clap error: help and version go to stdout as clap renders them;

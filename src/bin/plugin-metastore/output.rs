@@ -5,9 +5,10 @@
 use std::io::{self, Write};
 
 use comfy_table::{ContentArrangement, Table, presets};
-use plugin_metastore::{Error, PluginMetadata};
+use plugin_metastore::{Error, MetadataStore, PluginMetadata};
 
 use crate::failure::{CliResult, Failure};
+use crate::text::{hidden, printable};
 
 /// Pretty JSON (two-space indent, the field order of the Python
 /// dataclasses) and a final newline: the format of `export`, `list --json`
@@ -79,37 +80,6 @@ fn short_container(id: &str) -> String {
     } else {
         printable(id)
     }
-}
-
-/// `s` with control characters escaped, so stored text cannot move the
-/// cursor or recolour the terminal.
-pub(crate) fn printable(s: &str) -> String {
-    if !s.chars().any(hidden) {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if hidden(c) {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// A character a terminal would act on or not show: controls (C0, DEL,
-/// C1: escape sequences, carriage return, backspace) and invisible format
-/// characters (bidi overrides and isolates, zero-width characters, the
-/// byte-order mark, interlinear annotation marks, tag characters), which
-/// could make one row display another's id or status.
-pub(crate) fn hidden(c: char) -> bool {
-    c.is_control()
-        || matches!(c,
-            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
-            | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
-            | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FEFF}'
-            | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}' | '\u{E0000}'..='\u{E007F}')
 }
 
 /// Every field of one plugin, one per line, for `show`.
@@ -217,4 +187,11 @@ pub(crate) fn print(text: &str) -> CliResult {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Failure(format!("cannot write to standard output: {e}"))),
     }
+}
+
+/// The store's path for messages.
+pub(crate) fn display_path(store: &MetadataStore) -> String {
+    store
+        .path()
+        .map_or_else(|| "memory".to_owned(), |p| p.display().to_string())
 }

@@ -10,9 +10,9 @@ use plugin_metastore::{
 };
 
 use crate::args::ReapArgs;
-use crate::commands::display_path;
 use crate::failure::{CliResult, Failure};
-use crate::output::{print, printable, table, to_json};
+use crate::output::{display_path, print, table, to_json};
+use crate::text::printable;
 
 /// `demo`: saves the seed's example plugins that the store does not hold
 /// yet (an existing plugin is never changed), then starts `sleep 600` and
