@@ -59,6 +59,20 @@
 //!   new files.
 //! - A save is all or nothing, and a crash loses no committed save (WAL,
 //!   `synchronous=NORMAL` by default; see [`Synchronous`]).
+//! - Errors are data a caller can match on ([`Error::InvalidInput`] names
+//!   the field, [`Error::Busy`] / [`Error::Damaged`] / [`Error::BadData`]
+//!   name the file) and never tie an app to the SQLite driver's own types.
+//!
+//! # Process identity
+//!
+//! A stored PID is a claim made at one moment. The store keeps, beside each
+//! PID it records, the process's start time and boot id, so
+//! [`MetadataStore::check_pids`] can tell the recorded process from a
+//! stranger holding the same number after a crash or a reboot, and
+//! [`MetadataStore::reap`] removes (or, asked to, stops) only what is
+//! provably gone or provably ours. At start-up,
+//! [`MetadataStore::register`] records a plugin's definition and keeps the
+//! resources the last run left.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
