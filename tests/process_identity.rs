@@ -54,6 +54,19 @@ fn plant(db: &Path, pid: u32, set: &str) {
     );
 }
 
+/// Makes the stored identities of three live processes say, as after a
+/// reboot or a reuse of the number: another start time (`reused`), another
+/// boot (`other_boot`), none recorded (`unverified`).
+fn plant_strangers(db: &Path, reused: &Sleeper, other_boot: &Sleeper, unverified: &Sleeper) {
+    plant(db, reused.pid(), "start_time = start_time + 1");
+    plant(
+        db,
+        other_boot.pid(),
+        "boot_id = '00000000-0000-0000-0000-000000000000'",
+    );
+    plant(db, unverified.pid(), "start_time = NULL, boot_id = NULL");
+}
+
 #[test]
 fn every_stored_pid_is_in_exactly_one_state() {
     let dir = tempfile::tempdir().unwrap();
@@ -80,13 +93,7 @@ fn every_stored_pid_is_in_exactly_one_state() {
 
     exited.kill_and_wait();
     zombie.kill_leaving_zombie();
-    plant(&db, reused.pid(), "start_time = start_time + 1");
-    plant(
-        &db,
-        other_boot.pid(),
-        "boot_id = '00000000-0000-0000-0000-000000000000'",
-    );
-    plant(&db, unverified.pid(), "start_time = NULL, boot_id = NULL");
+    plant_strangers(&db, &reused, &other_boot, &unverified);
 
     let before = sqlite3(&db, ".dump");
     assert_eq!(
@@ -123,13 +130,7 @@ fn reap_kill_stops_only_processes_that_are_provably_ours() {
         store.add_pid("workers", "pool", s.pid()).unwrap();
     }
     gone.kill_and_wait();
-    plant(&db, reused.pid(), "start_time = start_time + 1");
-    plant(
-        &db,
-        other_boot.pid(),
-        "boot_id = '00000000-0000-0000-0000-000000000000'",
-    );
-    plant(&db, unverified.pid(), "start_time = NULL, boot_id = NULL");
+    plant_strangers(&db, &reused, &other_boot, &unverified);
 
     // A dry run reports the plan and changes nothing: no signal, no row.
     let before = sqlite3(&db, ".dump");

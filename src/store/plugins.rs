@@ -116,23 +116,9 @@ impl MetadataStore {
     /// matches several plugins is an [`Error::AmbiguousId`] listing them.
     /// Each split is an index lookup; the table is never scanned.
     pub fn get_by_unique_id(&self, id: &str) -> Result<Option<PluginMetadata>> {
-        let mut found = self.checked(|| {
-            let tx = self.read()?;
-            let mut found = Vec::new();
-            for (category, name) in PluginMetadata::unique_id_splits(id) {
-                if let Some(plugin) = get_in(&tx, category, name)? {
-                    found.push(plugin);
-                }
-            }
-            tx.commit()?;
-            Ok(found)
-        })?;
-        match found.len() {
-            0 | 1 => Ok(found.pop()),
-            _ => Err(Error::AmbiguousId {
-                id: id.to_owned(),
-                candidates: found.into_iter().map(|p| (p.category, p.name)).collect(),
-            }),
+        match self.resolve_unique_id(id)? {
+            Some((category, name)) => self.get(&category, &name),
+            None => Ok(None),
         }
     }
 
