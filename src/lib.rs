@@ -63,6 +63,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod cost;
 mod error;
 mod migrate;
 mod model;
@@ -73,6 +74,7 @@ pub mod seed;
 mod store;
 mod time;
 
+pub use cost::{BurnRate, CostGroup, CostGrouping, CostQuery, CostReport};
 pub use error::{Error, Result};
 pub use model::{
     CloudProviderType, MAX_JSON_DEPTH, PluginExecutionMode, PluginMetadata, RemoteResourceInfo,
@@ -80,7 +82,10 @@ pub use model::{
 pub use open::{StoreOptions, Synchronous};
 pub use process::{PidState, pid_in_use};
 pub use query::PluginQuery;
-pub use store::{MetadataStore, PidCheck, ReapAction, ReapOptions, Reaped};
+pub use store::{
+    MetadataStore, PidCheck, ReapAction, ReapOptions, Reaped, RecordedStatus, RemoteStatusEntry,
+};
+pub use time::parse_time;
 
 /// The README's Rust snippets, compiled as doctests so they stay true.
 #[cfg(doctest)]

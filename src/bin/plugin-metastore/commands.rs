@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use plugin_metastore::{Error, MetadataStore, PluginMetadata};
 
 use crate::args::{Cli, Command, ContainerCommand, PidCommand, Target};
+use crate::cost;
 use crate::failure::{CliResult, Failure, plain, reason};
 use crate::output::{details, print, table, to_json};
 use crate::processes;
@@ -56,14 +57,12 @@ pub(crate) fn run(cli: Cli) -> CliResult {
         }
         Command::Pid(cmd) => pid(&open_existing(&resolve_db(db)?)?, cmd),
         Command::Container(cmd) => container(&open_existing(&resolve_db(db)?)?, cmd),
-        Command::RemoteStatus { target, status } => {
-            let store = open_existing(&resolve_db(db)?)?;
-            let p = find(&store, &target)?;
-            store.set_remote_status(&p.category, &p.name, &status)?;
-            print(&format!(
-                "remote status of {} set to {status:?}\n",
-                p.unique_id()
-            ))
+        Command::RemoteStatus { target, status, at } => {
+            cost::remote_status(&open_existing(&resolve_db(db)?)?, &target, &status, at)
+        }
+        Command::Cost(args) => cost::report(&open_existing(&resolve_db(db)?)?, &args),
+        Command::History { target, json } => {
+            cost::history(&open_existing(&resolve_db(db)?)?, &target, json)
         }
         Command::Check { json } => processes::check(&open_existing(&resolve_db(db)?)?, json),
         Command::Reap(args) => processes::reap(&open_existing(&resolve_db(db)?)?, &args),
@@ -240,7 +239,7 @@ pub(crate) fn display_path(store: &MetadataStore) -> String {
 
 /// The plugin `target` names: by unique id, or with `--category` by the
 /// category and the rest of the id.
-fn find(store: &MetadataStore, target: &Target) -> CliResult<PluginMetadata> {
+pub(crate) fn find(store: &MetadataStore, target: &Target) -> CliResult<PluginMetadata> {
     let id = target.id.as_str();
     if let Some(category) = &target.category {
         let name = id
@@ -272,6 +271,6 @@ fn find(store: &MetadataStore, target: &Target) -> CliResult<PluginMetadata> {
 }
 
 /// "no plugin has the unique id …".
-fn not_found(id: &str) -> Failure {
+pub(crate) fn not_found(id: &str) -> Failure {
     Failure(format!("no plugin has the unique id {id:?}"))
 }

@@ -19,6 +19,7 @@ use clap::Parser;
 
 mod args;
 mod commands;
+mod cost;
 mod failure;
 mod output;
 mod processes;
