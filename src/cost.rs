@@ -48,8 +48,11 @@ pub enum CostGrouping {
 
 impl CostGrouping {
     /// Every grouping.
-    pub const ALL: &'static [CostGrouping] =
-        &[CostGrouping::Provider, CostGrouping::Plugin, CostGrouping::Day];
+    pub const ALL: &'static [CostGrouping] = &[
+        CostGrouping::Provider,
+        CostGrouping::Plugin,
+        CostGrouping::Day,
+    ];
 
     /// The grouping's name: `provider`, `plugin` or `day`.
     pub const fn as_str(self) -> &'static str {
@@ -425,8 +428,10 @@ impl Tally {
 
 /// `YYYY-MM-DD` of the UTC day `day` (days since the Unix epoch).
 fn day_key(day: i64) -> String {
-    DateTime::from_timestamp(day.saturating_mul(86_400), 0)
-        .map_or_else(|| format!("day {day}"), |t| t.format("%Y-%m-%d").to_string())
+    DateTime::from_timestamp(day.saturating_mul(86_400), 0).map_or_else(
+        || format!("day {day}"),
+        |t| t.format("%Y-%m-%d").to_string(),
+    )
 }
 
 #[cfg(test)]
@@ -462,20 +467,44 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            [("2026-11-01", 2.0, Some(4.0)), ("2026-11-02", 4.0, Some(2.0 * 2.0 + 2.0 * 3.0))]
+            [
+                ("2026-11-01", 2.0, Some(4.0)),
+                ("2026-11-02", 4.0, Some(2.0 * 2.0 + 2.0 * 3.0))
+            ]
         );
         assert_eq!((r.total.running_hours, r.total.cost_usd), (6.0, Some(14.0)));
     }
 
     #[test]
     fn an_unknown_rate_makes_the_cost_unknown_not_zero() {
-        let mut t = tally(Some("2026-11-01T01:00:00Z"), "2026-11-01T10:00:00Z", CostGrouping::Provider);
-        t.row("c", "a", us("2026-11-01T00:00:00Z"), true, None, CloudProviderType::Gcp);
-        t.row("c", "b", us("2026-11-01T08:00:00Z"), true, Some(1.5), CloudProviderType::Aws);
+        let mut t = tally(
+            Some("2026-11-01T01:00:00Z"),
+            "2026-11-01T10:00:00Z",
+            CostGrouping::Provider,
+        );
+        t.row(
+            "c",
+            "a",
+            us("2026-11-01T00:00:00Z"),
+            true,
+            None,
+            CloudProviderType::Gcp,
+        );
+        t.row(
+            "c",
+            "b",
+            us("2026-11-01T08:00:00Z"),
+            true,
+            Some(1.5),
+            CloudProviderType::Aws,
+        );
         let r = t.finish(BurnRate::default());
         assert_eq!(r.groups.len(), 2);
         let (aws, gcp) = (&r.groups[0], &r.groups[1]);
-        assert_eq!((aws.key.as_str(), aws.running_hours, aws.cost_usd), ("aws", 2.0, Some(3.0)));
+        assert_eq!(
+            (aws.key.as_str(), aws.running_hours, aws.cost_usd),
+            ("aws", 2.0, Some(3.0))
+        );
         assert_eq!((gcp.key.as_str(), gcp.running_hours), ("gcp", 9.0));
         assert_eq!((gcp.cost_usd, gcp.unknown_rate_hours), (None, 9.0));
         assert_eq!(r.total.cost_usd, None);
@@ -486,9 +515,18 @@ mod tests {
     #[test]
     fn time_after_now_is_never_counted() {
         let q = CostQuery::new().until(parse_time("2026-11-02").unwrap());
-        let w = q.window(parse_time("2026-11-01T12:00:00Z").unwrap()).unwrap();
+        let w = q
+            .window(parse_time("2026-11-01T12:00:00Z").unwrap())
+            .unwrap();
         let mut t = Tally::new(w, CostGrouping::Plugin);
-        t.row("c", "a", us("2026-11-01T10:00:00Z"), true, Some(1.0), CloudProviderType::Aws);
+        t.row(
+            "c",
+            "a",
+            us("2026-11-01T10:00:00Z"),
+            true,
+            Some(1.0),
+            CloudProviderType::Aws,
+        );
         let r = t.finish(BurnRate::default());
         assert_eq!(r.groups[0].key, "c_a");
         assert_eq!(r.groups[0].running_hours, 2.0);
@@ -497,6 +535,9 @@ mod tests {
             .until(parse_time("2026-11-01").unwrap())
             .window(Utc::now())
             .unwrap_err();
-        assert!(err.to_string().contains("2026-11-02T00:00:00.000000Z"), "{err}");
+        assert!(
+            err.to_string().contains("2026-11-02T00:00:00.000000Z"),
+            "{err}"
+        );
     }
 }

@@ -67,11 +67,7 @@ pub(crate) fn parse_stored_micros(text: &str) -> Option<i64> {
             c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
         })
     };
-    let date = NaiveDate::from_ymd_opt(
-        i32::try_from(num(0, 4)?).ok()?,
-        num(5, 7)?,
-        num(8, 10)?,
-    )?;
+    let date = NaiveDate::from_ymd_opt(i32::try_from(num(0, 4)?).ok()?, num(5, 7)?, num(8, 10)?)?;
     // Six digits of microseconds stay below 1,000,000, so no leap second.
     let t = date.and_hms_micro_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?, num(20, 26)?)?;
     Some(t.and_utc().timestamp_micros())
@@ -107,7 +103,13 @@ mod tests {
         assert_eq!(timestamp(t), "2026-11-01T00:00:00.000000Z");
         let t = parse_time("2026-11-01T08:00:00.5Z").unwrap();
         assert_eq!(timestamp(t), "2026-11-01T08:00:00.500000Z");
-        for bad in ["", "yesterday", "2026-02-30", "2026-11-01T25:00:00Z", "1700000000"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2026-02-30",
+            "2026-11-01T25:00:00Z",
+            "1700000000",
+        ] {
             let err = parse_time(bad).unwrap_err();
             assert!(
                 matches!(&err, Error::InvalidInput { reason, .. } if reason.contains(&format!("{bad:?}"))),

@@ -341,7 +341,9 @@ fn in_history_row(e: Error, category: &str, name: &str, at: &str) -> Error {
             column,
             row,
             value,
-            reason: format!("{reason}; in the row of ({category:?}, {name:?}) at {at:?}, seq {row}"),
+            reason: format!(
+                "{reason}; in the row of ({category:?}, {name:?}) at {at:?}, seq {row}"
+            ),
         },
         other => other,
     }

@@ -236,7 +236,9 @@ impl MetadataStore {
                     .map_or_else(time::now, |n| n.at.clone().max(time::now())),
             };
             let outcome = match newest {
-                Some(newest) if at < newest.at => key.backdate(&tx, status, &at, current, newest)?,
+                Some(newest) if at < newest.at => {
+                    key.backdate(&tx, status, &at, current, newest)?
+                }
                 newest => key.advance(&tx, id, status, &at, &current, newest)?,
             };
             if outcome != RecordedStatus::Unchanged {
@@ -343,7 +345,10 @@ impl Key<'_> {
     ) -> Result<RecordedStatus> {
         let in_force = self.row(tx, sql::HISTORY_IN_FORCE, Some(at))?;
         let Some(in_force) = in_force else {
-            return Err(Error::invalid("at", "no history row to date the transition by"));
+            return Err(Error::invalid(
+                "at",
+                "no history row to date the transition by",
+            ));
         };
         if in_force.at.as_str() <= at && in_force.status == status {
             return Ok(RecordedStatus::Unchanged);
@@ -351,15 +356,16 @@ impl Key<'_> {
         let seq: i64 = tx
             .prepare_cached(sql::NEXT_SEQ)?
             .query_row([self.category, self.name, at], |r| r.get(0))?;
-        tx.prepare_cached(sql::INSERT_FROM_HISTORY)?.execute(params![
-            self.category,
-            self.name,
-            at,
-            seq,
-            status,
-            in_force.at,
-            in_force.seq
-        ])?;
+        tx.prepare_cached(sql::INSERT_FROM_HISTORY)?
+            .execute(params![
+                self.category,
+                self.name,
+                at,
+                seq,
+                status,
+                in_force.at,
+                in_force.seq
+            ])?;
         let newest_at = time::parse_stored_micros(&newest.at)
             .and_then(time::from_micros)
             .ok_or_else(|| Error::BadData {

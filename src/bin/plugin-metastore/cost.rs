@@ -66,12 +66,7 @@ fn cost_table(r: &CostReport) -> String {
         let mut t = Table::new();
         t.load_preset(presets::UTF8_FULL_CONDENSED)
             .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_header([
-                grouping_title(r.by),
-                "running h",
-                "cost",
-                "unknown-rate h",
-            ]);
+            .set_header([grouping_title(r.by), "running h", "cost", "unknown-rate h"]);
         for g in &r.groups {
             t.add_row([
                 printable(&g.key),
@@ -98,7 +93,9 @@ fn cost_table(r: &CostReport) -> String {
         dollars(b.priced_usd_per_hour),
         b.running
     ));
-    let since = r.since.map_or_else(|| "the start of the history".to_owned(), stamp);
+    let since = r
+        .since
+        .map_or_else(|| "the start of the history".to_owned(), stamp);
     out.push_str(&format!("window: {since} to {}\n", stamp(r.until)));
     out
 }
@@ -136,7 +133,9 @@ pub(crate) fn history(store: &MetadataStore, target: &Target, json: bool) -> Cli
     let mut t = Table::new();
     t.load_preset(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(["at (UTC)", "status", "provider", "instance", "cost/h", "hours"]);
+        .set_header([
+            "at (UTC)", "status", "provider", "instance", "cost/h", "hours",
+        ]);
     for (i, e) in entries.iter().enumerate() {
         let next = entries.get(i + 1).map(|n| n.at);
         let span = (next.unwrap_or(now) - e.at).num_microseconds().unwrap_or(0) as f64 / 3.6e9;
@@ -149,8 +148,11 @@ pub(crate) fn history(store: &MetadataStore, target: &Target, json: bool) -> Cli
             stamp(e.at),
             printable(&e.status),
             e.provider.to_string(),
-            e.instance_id.as_deref().map_or_else(|| "-".to_owned(), printable),
-            e.cost_per_hour.map_or_else(|| "unknown".to_owned(), dollars),
+            e.instance_id
+                .as_deref()
+                .map_or_else(|| "-".to_owned(), printable),
+            e.cost_per_hour
+                .map_or_else(|| "unknown".to_owned(), dollars),
             span,
         ]);
     }
