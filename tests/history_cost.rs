@@ -529,6 +529,14 @@ fn hand_edits_in_sqlite3_are_recorded_once_each() {
         ["running", "stopped", "stopped", "running", "removed"]
     );
 
+    // Cleaning up the orphan records nothing: its plugin is gone already.
+    let rows = history_rows(&db);
+    sqlite3(
+        &db,
+        "DELETE FROM remote_resources WHERE plugin_id NOT IN (SELECT id FROM plugins)",
+    );
+    assert_eq!(history_rows(&db), rows);
+
     // Created by hand, then renamed by hand.
     sqlite3(
         &db,
@@ -543,11 +551,23 @@ fn hand_edits_in_sqlite3_are_recorded_once_each() {
     sqlite3(&db, "UPDATE plugins SET name = 'c2' WHERE name = 'c'");
     assert_eq!(statuses(&store, "gpu", "c"), ["running", "removed"]);
     assert_eq!(statuses(&store, "gpu", "c2"), ["running"]);
+    // A resource moved to another plugin by hand leaves one, joins the other.
+    pause();
+    sqlite3(
+        &db,
+        "INSERT INTO plugins (category, name, title, config_schema, is_configured, execution_mode, \
+             manages_child_processes, manages_external_resources, created_at, updated_at) \
+         VALUES ('gpu', 'd', 'D', '{}', 0, 'cloud_gpu', 0, 1, '2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z'); \
+         UPDATE remote_resources SET plugin_id = (SELECT id FROM plugins WHERE name = 'd') \
+         WHERE plugin_id = (SELECT id FROM plugins WHERE name = 'c2')",
+    );
+    assert_eq!(statuses(&store, "gpu", "c2"), ["running", "removed"]);
+    assert_eq!(statuses(&store, "gpu", "d"), ["running"]);
     let now = store
         .cost_report(&CostQuery::new().by(CostGrouping::Plugin))
         .unwrap();
     let keys: Vec<_> = now.groups.iter().map(|g| g.key.as_str()).collect();
-    assert_eq!(keys, ["gpu_a", "gpu_b", "gpu_c", "gpu_c2"]);
+    assert_eq!(keys, ["gpu_a", "gpu_b", "gpu_c", "gpu_c2", "gpu_d"]);
     assert_eq!(store.burn_rate().unwrap().priced_usd_per_hour, 0.75);
 
     // What the store could not read is refused by hand too.
@@ -613,6 +633,12 @@ fn quick_changes_keep_their_order_and_one_timestamp_format() {
         }
         want.push(status);
     }
+    // Removed and created again in one transaction: two rows in the same
+    // millisecond, in order, no clash.
+    let mut gone = p.clone();
+    gone.remote_resource = None;
+    store.save_all([&gone, &p, &gone, &p]).unwrap();
+    want.extend(["removed", "s59", "removed", "s59"].map(String::from));
     assert_eq!(statuses(&store, "gpu", "quick"), want);
     let bad = sqlite3(
         &db,
