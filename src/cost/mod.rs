@@ -3,19 +3,8 @@
 //! history that computes it (`tally.rs`; no SQL here, the store feeds the
 //! rows).
 //!
-//! # How hours and dollars are counted
-//!
-//! The history (`remote_status_history`) holds, for each plugin, rows
-//! saying "from `at` on, the resource is in `status` at `cost_per_hour`".
-//! An interval runs from one row to the next row of the same plugin, or,
-//! for the newest row, to the end of the window. Only time in status
-//! exactly `running` is billed (`"Running"` is not: the Python meaning);
-//! its cost is hours × the rate of the row that starts it. A row with no
-//! rate makes its hours *unpriced*: they are counted in
-//! `unknown_rate_hours` and make the group's `cost_usd` unknown (`None`),
-//! never $0. Intervals are cut to the window `[since, until)`; time after
-//! now is never counted (nothing is invented for the future). Grouping by
-//! day cuts intervals at UTC midnight.
+//! How hours and dollars are counted is on [`CostReport`], where users of
+//! the library see it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -218,6 +207,20 @@ impl BurnRate {
 }
 
 /// The answer of [`MetadataStore::cost_report`](crate::MetadataStore::cost_report).
+///
+/// # How hours and dollars are counted
+///
+/// The history (`remote_status_history`) holds, for each plugin, rows
+/// saying "from `at` on, the resource is in `status` at `cost_per_hour`".
+/// An interval runs from one row to the next row of the same plugin, or,
+/// for the newest row, to the end of the window. Only time in status
+/// exactly `running` is billed (`"Running"` is not: the Python meaning);
+/// its cost is hours × the rate of the row that starts it. A row with no
+/// rate makes its hours *unpriced*: they are counted in
+/// `unknown_rate_hours` and make the group's `cost_usd` unknown (`None`),
+/// never $0. Intervals are cut to the window `[since, until)`; time after
+/// now is never counted (nothing is invented for the future). Grouping by
+/// day cuts intervals at UTC midnight.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct CostReport {

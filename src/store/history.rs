@@ -164,11 +164,10 @@ impl MetadataStore {
     }
 
     /// Running hours and their cost per provider, plugin or day over a
-    /// window (see [`CostQuery`] and the module doc of [`CostReport`]'s
-    /// module for how they are counted), with the burn rate now. One pass
-    /// over the history in one statement, never one query per plugin;
-    /// deleted plugins count too. A window that does not start before it
-    /// ends is an [`Error::InvalidInput`].
+    /// window ([`CostQuery`]; how they are counted: [`CostReport`]), with
+    /// the burn rate now. One pass over the history in one statement,
+    /// never one query per plugin; deleted plugins count too. A window
+    /// that does not start before it ends is an [`Error::InvalidInput`].
     pub fn cost_report(&self, query: &CostQuery) -> Result<CostReport> {
         let window = query.window(time::now_utc())?;
         let end = time::from_micros(window.end_us)

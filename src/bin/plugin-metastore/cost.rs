@@ -96,7 +96,12 @@ fn cost_table(r: &CostReport) -> String {
     let since = r
         .since
         .map_or_else(|| "the start of the history".to_owned(), stamp);
-    out.push_str(&format!("window: {since} to {}\n", stamp(r.until)));
+    let future = if r.until > Utc::now() {
+        " (counted up to now)"
+    } else {
+        ""
+    };
+    out.push_str(&format!("window: {since} to {}{future}\n", stamp(r.until)));
     out
 }
 
