@@ -39,11 +39,14 @@
 //! fields take the Python defaults), so Python and Rust apps can exchange
 //! records.
 //!
-//! The file holds three tables — `plugins` (one row per plugin, key
-//! `(category, name)`), `plugin_pids` (one row per PID, in order) and
-//! `remote_resources` (at most one per plugin) — plus refinery's
-//! `refinery_schema_history` and views for people (`plugin_overview`,
-//! `active_resources`, `remote_overview`). Enums are stored as their text,
+//! The file holds the tables `plugins` (one row per plugin, key
+//! `(category, name)`), `plugin_pids` (one row per PID, in order),
+//! `remote_resources` (at most one per plugin) and
+//! `remote_status_history` (every change of a remote resource, written by
+//! triggers, the source of [`MetadataStore::cost_report`]) — plus
+//! refinery's `refinery_schema_history` and views for people
+//! (`plugin_overview`, `active_resources`, `remote_overview`,
+//! `remote_burn_rate`). Enums are stored as their text,
 //! JSON as text, timestamps as RFC 3339 UTC text; CHECK constraints refuse
 //! by hand what the library refuses.
 //!
@@ -77,6 +80,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod cost;
 mod error;
 mod migrate;
 mod model;
@@ -88,6 +92,7 @@ pub mod seed;
 mod store;
 mod time;
 
+pub use cost::{BurnRate, CostGroup, CostGrouping, CostQuery, CostReport};
 pub use error::{Error, Result};
 pub use model::{
     CloudProviderType, MAX_JSON_DEPTH, PluginExecutionMode, PluginMetadata, RemoteResourceInfo,
@@ -95,7 +100,10 @@ pub use model::{
 pub use open::{StoreOptions, Synchronous};
 pub use process::{PidState, pid_in_use};
 pub use query::PluginQuery;
-pub use store::{MetadataStore, PidCheck, ReapAction, ReapOptions, Reaped};
+pub use store::{
+    MetadataStore, PidCheck, ReapAction, ReapOptions, Reaped, RecordedStatus, RemoteStatusEntry,
+};
+pub use time::parse_time;
 
 /// The README's Rust snippets, compiled as doctests so they stay true.
 #[cfg(doctest)]

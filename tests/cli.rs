@@ -1082,6 +1082,256 @@ fn remote_status_changes_what_is_active() {
     assert!(err.contains("nope_nope"), "{err}");
 }
 
+// ---------------------------------------------------------------- history, cost
+
+/// `cost --json … --until 2026-11-03` parsed, as `(key, running hours,
+/// cost, unknown-rate hours)` with the hours rounded to microseconds.
+fn cost_json(cli: &Cli, args: &[&str]) -> Vec<(String, f64, Option<f64>, f64)> {
+    let out = cli
+        .run(&[&["cost", "--json", "--until", "2026-11-03"], args].concat())
+        .ok();
+    let groups: Vec<serde_json::Value> = serde_json::from_str(&out).expect("a JSON array");
+    let round = |v: &serde_json::Value| (v.as_f64().unwrap() * 1e6).round() / 1e6;
+    groups
+        .iter()
+        .map(|g| {
+            (
+                g["key"].as_str().unwrap().to_owned(),
+                round(&g["running_hours"]),
+                g["cost_usd"].as_f64().map(|c| (c * 1e6).round() / 1e6),
+                round(&g["unknown_rate_hours"]),
+            )
+        })
+        .collect()
+}
+
+/// The demo store with dated transitions: the large AWS Whisper ($12.24/h)
+/// ran from Nov 1, 20:00 to Nov 2, 02:00; the Lambda finetuning ($4.40/h)
+/// from Nov 2, 10:00 to 13:00; a plugin with no known rate from Nov 2,
+/// 22:00 on (it is still running).
+fn with_dated_history() -> Cli {
+    let cli = Cli::with_demo();
+    let unpriced = r#"{"name": "mystery", "category": "gpu", "title": "M", "config_schema": {},
+        "execution_mode": "cloud_gpu", "remote_resource": {"provider": "runpod", "status": "running"}}"#;
+    cli.run_stdin(&["import", "-"], unpriced).ok();
+    for (id, status, at) in [
+        (
+            "transcription_whisper_large_aws",
+            "running",
+            "2026-11-01T20:00:00Z",
+        ),
+        (
+            "transcription_whisper_large_aws",
+            "stopped",
+            "2026-11-02T02:00:00Z",
+        ),
+        (
+            "finetuning_llm_finetune_lambda",
+            "running",
+            "2026-11-02T10:00:00Z",
+        ),
+        (
+            "finetuning_llm_finetune_lambda",
+            "stopped",
+            "2026-11-02T13:00:00Z",
+        ),
+        ("gpu_mystery", "stopped", "2026-11-02"),
+        ("gpu_mystery", "running", "2026-11-02T22:00:00+00:00"),
+    ] {
+        let out = cli.run(&["remote-status", id, status, "--at", at]).ok();
+        assert!(out.starts_with(&format!("recorded \"{status}\"")), "{out}");
+    }
+    cli
+}
+
+#[test]
+fn remote_status_at_says_whether_it_changed_the_status_or_went_into_the_past() {
+    let cli = Cli::with_demo();
+    let id = "finetuning_llm_finetune_aws";
+    let out = cli
+        .run(&[
+            "remote-status",
+            id,
+            "stopped",
+            "--at",
+            "2026-11-01T08:00:00Z",
+        ])
+        .ok();
+    assert!(
+        out.starts_with(
+            "recorded \"stopped\" at 2026-11-01T08:00:00.000000Z in the history of \
+             finetuning_llm_finetune_aws; its current status stays \"running\" (set at 20"
+        ),
+        "{out}"
+    );
+    let status = || {
+        let p = cli.store().get("finetuning", "llm_finetune_aws").unwrap();
+        p.unwrap().remote_resource.unwrap().status
+    };
+    assert_eq!(status(), "running");
+    let out = cli
+        .run(&[
+            "remote-status",
+            id,
+            "stopped",
+            "--at",
+            "2026-11-01T09:00:00Z",
+        ])
+        .ok();
+    assert_eq!(
+        out,
+        format!(
+            "remote status of {id} already \"stopped\" at 2026-11-01T09:00:00.000000Z; nothing recorded\n"
+        )
+    );
+    let out = cli.run(&["remote-status", id, "running"]).ok();
+    assert_eq!(
+        out,
+        format!("remote status of {id} already \"running\"; nothing recorded\n")
+    );
+    let now = chrono::Utc::now().to_rfc3339();
+    let out = cli
+        .run(&["remote-status", id, "stopped", "--at", &now])
+        .ok();
+    assert!(
+        out.starts_with(&format!("remote status of {id} set to \"stopped\" at ")),
+        "{out}"
+    );
+    assert_eq!(status(), "stopped");
+
+    let err = cli
+        .run(&["remote-status", id, "running", "--at", "2999-01-01"])
+        .err();
+    assert!(
+        err.contains("2999-01-01T00:00:00.000000Z is in the future"),
+        "{err}"
+    );
+    let run = cli.run(&["remote-status", id, "running", "--at", "yesterday"]);
+    assert_eq!(run.code, 2);
+    assert!(run.err().contains("\"yesterday\" is not a time"));
+    assert_eq!(status(), "stopped", "refusals write nothing");
+}
+
+#[test]
+fn cost_by_day_provider_and_plugin_match_the_hours_computed_by_hand() {
+    let cli = with_dated_history();
+    // Nov 1: 4 h × $12.24. Nov 2: 2 h × $12.24 + 3 h × $4.40, and 2 h at
+    // an unknown rate, so the day's cost is unknown.
+    assert_eq!(
+        cost_json(&cli, &["--by", "day"]),
+        [
+            ("2026-11-01".to_owned(), 4.0, Some(48.96), 0.0),
+            ("2026-11-02".to_owned(), 7.0, None, 2.0),
+        ]
+    );
+    assert_eq!(
+        cost_json(&cli, &[]),
+        [
+            ("aws".to_owned(), 6.0, Some(73.44), 0.0),
+            ("lambda_labs".to_owned(), 3.0, Some(13.2), 0.0),
+            ("runpod".to_owned(), 2.0, None, 2.0),
+        ]
+    );
+    assert_eq!(
+        cost_json(&cli, &["--by", "plugin", "--since", "2026-11-02T01:00:00Z"]),
+        [
+            (
+                "finetuning_llm_finetune_lambda".to_owned(),
+                3.0,
+                Some(13.2),
+                0.0
+            ),
+            ("gpu_mystery".to_owned(), 2.0, None, 2.0),
+            (
+                "transcription_whisper_large_aws".to_owned(),
+                1.0,
+                Some(12.24),
+                0.0
+            ),
+        ]
+    );
+
+    let table = cli
+        .run(&["cost", "--by", "day", "--until", "2026-11-03"])
+        .ok();
+    for line in [
+        "2026-11-01 ┆      4.00 ┆  $48.96 ┆              -",
+        "2026-11-02 ┆      7.00 ┆ unknown ┆           2.00",
+        "total: 9.00 running hours at a known rate, $86.64; 2.00 running hours at an unknown rate (cost unknown)",
+        "burn rate now: $36.74/h + 1 at an unknown rate (3 running)",
+        "window: the start of the history to 2026-11-03T00:00:00.000000Z",
+    ] {
+        assert!(table.contains(line), "{line:?} in\n{table}");
+    }
+
+    // Deleted plugins stay in the report.
+    cli.run(&["delete", "transcription_whisper_large_aws"]).ok();
+    assert_eq!(cost_json(&cli, &["--by", "plugin"]).len(), 3);
+
+    let err = cli
+        .run(&["cost", "--since", "2026-11-03", "--until", "2026-11-01"])
+        .err();
+    assert!(
+        err.contains(
+            "2026-11-03T00:00:00.000000Z is not before until (2026-11-01T00:00:00.000000Z)"
+        ),
+        "{err}"
+    );
+    let run = cli.run(&["cost", "--by", "week"]);
+    assert_eq!(run.code, 2);
+    assert!(run.err().contains("\"week\""));
+}
+
+#[test]
+fn history_lists_a_plugins_timeline_oldest_first_even_after_its_delete() {
+    let cli = with_dated_history();
+    let id = "transcription_whisper_large_aws";
+    let entries = |cli: &Cli| -> Vec<(String, String)> {
+        let out = cli.run(&["history", id, "--json"]).ok();
+        let v: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+        v.iter()
+            .map(|e| {
+                assert_eq!(e["provider"], "aws");
+                assert_eq!(e["instance_id"], "i-1234567890abcdef");
+                if e["status"] != "removed" {
+                    assert_eq!(e["cost_per_hour"], 12.24);
+                }
+                (
+                    e["at"].as_str().unwrap().to_owned(),
+                    e["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let before = entries(&cli);
+    let statuses: Vec<&str> = before.iter().map(|(_, s)| s.as_str()).collect();
+    assert_eq!(statuses, ["running", "stopped", "running"]);
+    assert_eq!(before[0].0, "2026-11-01T20:00:00.000000Z");
+    assert_eq!(before[1].0, "2026-11-02T02:00:00.000000Z");
+    assert!(before[2].0.as_str() > "2026-11-20", "{before:?}");
+
+    let table = cli.run(&["history", id]).ok();
+    assert!(table.starts_with(&format!("{id}\n")), "{table}");
+    assert!(
+        table.contains("│ 2026-11-01T20:00:00.000000Z ┆ running ┆ aws      ┆ i-1234567890abcdef ┆ $12.24 ┆ 6.00"),
+        "{table}"
+    );
+    assert!(table.ends_with("3 entries\n"), "{table}");
+
+    cli.run(&["delete", id]).ok();
+    let after = entries(&cli);
+    assert_eq!(after[..3], before[..]);
+    assert_eq!(after[3].1, "removed");
+
+    let out = cli.run(&["history", "transcription_whisper_tiny"]).ok();
+    assert_eq!(
+        out,
+        "transcription_whisper_tiny has no remote status history\n"
+    );
+    let err = cli.run(&["history", "nope_nope"]).err();
+    assert!(err.contains("\"nope_nope\""), "{err}");
+}
+
 // ---------------------------------------------------------------- help, usage
 
 #[test]
@@ -1104,6 +1354,8 @@ fn every_command_has_help_with_an_example() {
         &["container", "set"],
         &["container", "clear"],
         &["remote-status"],
+        &["cost"],
+        &["history"],
     ] {
         let out = cli.run_raw(&[cmd, &["--help"]].concat()).ok();
         assert!(out.contains("Example"), "{cmd:?} --help:\n{out}");

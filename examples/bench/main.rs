@@ -34,6 +34,7 @@
 //! three queries ≤ 1.3, `open_existing` ≤ 2 ms.
 
 mod data;
+mod history;
 mod raw;
 
 use std::error::Error;
@@ -73,6 +74,7 @@ fn run() -> R<()> {
     let mut report = Report {
         n,
         lines: Vec::new(),
+        notes: Vec::new(),
     };
 
     report.run(vec![save_all(dir.path(), &plugins)])?;
@@ -85,6 +87,14 @@ fn run() -> R<()> {
     check_baseline(&files, n)?;
     report.run(read_cases(&files))?;
     drop(files);
+
+    eprintln!("bench: writing a year of history");
+    let year = history::HistoryFile::build(dir.path(), n.min(history::PLUGINS))?;
+    report.run(history::cases(&year)?)?;
+    report.note(year.size_line()?);
+    drop(year);
+    eprintln!("bench: save_all_history_work");
+    report.note(history::save_all_history_work(dir.path(), &plugins)?);
 
     report.finish(args.json);
     Ok(())
@@ -118,6 +128,8 @@ type Side<'a> = Box<dyn FnMut(usize) -> R<Sample> + 'a>;
 /// One operation, timed through the store and through the baseline.
 struct Case<'a> {
     name: &'static str,
+    /// The data set's size, when it is not the run's N.
+    n: Option<usize>,
     target: Option<Target>,
     reps: usize,
     /// Each run is one call (rows: 1); the line reports `reps` as its rows.
@@ -137,12 +149,18 @@ impl<'a> Case<'a> {
     ) -> Self {
         Case {
             name,
+            n: None,
             target,
             reps,
             per_call: false,
             store: Box::new(store),
             raw: Box::new(raw),
         }
+    }
+
+    /// The same case on a data set of `n` plugins (not the run's N).
+    fn with_n(self, n: usize) -> Self {
+        Case { n: Some(n), ..self }
     }
 
     /// A case whose runs are single calls, `reps` of them.
@@ -425,6 +443,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// One printed result.
 struct Line {
     bench: &'static str,
+    n: Option<usize>,
     target: Option<Target>,
     store_ms: f64,
     raw_ms: f64,
@@ -457,6 +476,7 @@ impl Case<'_> {
         }
         Ok(Line {
             bench: self.name,
+            n: self.n,
             target: self.target,
             store_ms: median(s),
             raw_ms: median(r),
@@ -471,6 +491,8 @@ impl Case<'_> {
 struct Report {
     n: usize,
     lines: Vec<Line>,
+    /// JSON lines of measurements that are not store-vs-baseline cases.
+    notes: Vec<String>,
 }
 
 impl Report {
@@ -482,7 +504,7 @@ impl Report {
             println!(
                 "{{\"bench\":\"{}\",\"n\":{},\"store_ms\":{:.4},\"raw_ms\":{:.4},\"ratio\":{:.3},\"rows\":{}}}",
                 line.bench,
-                self.n,
+                line.n.unwrap_or(self.n),
                 line.store_ms,
                 line.raw_ms,
                 line.store_ms / line.raw_ms,
@@ -491,6 +513,12 @@ impl Report {
             self.lines.push(line);
         }
         Ok(())
+    }
+
+    /// Prints a JSON line that is not a case, and keeps it for the table.
+    fn note(&mut self, line: String) {
+        println!("{line}");
+        self.notes.push(line);
     }
 
     /// The machine line, then (without `--json`) the table.
@@ -505,13 +533,13 @@ impl Report {
         println!();
         println!("N = {}, {cores} cores, {cpu}", self.n);
         println!(
-            "{:<15} {:>12} {:>12} {:>7} {:>9} {:>8}",
+            "{:<19} {:>12} {:>12} {:>7} {:>9} {:>8}",
             "bench", "store ms", "raw ms", "ratio", "target", "rows"
         );
         for l in &self.lines {
             let target = l.target.map(|t| t.to_string()).unwrap_or_default();
             println!(
-                "{:<15} {:>12.4} {:>12.4} {:>7.3} {:>9} {:>8}",
+                "{:<19} {:>12.4} {:>12.4} {:>7.3} {:>9} {:>8}",
                 l.bench,
                 l.store_ms,
                 l.raw_ms,
@@ -519,6 +547,9 @@ impl Report {
                 target,
                 l.rows
             );
+        }
+        for note in &self.notes {
+            println!("{note}");
         }
         println!("peak RSS {rss_mib:.1} MiB");
     }

@@ -8,6 +8,11 @@
 //! leaves out is what the store adds on top: input validation, decoding
 //! errors that name table, column and row, the schema checks on open, and
 //! building SQL from a [`PluginQuery`](plugin_metastore::PluginQuery).
+//!
+//! The remote status history costs both sides the same: its triggers
+//! (migration V4) fire on every change of `remote_resources`, whoever
+//! writes, so the baseline does the store's history work for free on the
+//! same schema.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -82,12 +87,39 @@ impl RawStore {
     /// the same busy timeout, WAL, then the store's own pragma batch. The
     /// ratios measure the store's code, not its settings.
     pub fn open(path: &Path) -> R<Self> {
+        Ok(RawStore {
+            conn: Self::connection(path)?,
+        })
+    }
+
+    /// A connection to the file at `path` with the store's own settings.
+    pub fn connection(path: &Path) -> R<Connection> {
         let options = StoreOptions::default();
         let conn = Connection::open(path)?;
         conn.busy_timeout(options.busy_timeout)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.execute_batch(&options.pragma_sql())?;
-        Ok(RawStore { conn })
+        Ok(conn)
+    }
+
+    /// Drops the triggers that write `remote_status_history`, to measure
+    /// what they cost (the file is no longer a faithful store after).
+    pub fn drop_history_triggers(&self) -> R<()> {
+        let names: Vec<String> = self
+            .conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' \
+                 AND name LIKE 'remote\\_status\\_%' ESCAPE '\\'",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if names.len() < 5 {
+            return Err(format!("expected the history triggers, found {names:?}").into());
+        }
+        for name in names {
+            self.conn.execute_batch(&format!("DROP TRIGGER {name}"))?;
+        }
+        Ok(())
     }
 
     /// Saves every plugin in one `BEGIN IMMEDIATE` transaction.

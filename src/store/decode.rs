@@ -8,8 +8,10 @@ use std::path::PathBuf;
 use rusqlite::Row;
 use rusqlite::types::ValueRef;
 
+use super::history::RemoteStatusEntry;
 use crate::error::{Error, Result, show};
-use crate::model::{PluginMetadata, RemoteResourceInfo};
+use crate::model::{CloudProviderType, PluginMetadata, RemoteResourceInfo};
+use crate::time;
 
 /// Decodes `(plugin_id, pid, rowid)`: the owner, and the PID or why it
 /// cannot be read (kept apart, so a lenient reader can skip its plugin).
@@ -81,7 +83,7 @@ struct Col<'r, 's> {
     id: i64,
 }
 
-impl Col<'_, '_> {
+impl<'r> Col<'r, '_> {
     fn bad(&self, column: &'static str, value: String, reason: &str) -> Error {
         Error::BadData {
             path: PathBuf::new(),
@@ -93,7 +95,7 @@ impl Col<'_, '_> {
         }
     }
 
-    fn value(&self, idx: usize, column: &'static str) -> Result<ValueRef<'_>> {
+    fn value(&self, idx: usize, column: &'static str) -> Result<ValueRef<'r>> {
         self.row
             .get_ref(idx)
             .map_err(|e| self.bad(column, "?".to_owned(), &e.to_string()))
@@ -111,7 +113,7 @@ impl Col<'_, '_> {
 
     /// A text column borrowed from the row, for values that are parsed
     /// rather than kept (JSON, enums): no copy.
-    fn str(&self, idx: usize, column: &'static str) -> Result<&str> {
+    fn str(&self, idx: usize, column: &'static str) -> Result<&'r str> {
         match self.value(idx, column)? {
             ValueRef::Text(bytes) => std::str::from_utf8(bytes)
                 .map_err(|_| self.bad(column, format!("{bytes:?}"), "not valid UTF-8")),
@@ -252,4 +254,100 @@ pub(super) fn decode_plugin(row: &Row<'_>) -> Result<(i64, PluginMetadata)> {
             ..plugin
         },
     ))
+}
+
+/// One row of [`COST_ROWS`](super::sql::COST_ROWS), borrowed from the row:
+/// what the cost report's one pass needs.
+pub(super) struct CostRow<'r> {
+    pub(super) category: &'r str,
+    pub(super) name: &'r str,
+    /// Microseconds since the Unix epoch.
+    pub(super) at: i64,
+    pub(super) running: bool,
+    pub(super) rate: Option<f64>,
+    pub(super) provider: CloudProviderType,
+}
+
+/// Decodes one row of [`COST_ROWS`](super::sql::COST_ROWS): `category,
+/// name, at, seq, provider, status = 'running', cost_per_hour`.
+pub(super) fn decode_cost_row<'r>(row: &'r Row<'_>) -> Result<CostRow<'r>> {
+    let (c, category, name, at_text) = history_key(row)?;
+    let decoded = (|| {
+        Ok(CostRow {
+            category,
+            name,
+            at: stored_time(&c, at_text)?,
+            running: c.integer(5, "status")? == 1,
+            rate: c.opt_cost(6, "cost_per_hour")?,
+            provider: c.parsed(4, "provider")?,
+        })
+    })();
+    decoded.map_err(|e| in_history_row(e, category, name, at_text))
+}
+
+/// Decodes one row of [`HISTORY_OF`](super::sql::HISTORY_OF).
+pub(super) fn decode_history(row: &Row<'_>) -> Result<RemoteStatusEntry> {
+    let (c, category, name, at_text) = history_key(row)?;
+    let decoded = (|| {
+        let at = stored_time(&c, at_text)?;
+        Ok(RemoteStatusEntry {
+            category: category.to_owned(),
+            name: name.to_owned(),
+            at: time::from_micros(at)
+                .ok_or_else(|| c.bad("at", format!("{at_text:?}"), "out of range"))?,
+            provider: c.parsed(4, "provider")?,
+            instance_id: c.opt_text(5, "instance_id")?,
+            status: c.text(6, "status")?,
+            cost_per_hour: c.opt_cost(7, "cost_per_hour")?,
+        })
+    })();
+    decoded.map_err(|e| in_history_row(e, category, name, at_text))
+}
+
+/// The key of a history row: a [`Col`] naming it by its `seq` (the table
+/// has no rowid), and its category, name and `at` text.
+fn history_key<'r, 's>(row: &'r Row<'s>) -> Result<(Col<'r, 's>, &'r str, &'r str, &'r str)> {
+    let seq: i64 = row.get(3)?;
+    let c = Col {
+        row,
+        table: "remote_status_history",
+        id: seq,
+    };
+    let (category, name, at) = (c.str(0, "category")?, c.str(1, "name")?, c.str(2, "at")?);
+    Ok((c, category, name, at))
+}
+
+/// A stored timestamp as microseconds since the epoch, or bad data.
+fn stored_time(c: &Col<'_, '_>, text: &str) -> Result<i64> {
+    time::parse_stored_micros(text).ok_or_else(|| {
+        c.bad(
+            "at",
+            format!("{text:?}"),
+            "not a timestamp YYYY-MM-DDTHH:MM:SS.ffffffZ",
+        )
+    })
+}
+
+/// Says which history row bad data is in (its `row` is only its `seq`).
+fn in_history_row(e: Error, category: &str, name: &str, at: &str) -> Error {
+    match e {
+        Error::BadData {
+            path,
+            table,
+            column,
+            row,
+            value,
+            reason,
+        } => Error::BadData {
+            path,
+            table,
+            column,
+            row,
+            value,
+            reason: format!(
+                "{reason}; in the row of ({category:?}, {name:?}) at {at:?}, seq {row}"
+            ),
+        },
+        other => other,
+    }
 }

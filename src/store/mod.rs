@@ -8,6 +8,8 @@
 //!   resource), one atomic change at a time;
 //! - `processes.rs`: which stored PIDs are still our processes (check),
 //!   and removing or stopping the rest (reap);
+//! - `history.rs`: the remote status history (dated transitions, one
+//!   plugin's timeline) and the cost report over it;
 //! - `decode.rs`: rows into the model, or [`Error::BadData`].
 //!
 //! # Transactions and locking
@@ -35,6 +37,7 @@ use crate::migrate;
 use crate::open::{self, StoreOptions};
 
 mod decode;
+mod history;
 mod plugins;
 mod processes;
 mod read;
@@ -43,6 +46,7 @@ mod sql;
 #[cfg(test)]
 mod tests;
 
+pub use history::{RecordedStatus, RemoteStatusEntry};
 pub use processes::{PidCheck, ReapAction, ReapOptions, Reaped};
 
 /// A plugin metadata store on one SQLite connection.

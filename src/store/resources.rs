@@ -1,5 +1,6 @@
 //! The resource lifecycle: PIDs, the container id and the remote resource,
-//! one atomic change at a time. Each change bumps the plugin's `updated_at`
+//! one atomic change at a time (the remote status, with its history, is in
+//! `history.rs`). Each change bumps the plugin's `updated_at`
 //! in the same transaction and answers [`Error::NotFound`] when the plugin
 //! is missing.
 
@@ -87,26 +88,6 @@ impl MetadataStore {
             let id = touch(&tx, category, name)?;
             tx.prepare_cached(sql::SET_CONTAINER)?
                 .execute(params![container_id, id])?;
-            Ok(tx.commit()?)
-        })
-    }
-
-    /// Sets the status of the plugin's remote resource. A plugin without a
-    /// remote resource is an [`Error::InvalidInput`].
-    pub fn set_remote_status(&self, category: &str, name: &str, status: &str) -> Result<()> {
-        self.checked(|| {
-            let tx = self.write()?;
-            let id = touch(&tx, category, name)?;
-            let n = tx
-                .prepare_cached(sql::SET_REMOTE_STATUS)?
-                .execute(params![status, id])?;
-            if n == 0 {
-                return Err(Error::invalid_in(
-                    format!("{category}_{name}"),
-                    "remote_resource",
-                    format!("the plugin has no remote resource to set the status {status:?} on"),
-                ));
-            }
             Ok(tx.commit()?)
         })
     }

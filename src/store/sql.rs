@@ -136,8 +136,77 @@ pub(super) const UPSERT_REMOTE: &str = "INSERT INTO remote_resources (plugin_id,
 
 pub(super) const DELETE_REMOTE: &str = "DELETE FROM remote_resources WHERE plugin_id = ?1";
 
+/// Sets the status of plugin `?2`'s remote resource (a dated transition
+/// records its history row first; the trigger then finds it recorded).
 pub(super) const SET_REMOTE_STATUS: &str =
     "UPDATE remote_resources SET status = ?1 WHERE plugin_id = ?2";
+
+// ---------------------------------------------------------------------------
+// remote_status_history (the triggers of migration V4 append to it on every
+// change of remote_resources; these statements are the library's own reads
+// and its dated transitions)
+
+/// The status of plugin `?1`'s remote resource, if it has one.
+pub(super) const REMOTE_STATUS: &str = "SELECT status FROM remote_resources WHERE plugin_id = ?1";
+
+/// The newest history row of `(?1, ?2)`: `(at, seq, status)`.
+pub(super) const NEWEST_HISTORY: &str = "SELECT at, seq, status FROM remote_status_history \
+     WHERE category = ?1 AND name = ?2 ORDER BY at DESC, seq DESC LIMIT 1";
+
+/// The history row of `(?1, ?2)` in force at `?3` (the newest at or before
+/// it), else the oldest row: `(at, seq, status)`.
+pub(super) const HISTORY_IN_FORCE: &str = "SELECT at, seq, status FROM ( \
+         SELECT at, seq, status, 0 AS fallback FROM ( \
+             SELECT at, seq, status FROM remote_status_history \
+             WHERE category = ?1 AND name = ?2 AND at <= ?3 ORDER BY at DESC, seq DESC LIMIT 1) \
+         UNION ALL \
+         SELECT at, seq, status, 1 FROM ( \
+             SELECT at, seq, status FROM remote_status_history \
+             WHERE category = ?1 AND name = ?2 ORDER BY at, seq LIMIT 1)) \
+     ORDER BY fallback LIMIT 1";
+
+/// The `seq` a new row of `(?1, ?2)` at `?3` takes: after every row at
+/// that instant.
+pub(super) const NEXT_SEQ: &str = "SELECT coalesce(max(seq) + 1, 0) FROM remote_status_history \
+     WHERE category = ?1 AND name = ?2 AND at = ?3";
+
+/// Records `(?1, ?2)` in status `?5` from `?3` (seq `?4`) with the
+/// provider, instance and rate of plugin `?6`'s remote resource now.
+pub(super) const APPEND_FROM_RESOURCE: &str = "INSERT INTO remote_status_history \
+         (category, name, at, seq, provider, instance_id, status, cost_per_hour) \
+     SELECT ?1, ?2, ?3, ?4, provider, instance_id, ?5, estimated_cost_per_hour \
+     FROM remote_resources WHERE plugin_id = ?6";
+
+/// Records `(?1, ?2)` in status `?5` from `?3` (seq `?4`) with the
+/// provider, instance and rate of its history row `(?6, ?7)`.
+pub(super) const INSERT_FROM_HISTORY: &str = "INSERT INTO remote_status_history \
+         (category, name, at, seq, provider, instance_id, status, cost_per_hour) \
+     SELECT category, name, ?3, ?4, provider, instance_id, ?5, cost_per_hour \
+     FROM remote_status_history WHERE category = ?1 AND name = ?2 AND at = ?6 AND seq = ?7";
+
+/// The columns [`decode_history`](super::decode::decode_history) reads.
+const HISTORY_COLUMNS: &str =
+    "category, name, at, seq, provider, instance_id, status, cost_per_hour";
+
+/// One plugin's history, oldest first.
+pub(super) static HISTORY_OF: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {HISTORY_COLUMNS} FROM remote_status_history \
+         WHERE category = ?1 AND name = ?2 ORDER BY at, seq"
+    )
+});
+
+/// Every history row before `?1`, each plugin's timeline in order: the
+/// one pass of a cost report, along the primary key (no sort).
+pub(super) const COST_ROWS: &str = "SELECT category, name, at, seq, provider, \
+         status = 'running', cost_per_hour \
+     FROM remote_status_history WHERE at < ?1 ORDER BY category, name, at, seq";
+
+/// The burn rate now, from the view sqlite3 users see: `(running,
+/// priced $/h, unpriced running)`.
+pub(super) const BURN_RATE: &str = "SELECT coalesce(sum(running), 0), \
+         total(priced_usd_per_hour), coalesce(sum(unpriced_running), 0) \
+     FROM remote_burn_rate";
 
 // ---------------------------------------------------------------------------
 // Reading many plugins

@@ -80,6 +80,37 @@ fn listing_runs_a_fixed_number_of_statements_whatever_the_size() {
 }
 
 #[test]
+fn a_cost_report_runs_a_fixed_number_of_statements_whatever_the_size() {
+    use crate::cost::{CostGrouping, CostQuery};
+    let mut counts = Vec::new();
+    for n in [1, 10, 1000] {
+        let store = MetadataStore::open_in_memory().unwrap();
+        store.save_all(&plugins(n)).unwrap();
+        for i in (0..n).step_by(2) {
+            let status = if i % 4 == 0 {
+                "stopped"
+            } else {
+                "provisioning"
+            };
+            store
+                .set_remote_status("c", &format!("p{i:04}"), status)
+                .unwrap();
+        }
+        for by in CostGrouping::ALL {
+            let mut groups = 0;
+            let statements = statements_run(&store, || {
+                let q = CostQuery::new().by(*by);
+                groups = store.cost_report(&q).unwrap().groups.len();
+            });
+            assert!(groups >= 1, "{by}: {groups} groups for {n} plugins");
+            counts.push(statements);
+        }
+    }
+    // BEGIN, the history, the burn rate, COMMIT: for any size and grouping.
+    assert!(counts.iter().all(|&c| c == 4), "{counts:?}");
+}
+
+#[test]
 fn the_counter_sees_one_statement_per_get() {
     // Proves the counter above can tell: N gets run N times the statements.
     let store = MetadataStore::open_in_memory().unwrap();

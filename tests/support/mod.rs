@@ -25,7 +25,9 @@ mod sqlite;
 #[allow(unused_imports)]
 pub use files::{migration_files, old_version_file};
 #[allow(unused_imports)]
-pub use plugins::{STATUSES, ambiguous_pair, random_plugin, sample, sample_store, unusual_plugin};
+pub use plugins::{
+    STATUSES, ambiguous_pair, cloud_plugin, random_plugin, sample, sample_store, unusual_plugin,
+};
 #[allow(unused_imports)]
 pub use processes::Sleeper;
 #[allow(unused_imports)]

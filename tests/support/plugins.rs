@@ -87,6 +87,27 @@ pub fn sample(i: usize) -> PluginMetadata {
     p
 }
 
+/// A cloud GPU plugin `(category, name)` whose remote resource is on
+/// `provider`, in `status`, at `rate` dollars per hour (`None`: unknown),
+/// with instance id `i-{name}`.
+pub fn cloud_plugin(
+    category: &str,
+    name: &str,
+    provider: CloudProviderType,
+    status: &str,
+    rate: Option<f64>,
+) -> PluginMetadata {
+    let mut p = PluginMetadata::new(name, category, format!("Cloud {name}"), json!({}));
+    p.execution_mode = PluginExecutionMode::CloudGpu;
+    p.manages_external_resources = true;
+    let mut r = RemoteResourceInfo::new(provider);
+    r.instance_id = Some(format!("i-{name}"));
+    r.status = status.to_owned();
+    r.estimated_cost_per_hour = rate;
+    p.remote_resource = Some(r);
+    p
+}
+
 /// Creates the store file `name` in `dir` holding `sample(0)` …
 /// `sample(n - 1)`, saved in one `save_all` (so plugin `i` has row id
 /// `i + 1` and its PIDs rowids `2i + 1` and `2i + 2`), closes it, and

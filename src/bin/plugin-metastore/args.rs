@@ -4,8 +4,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
-use plugin_metastore::{CloudProviderType, PluginExecutionMode, PluginQuery};
+use plugin_metastore::{
+    CloudProviderType, CostGrouping, CostQuery, PluginExecutionMode, PluginQuery,
+};
 
 use crate::failure::reason;
 
@@ -14,6 +17,7 @@ pub(crate) const MAIN_EXAMPLES: &str = "\
 Examples:
   plugin-metastore demo                          # example plugins, then the table
   plugin-metastore list --cloud --active         # what is costing money right now
+  plugin-metastore cost --since 2026-11-01 --by day
   plugin-metastore show transcription_whisper_tiny
   plugin-metastore export > plugins.json
   plugin-metastore --db other.db import plugins.json
@@ -138,15 +142,52 @@ Examples:
 
     /// Set the status of a plugin's remote resource (e.g. running, stopped)
     #[command(after_help = "\
-Only exactly \"running\" counts as active.
+Only exactly \"running\" counts as active (and is billed). Every change is
+kept in the plugin's history (see `history`). With --at, the transition is
+recorded when it happened: if that is before the newest entry of the
+history, it is inserted in its place and the current status stays as it is.
 
-Example:
-  plugin-metastore remote-status finetuning_llm_finetune_aws stopped")]
+Examples:
+  plugin-metastore remote-status finetuning_llm_finetune_aws stopped
+  plugin-metastore remote-status finetuning_llm_finetune_aws stopped --at 2026-11-01T08:00:00Z")]
     RemoteStatus {
         #[command(flatten)]
         target: Target,
         /// The new status (free text: provisioning, running, stopping, stopped, ...)
         status: String,
+        /// When it happened: RFC 3339 (2026-11-01T08:00:00Z) or a date (UTC
+        /// midnight) [default: now]
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        at: Option<DateTime<Utc>>,
+    },
+
+    /// Running hours and cost of remote resources, per provider, plugin or day
+    #[command(after_help = "\
+Billed time is time in status exactly \"running\", at the hourly rate in force
+then; hours at an unknown rate make the cost unknown, never $0. Deleted
+plugins count. TIME is RFC 3339 (2026-11-01T08:00:00Z) or a date (UTC
+midnight). The table ends with the totals and the burn rate now.
+
+Examples:
+  plugin-metastore cost
+  plugin-metastore cost --since 2026-11-01 --by day
+  plugin-metastore cost --since 2026-11-01 --until 2026-12-01 --by plugin --json")]
+    Cost(CostArgs),
+
+    /// The remote status history of one plugin, oldest first
+    #[command(after_help = "\
+Each entry says: from then on, the resource was in this status at this
+hourly rate. Deleted plugins keep their history.
+
+Examples:
+  plugin-metastore history finetuning_llm_finetune_aws
+  plugin-metastore history finetuning_llm_finetune_aws --json")]
+    History {
+        #[command(flatten)]
+        target: Target,
+        /// Print a JSON array, one object per entry
+        #[arg(long)]
+        json: bool,
     },
 
     /// Tell which stored PIDs are still the processes that were recorded
@@ -178,6 +219,37 @@ Examples:
   plugin-metastore reap
   plugin-metastore reap --kill --grace 2 --json")]
     Reap(ReapArgs),
+}
+
+/// The flags of `cost`.
+#[derive(Debug, Args)]
+pub(crate) struct CostArgs {
+    /// Count from TIME on [default: the start of the history]
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub(crate) since: Option<DateTime<Utc>>,
+    /// Count up to TIME (excluded) [default: now]
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub(crate) until: Option<DateTime<Utc>>,
+    /// Group by provider, plugin (unique id) or day (UTC)
+    #[arg(long, value_name = "GROUPING", default_value = "provider", value_parser = parse_grouping)]
+    pub(crate) by: CostGrouping,
+    /// Print a JSON array, one object per group
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+impl CostArgs {
+    /// The library query these flags mean.
+    pub(crate) fn query(&self) -> CostQuery {
+        let mut q = CostQuery::new().by(self.by);
+        if let Some(t) = self.since {
+            q = q.since(t);
+        }
+        if let Some(t) = self.until {
+            q = q.until(t);
+        }
+        q
+    }
 }
 
 /// The flags of `reap`.
@@ -334,6 +406,16 @@ fn parse_mode(s: &str) -> Result<PluginExecutionMode, String> {
 
 /// Parses `--provider` with the model's `FromStr`.
 fn parse_provider(s: &str) -> Result<CloudProviderType, String> {
+    s.parse().map_err(|e| reason(&e))
+}
+
+/// Parses a TIME with the library's [`plugin_metastore::parse_time`].
+fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    plugin_metastore::parse_time(s).map_err(|e| reason(&e))
+}
+
+/// Parses `--by` with the library's `FromStr`.
+fn parse_grouping(s: &str) -> Result<CostGrouping, String> {
     s.parse().map_err(|e| reason(&e))
 }
 

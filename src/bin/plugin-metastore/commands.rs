@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use plugin_metastore::{Error, MetadataStore, PluginMetadata, PluginQuery};
 
 use crate::args::{Cli, Command, ContainerCommand, PidCommand, Target};
+use crate::cost;
 use crate::failure::{CliResult, Failure, plain, reason};
 use crate::output::{details, display_path, print, table, to_json};
 use crate::processes;
@@ -61,14 +62,12 @@ pub(crate) fn run(cli: Cli) -> CliResult {
         }
         Command::Pid(cmd) => pid(&open_existing(&resolve_db(db)?)?, cmd),
         Command::Container(cmd) => container(&open_existing(&resolve_db(db)?)?, cmd),
-        Command::RemoteStatus { target, status } => {
-            let store = open_existing(&resolve_db(db)?)?;
-            let p = find_key(&store, &target)?;
-            store.set_remote_status(&p.category, &p.name, &status)?;
-            print(&format!(
-                "remote status of {} set to {status:?}\n",
-                p.unique_id()
-            ))
+        Command::RemoteStatus { target, status, at } => {
+            cost::remote_status(&open_existing(&resolve_db(db)?)?, &target, &status, at)
+        }
+        Command::Cost(args) => cost::report(&open_existing(&resolve_db(db)?)?, &args),
+        Command::History { target, json } => {
+            cost::history(&open_existing(&resolve_db(db)?)?, &target, json)
         }
         Command::Check { json } => processes::check(&open_reading(&resolve_db(db)?)?, json),
         Command::Reap(args) => processes::reap(&open_existing(&resolve_db(db)?)?, &args),
@@ -302,7 +301,7 @@ fn read_plugins(
 /// `--category` by the category and the rest of the id. Found without
 /// reading the plugin, so one with a bad value in the file can still be
 /// repaired or deleted.
-fn find_key(store: &MetadataStore, target: &Target) -> CliResult<Key> {
+pub(crate) fn find_key(store: &MetadataStore, target: &Target) -> CliResult<Key> {
     let id = target.id.as_str();
     if let Some(category) = &target.category {
         let name = id
@@ -343,19 +342,19 @@ fn find(store: &MetadataStore, target: &Target) -> CliResult<PluginMetadata> {
 }
 
 /// A plugin's key, as the commands name it.
-struct Key {
-    category: String,
-    name: String,
+pub(crate) struct Key {
+    pub(crate) category: String,
+    pub(crate) name: String,
 }
 
 impl Key {
     /// `category_name`, printable.
-    fn unique_id(&self) -> String {
+    pub(crate) fn unique_id(&self) -> String {
         printable(&format!("{}_{}", self.category, self.name))
     }
 }
 
 /// "no plugin has the unique id …".
-fn not_found(id: &str) -> Failure {
+pub(crate) fn not_found(id: &str) -> Failure {
     Failure(format!("no plugin has the unique id {id:?}"))
 }

@@ -18,6 +18,7 @@ use clap::Parser;
 
 mod args;
 mod commands;
+mod cost;
 mod failure;
 mod output;
 mod processes;

@@ -1,0 +1,228 @@
+//! Remote status and cost on the command line: `remote-status [--at]`,
+//! `cost` and `history`.
+
+use chrono::{DateTime, Utc};
+use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
+use plugin_metastore::{
+    CostGroup, CostGrouping, CostReport, Error, MetadataStore, PluginMetadata, RecordedStatus,
+};
+
+use crate::args::{CostArgs, Target};
+use crate::commands::{find_key, not_found};
+use crate::failure::{CliResult, Failure};
+use crate::output::{print, to_json};
+use crate::text::printable;
+
+/// `remote-status ID STATUS [--at TIME]`: says whether the status changed,
+/// was already so, or went into the past of the history.
+pub(crate) fn remote_status(
+    store: &MetadataStore,
+    target: &Target,
+    status: &str,
+    at: Option<DateTime<Utc>>,
+) -> CliResult {
+    let p = find_key(store, target)?;
+    let (c, n, id) = (&p.category, &p.name, p.unique_id());
+    let outcome = match at {
+        Some(at) => store.set_remote_status_at(c, n, status, at)?,
+        None => store.set_remote_status(c, n, status)?,
+    };
+    let when = at.map(|t| format!(" at {}", stamp(t))).unwrap_or_default();
+    let status = printable(&format!("{status:?}"));
+    let line = match outcome {
+        RecordedStatus::Current => format!("remote status of {id} set to {status}{when}"),
+        RecordedStatus::Unchanged => {
+            format!("remote status of {id} already {status}{when}; nothing recorded")
+        }
+        RecordedStatus::Backdated {
+            current_status,
+            newest_at,
+        } => format!(
+            "recorded {status}{when} in the history of {id}; its current status stays {} \
+             (set at {}, later)",
+            printable(&format!("{current_status:?}")),
+            stamp(newest_at)
+        ),
+        other => format!("remote status of {id}: {other:?}"),
+    };
+    print(&format!("{line}\n"))
+}
+
+/// `cost`: the table (groups, totals, burn rate) or the JSON array of
+/// groups.
+pub(crate) fn report(store: &MetadataStore, args: &CostArgs) -> CliResult {
+    let report = store.cost_report(&args.query())?;
+    if args.json {
+        return print(&to_json(&report.groups)?);
+    }
+    print(&cost_table(&report))
+}
+
+/// The `cost` table and the lines under it.
+fn cost_table(r: &CostReport) -> String {
+    let mut out = String::new();
+    if r.groups.is_empty() {
+        out.push_str("no running hours in this window\n");
+    } else {
+        let mut t = Table::new();
+        t.load_preset(presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_header([grouping_title(r.by), "running h", "cost", "unknown-rate h"]);
+        for g in &r.groups {
+            t.add_row([
+                printable(&g.key),
+                hours(g.running_hours),
+                g.cost_usd.map_or_else(|| "unknown".to_owned(), dollars),
+                or_dash(g.unknown_rate_hours),
+            ]);
+        }
+        for column in 1..4 {
+            if let Some(c) = t.column_mut(column) {
+                c.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+        out.push_str(&format!("{t}\n"));
+    }
+    out.push_str(&total_line(&r.total));
+    let b = &r.burn_rate;
+    let unpriced = match b.unpriced_running {
+        0 => String::new(),
+        n => format!(" + {n} at an unknown rate"),
+    };
+    out.push_str(&format!(
+        "burn rate now: {}/h{unpriced} ({} running)\n",
+        dollars(b.priced_usd_per_hour),
+        b.running
+    ));
+    let since = r
+        .since
+        .map_or_else(|| "the start of the history".to_owned(), stamp);
+    let future = if r.until > Utc::now() {
+        " (counted up to now)"
+    } else {
+        ""
+    };
+    out.push_str(&format!("window: {since} to {}{future}\n", stamp(r.until)));
+    out
+}
+
+/// "total: …": the priced hours and their cost, and the unpriced hours.
+fn total_line(t: &CostGroup) -> String {
+    let mut line = format!(
+        "total: {} running hours at a known rate, {}",
+        hours(t.priced_hours),
+        dollars(t.priced_cost_usd)
+    );
+    if t.unknown_rate_hours > 0.0 {
+        line.push_str(&format!(
+            "; {} running hours at an unknown rate (cost unknown)",
+            hours(t.unknown_rate_hours)
+        ));
+    }
+    line.push('\n');
+    line
+}
+
+/// `history ID [--json]`: the plugin's timeline, oldest first. The plugin
+/// may be deleted: its history is still there.
+pub(crate) fn history(store: &MetadataStore, target: &Target, json: bool) -> CliResult {
+    let (category, name) = history_key(store, target)?;
+    let entries = store.remote_history(&category, &name)?;
+    if json {
+        return print(&to_json(&entries)?);
+    }
+    let id = printable(&format!("{category}_{name}"));
+    if entries.is_empty() {
+        return print(&format!("{id} has no remote status history\n"));
+    }
+    let now = Utc::now();
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header([
+            "at (UTC)", "status", "provider", "instance", "cost/h", "hours",
+        ]);
+    for (i, e) in entries.iter().enumerate() {
+        let next = entries.get(i + 1).map(|n| n.at);
+        let span = (next.unwrap_or(now) - e.at).num_microseconds().unwrap_or(0) as f64 / 3.6e9;
+        let span = match (e.status.as_str(), next) {
+            ("removed", None) => "-".to_owned(),
+            (_, None) => format!("{} so far", hours(span.max(0.0))),
+            _ => hours(span),
+        };
+        t.add_row([
+            stamp(e.at),
+            printable(&e.status),
+            e.provider.to_string(),
+            e.instance_id
+                .as_deref()
+                .map_or_else(|| "-".to_owned(), printable),
+            e.cost_per_hour
+                .map_or_else(|| "unknown".to_owned(), dollars),
+            span,
+        ]);
+    }
+    let s = if entries.len() == 1 { "y" } else { "ies" };
+    print(&format!("{id}\n{t}\n{} entr{s}\n", entries.len()))
+}
+
+/// The `(category, name)` that `target` names: a stored plugin, or one
+/// that is gone but has a history. Ambiguous ids list the candidates.
+fn history_key(store: &MetadataStore, target: &Target) -> CliResult<(String, String)> {
+    let id = target.id.as_str();
+    let splits: Vec<(&str, &str)> = match &target.category {
+        Some(c) => id
+            .strip_prefix(c.as_str())
+            .and_then(|rest| rest.strip_prefix('_'))
+            .map(|n| vec![(c.as_str(), n)])
+            .unwrap_or_default(),
+        None => PluginMetadata::unique_id_splits(id).collect(),
+    };
+    let mut found = Vec::new();
+    for (c, n) in splits {
+        if store.get(c, n)?.is_some() || !store.remote_history(c, n)?.is_empty() {
+            found.push((c.to_owned(), n.to_owned()));
+        }
+    }
+    match found.len() {
+        0 => Err(not_found(id)),
+        1 => Ok(found.remove(0)),
+        _ => Err(Failure(format!(
+            "{}; pick one with --category CATEGORY",
+            Error::AmbiguousId {
+                id: id.to_owned(),
+                candidates: found,
+            }
+        ))),
+    }
+}
+
+/// The column title of the groups.
+fn grouping_title(by: CostGrouping) -> &'static str {
+    match by {
+        CostGrouping::Plugin => "plugin",
+        CostGrouping::Day => "day (UTC)",
+        _ => "provider",
+    }
+}
+
+/// A time as the store writes it (`2026-11-01T08:00:00.000000Z`), so it
+/// reads the same as in sqlite3.
+fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// Hours with two decimals.
+fn hours(h: f64) -> String {
+    format!("{h:.2}")
+}
+
+/// `-` for no hours, else the hours.
+fn or_dash(h: f64) -> String {
+    if h > 0.0 { hours(h) } else { "-".to_owned() }
+}
+
+/// Dollars with cents.
+fn dollars(d: f64) -> String {
+    format!("${d:.2}")
+}

@@ -1,0 +1,386 @@
+//! The remote status history in the store: dated transitions
+//! ([`MetadataStore::set_remote_status_at`]), one plugin's timeline
+//! ([`MetadataStore::remote_history`]) and what it all cost
+//! ([`MetadataStore::cost_report`]).
+//!
+//! # Who writes the history
+//!
+//! The triggers of migration V4 record every change of `remote_resources`
+//! (and every plugin delete or rename) in the transaction that makes it, so
+//! saves, imports, `set_remote_resource` and hand edits in sqlite3 need
+//! nothing from this module: they are stamped now (at millisecond
+//! precision, padded to six digits) or, if the plugin's newest row is
+//! later, at that row, so an appended row is always the newest. The library
+//! writes a row itself only for a status change dated by its caller: it
+//! inserts the row with the caller's time, then (if the row is the newest)
+//! updates `remote_resources`, and the trigger, finding the newest row
+//! already saying so, adds nothing.
+//!
+//! # Order
+//!
+//! A plugin's history is ordered by `(at, seq)`; `seq` orders rows with the
+//! same `at`. The resource's current status is that of its newest row.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::Serialize;
+
+use super::MetadataStore;
+use super::decode::{decode_cost_row, decode_history};
+use super::sql;
+use crate::cost::{BurnRate, CostQuery, CostReport, Tally};
+use crate::error::{Error, Result};
+use crate::model::CloudProviderType;
+use crate::time::{self, timestamp};
+
+/// One row of a plugin's remote status history: from `at` on, its remote
+/// resource is in `status` at `cost_per_hour`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct RemoteStatusEntry {
+    /// The plugin's category (kept after the plugin is deleted).
+    pub category: String,
+    /// The plugin's name.
+    pub name: String,
+    /// From when the row holds (serialized as the store writes it,
+    /// `2026-11-01T08:00:00.000000Z`).
+    #[serde(serialize_with = "time::serialize")]
+    pub at: DateTime<Utc>,
+    /// The resource's provider.
+    pub provider: CloudProviderType,
+    /// The resource's instance id.
+    pub instance_id: Option<String>,
+    /// Its status (`removed` once the resource or the plugin went away).
+    pub status: String,
+    /// Its hourly rate in dollars (`None`: unknown).
+    pub cost_per_hour: Option<f64>,
+}
+
+/// What [`MetadataStore::set_remote_status_at`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordedStatus {
+    /// The transition is the newest: the resource is now in the status
+    /// given, and the history has a row for it.
+    Current,
+    /// The resource already was in that status then (at or after its
+    /// newest row: its current status; earlier: the status in force at
+    /// that time); nothing was written.
+    Unchanged,
+    /// The transition is older than the newest row: it was inserted in its
+    /// place in the history, and the current status stays as it is.
+    Backdated {
+        /// The resource's current status (unchanged).
+        current_status: String,
+        /// When the newest row starts.
+        newest_at: DateTime<Utc>,
+    },
+}
+
+/// When a transition happened.
+#[derive(Clone, Copy, Debug)]
+enum When {
+    /// Now, or at the newest row if that is later: always the newest.
+    Now,
+    /// At this time, as the caller says.
+    At(DateTime<Utc>),
+}
+
+impl MetadataStore {
+    /// Sets the status of the plugin's remote resource now, and records the
+    /// change in its history (see [`set_remote_status_at`]; a transition
+    /// made now is always the newest, so this never backdates). A plugin
+    /// without a remote resource is an [`Error::InvalidInput`].
+    ///
+    /// [`set_remote_status_at`]: Self::set_remote_status_at
+    pub fn set_remote_status(
+        &self,
+        category: &str,
+        name: &str,
+        status: &str,
+    ) -> Result<RecordedStatus> {
+        self.record_status(category, name, status, When::Now)
+    }
+
+    /// Records that the plugin's remote resource went into `status` at
+    /// `at` — for an app that learns of a transition later, by polling its
+    /// provider.
+    ///
+    /// - At or after the newest row of its history: the resource's status
+    ///   becomes `status` ([`RecordedStatus::Current`]), unless it already
+    ///   is ([`RecordedStatus::Unchanged`], nothing written).
+    /// - Before it: the row is inserted in its place in the history and the
+    ///   current status stays as it is ([`RecordedStatus::Backdated`]);
+    ///   unless the status in force at `at` already was `status`
+    ///   ([`RecordedStatus::Unchanged`]).
+    ///
+    /// The row takes the provider, instance and rate in force at `at`.
+    /// Refused ([`Error::InvalidInput`], nothing written): an `at` in the
+    /// future or before year 1, a plugin without a remote resource;
+    /// [`Error::NotFound`] if there is no such plugin.
+    pub fn set_remote_status_at(
+        &self,
+        category: &str,
+        name: &str,
+        status: &str,
+        at: DateTime<Utc>,
+    ) -> Result<RecordedStatus> {
+        let id = || format!("{category}_{name}");
+        let now = Utc::now();
+        if at > now {
+            return Err(Error::invalid_in(
+                id(),
+                "at",
+                format!(
+                    "{} is in the future (now is {})",
+                    timestamp(at),
+                    timestamp(now)
+                ),
+            ));
+        }
+        if at.timestamp() < EARLIEST {
+            return Err(Error::invalid_in(
+                id(),
+                "at",
+                format!("{} is before the year 1", timestamp(at)),
+            ));
+        }
+        self.record_status(category, name, status, When::At(at))
+    }
+
+    /// The plugin's remote status history, oldest first; empty if it never
+    /// had a remote resource. Works for deleted plugins too: the history
+    /// outlives them.
+    pub fn remote_history(&self, category: &str, name: &str) -> Result<Vec<RemoteStatusEntry>> {
+        self.checked(|| {
+            let mut stmt = self.conn.prepare_cached(&sql::HISTORY_OF)?;
+            let mut rows = stmt.query([category, name])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(decode_history(row)?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Running hours and their cost per provider, plugin or day over a
+    /// window ([`CostQuery`]; how they are counted: [`CostReport`]), with
+    /// the burn rate now. One pass over the history in one statement,
+    /// never one query per plugin; deleted plugins count too. A window
+    /// that does not start before it ends is an [`Error::InvalidInput`].
+    pub fn cost_report(&self, query: &CostQuery) -> Result<CostReport> {
+        let window = query.window(time::now_utc())?;
+        let end = time::from_micros(window.end_us)
+            .map(timestamp)
+            .ok_or_else(|| Error::invalid("until", "out of range"))?;
+        self.checked(|| {
+            let tx = self.read()?;
+            let mut tally = Tally::new(window, query.grouping());
+            {
+                let mut stmt = tx.prepare_cached(sql::COST_ROWS)?;
+                let mut rows = stmt.query([&end])?;
+                while let Some(row) = rows.next()? {
+                    let r = decode_cost_row(row)?;
+                    tally.row(r.category, r.name, r.at, r.running, r.rate, r.provider);
+                }
+            }
+            let burn_rate = burn_rate_in(&tx)?;
+            tx.commit()?;
+            Ok(tally.finish(burn_rate))
+        })
+    }
+
+    /// What is costing money right now: the remote resources whose status
+    /// is exactly `running`, and their hourly rates (the view
+    /// `remote_burn_rate`, summed over providers).
+    pub fn burn_rate(&self) -> Result<BurnRate> {
+        self.checked(|| {
+            let tx = self.read()?;
+            let rate = burn_rate_in(&tx)?;
+            tx.commit()?;
+            Ok(rate)
+        })
+    }
+
+    /// [`set_remote_status`](Self::set_remote_status) and
+    /// [`set_remote_status_at`](Self::set_remote_status_at), in one write
+    /// transaction.
+    fn record_status(
+        &self,
+        category: &str,
+        name: &str,
+        status: &str,
+        when: When,
+    ) -> Result<RecordedStatus> {
+        self.checked(|| {
+            let tx = self.write()?;
+            let id = plugin_id(&tx, category, name)?;
+            let current: Option<String> = tx
+                .prepare_cached(sql::REMOTE_STATUS)?
+                .query_row([id], |r| r.get(0))
+                .optional()?;
+            let Some(current) = current else {
+                return Err(Error::invalid_in(
+                    format!("{category}_{name}"),
+                    "remote_resource",
+                    format!("the plugin has no remote resource to set the status {status:?} on"),
+                ));
+            };
+            let key = Key { category, name };
+            let newest = key.row(&tx, sql::NEWEST_HISTORY, None)?;
+            let at = match when {
+                When::At(at) => timestamp(at),
+                When::Now => newest
+                    .as_ref()
+                    .map_or_else(time::now, |n| n.at.clone().max(time::now())),
+            };
+            let outcome = match newest {
+                Some(newest) if at < newest.at => {
+                    key.backdate(&tx, status, &at, current, newest)?
+                }
+                newest => key.advance(&tx, id, status, &at, &current, newest)?,
+            };
+            if outcome != RecordedStatus::Unchanged {
+                tx.commit()?;
+            }
+            Ok(outcome)
+        })
+    }
+}
+
+/// `0001-01-01T00:00:00Z` in seconds since the Unix epoch: the earliest
+/// time the store's timestamp format can hold that people mean.
+const EARLIEST: i64 = -62_135_596_800;
+
+/// The plugin's id, or [`Error::NotFound`].
+fn plugin_id(tx: &Transaction<'_>, category: &str, name: &str) -> Result<i64> {
+    tx.prepare_cached(sql::PLUGIN_ID)?
+        .query_row([category, name], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| Error::NotFound {
+            category: category.to_owned(),
+            name: name.to_owned(),
+        })
+}
+
+/// The burn rate, inside the caller's transaction.
+fn burn_rate_in(tx: &Transaction<'_>) -> Result<BurnRate> {
+    let (running, priced, unpriced): (i64, f64, i64) = tx
+        .prepare_cached(sql::BURN_RATE)?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(BurnRate {
+        running: u64::try_from(running).unwrap_or(0),
+        priced_usd_per_hour: priced,
+        unpriced_running: u64::try_from(unpriced).unwrap_or(0),
+    })
+}
+
+/// A history row as the transitions need it: `(at, seq, status)`.
+struct Row {
+    at: String,
+    seq: i64,
+    status: String,
+}
+
+/// One plugin's key in the history.
+struct Key<'a> {
+    category: &'a str,
+    name: &'a str,
+}
+
+impl Key<'_> {
+    /// The row a statement ([`sql::NEWEST_HISTORY`] or
+    /// [`sql::HISTORY_IN_FORCE`] with `at`) picks, if any.
+    fn row(&self, tx: &Transaction<'_>, statement: &str, at: Option<&str>) -> Result<Option<Row>> {
+        let mut stmt = tx.prepare_cached(statement)?;
+        let read = |r: &rusqlite::Row<'_>| {
+            Ok(Row {
+                at: r.get(0)?,
+                seq: r.get(1)?,
+                status: r.get(2)?,
+            })
+        };
+        Ok(match at {
+            None => stmt.query_row([self.category, self.name], read),
+            Some(at) => stmt.query_row([self.category, self.name, at], read),
+        }
+        .optional()?)
+    }
+
+    /// A transition at or after the newest row: the new newest row, and the
+    /// resource's status, unless it already is `status`.
+    fn advance(
+        &self,
+        tx: &Transaction<'_>,
+        id: i64,
+        status: &str,
+        at: &str,
+        current: &str,
+        newest: Option<Row>,
+    ) -> Result<RecordedStatus> {
+        if current == status {
+            return Ok(RecordedStatus::Unchanged);
+        }
+        let seq = newest.filter(|n| n.at == at).map_or(0, |n| n.seq + 1);
+        tx.prepare_cached(sql::APPEND_FROM_RESOURCE)?
+            .execute(params![self.category, self.name, at, seq, status, id])?;
+        tx.prepare_cached(sql::SET_REMOTE_STATUS)?
+            .execute(params![status, id])?;
+        tx.prepare_cached(sql::TOUCH_PLUGIN_ID)?
+            .execute(params![time::now(), id])?;
+        Ok(RecordedStatus::Current)
+    }
+
+    /// A transition before the newest row: inserted in its place, with the
+    /// provider, instance and rate in force then (or, before the first
+    /// row, those of the first row).
+    fn backdate(
+        &self,
+        tx: &Transaction<'_>,
+        status: &str,
+        at: &str,
+        current: String,
+        newest: Row,
+    ) -> Result<RecordedStatus> {
+        let in_force = self.row(tx, sql::HISTORY_IN_FORCE, Some(at))?;
+        let Some(in_force) = in_force else {
+            return Err(Error::invalid(
+                "at",
+                "no history row to date the transition by",
+            ));
+        };
+        if in_force.at.as_str() <= at && in_force.status == status {
+            return Ok(RecordedStatus::Unchanged);
+        }
+        let seq: i64 = tx
+            .prepare_cached(sql::NEXT_SEQ)?
+            .query_row([self.category, self.name, at], |r| r.get(0))?;
+        tx.prepare_cached(sql::INSERT_FROM_HISTORY)?
+            .execute(params![
+                self.category,
+                self.name,
+                at,
+                seq,
+                status,
+                in_force.at,
+                in_force.seq
+            ])?;
+        let newest_at = time::parse_stored_micros(&newest.at)
+            .and_then(time::from_micros)
+            .ok_or_else(|| Error::BadData {
+                path: std::path::PathBuf::new(),
+                table: "remote_status_history",
+                column: "at",
+                row: newest.seq,
+                value: format!("{:?}", newest.at),
+                reason: format!(
+                    "not a timestamp YYYY-MM-DDTHH:MM:SS.ffffffZ; the newest row of ({:?}, {:?})",
+                    self.category, self.name
+                ),
+            })?;
+        Ok(RecordedStatus::Backdated {
+            current_status: current,
+            newest_at,
+        })
+    }
+}
