@@ -92,7 +92,7 @@ pub mod seed;
 mod store;
 mod time;
 
-pub use cost::{BurnRate, CostGroup, CostGrouping, CostQuery, CostReport};
+pub use cost::{BurnRate, CostGroup, CostGrouping, CostQuery, CostReport, RemoteStatusEntry};
 pub use error::{Error, Result};
 pub use model::{
     CloudProviderType, MAX_JSON_DEPTH, PluginExecutionMode, PluginMetadata, RemoteResourceInfo,
@@ -100,9 +100,7 @@ pub use model::{
 pub use open::{StoreOptions, Synchronous};
 pub use process::{PidState, pid_in_use};
 pub use query::PluginQuery;
-pub use store::{
-    MetadataStore, PidCheck, ReapAction, ReapOptions, Reaped, RecordedStatus, RemoteStatusEntry,
-};
+pub use store::{MetadataStore, PidCheck, ReapAction, ReapOptions, Reaped, RecordedStatus};
 pub use time::parse_time;
 
 /// The README's Rust snippets, compiled as doctests so they stay true.

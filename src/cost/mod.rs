@@ -13,6 +13,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::model::CloudProviderType;
+use crate::time;
 
 mod tally;
 
@@ -238,4 +240,27 @@ pub struct CostReport {
     pub total: CostGroup,
     /// The burn rate now (whatever the window).
     pub burn_rate: BurnRate,
+}
+
+/// One row of a plugin's remote status history: from `at` on, its remote
+/// resource is in `status` at `cost_per_hour`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct RemoteStatusEntry {
+    /// The plugin's category (kept after the plugin is deleted).
+    pub category: String,
+    /// The plugin's name.
+    pub name: String,
+    /// From when the row holds (serialized as the store writes it,
+    /// `2026-11-01T08:00:00.000000Z`).
+    #[serde(serialize_with = "time::serialize")]
+    pub at: DateTime<Utc>,
+    /// The resource's provider.
+    pub provider: CloudProviderType,
+    /// The resource's instance id.
+    pub instance_id: Option<String>,
+    /// Its status (`removed` once the resource or the plugin went away).
+    pub status: String,
+    /// Its hourly rate in dollars (`None`: unknown).
+    pub cost_per_hour: Option<f64>,
 }

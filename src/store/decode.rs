@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use rusqlite::Row;
 use rusqlite::types::ValueRef;
 
-use super::history::RemoteStatusEntry;
+use crate::cost::RemoteStatusEntry;
 use crate::error::{Error, Result, show};
 use crate::model::{CloudProviderType, PluginMetadata, RemoteResourceInfo};
 use crate::time;

@@ -23,38 +23,13 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
-use serde::Serialize;
 
 use super::MetadataStore;
 use super::decode::{decode_cost_row, decode_history};
 use super::sql;
-use crate::cost::{BurnRate, CostQuery, CostReport, Tally};
+use crate::cost::{BurnRate, CostQuery, CostReport, RemoteStatusEntry, Tally};
 use crate::error::{Error, Result};
-use crate::model::CloudProviderType;
 use crate::time::{self, timestamp};
-
-/// One row of a plugin's remote status history: from `at` on, its remote
-/// resource is in `status` at `cost_per_hour`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct RemoteStatusEntry {
-    /// The plugin's category (kept after the plugin is deleted).
-    pub category: String,
-    /// The plugin's name.
-    pub name: String,
-    /// From when the row holds (serialized as the store writes it,
-    /// `2026-11-01T08:00:00.000000Z`).
-    #[serde(serialize_with = "time::serialize")]
-    pub at: DateTime<Utc>,
-    /// The resource's provider.
-    pub provider: CloudProviderType,
-    /// The resource's instance id.
-    pub instance_id: Option<String>,
-    /// Its status (`removed` once the resource or the plugin went away).
-    pub status: String,
-    /// Its hourly rate in dollars (`None`: unknown).
-    pub cost_per_hour: Option<f64>,
-}
 
 /// What [`MetadataStore::set_remote_status_at`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]

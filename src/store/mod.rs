@@ -46,7 +46,7 @@ mod sql;
 #[cfg(test)]
 mod tests;
 
-pub use history::{RecordedStatus, RemoteStatusEntry};
+pub use history::RecordedStatus;
 pub use processes::{PidCheck, ReapAction, ReapOptions, Reaped};
 
 /// A plugin metadata store on one SQLite connection.

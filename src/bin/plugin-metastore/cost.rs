@@ -8,9 +8,9 @@ use plugin_metastore::{
 };
 
 use crate::args::{CostArgs, Target};
-use crate::commands::{find_key, not_found};
 use crate::failure::{CliResult, Failure};
 use crate::output::{print, to_json};
+use crate::target::{find_key, not_found};
 use crate::text::printable;
 
 /// `remote-status ID STATUS [--at TIME]`: says whether the status changed,

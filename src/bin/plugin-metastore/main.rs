@@ -22,6 +22,7 @@ mod cost;
 mod failure;
 mod output;
 mod processes;
+mod target;
 mod text;
 
 use args::Cli;
