@@ -75,12 +75,16 @@ mod time;
 
 pub use error::{Error, Result};
 pub use model::{
-    CloudProviderType, MAX_JSON_DEPTH, PluginExecutionMode, PluginMetadata, RemoteResourceInfo,
+    CloudProviderType, MAX_JSON_DEPTH, PluginExecutionMode, PluginMetadata, PluginSummary,
+    RemoteResourceInfo,
 };
 pub use open::{StoreOptions, Synchronous};
 pub use process::{PidState, pid_in_use};
 pub use query::PluginQuery;
-pub use store::{MetadataStore, PidCheck, ReapAction, ReapOptions, Reaped};
+pub use store::{
+    Backup, Change, ChangeOp, ChangeWatcher, Changes, MetadataStore, PidCheck, Problem, ReapAction,
+    ReapOptions, Reaped, Verification,
+};
 
 /// The README's Rust snippets, compiled as doctests so they stay true.
 #[cfg(doctest)]

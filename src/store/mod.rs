@@ -7,6 +7,11 @@
 //!   resource), one atomic change at a time;
 //! - `processes.rs`: which stored PIDs are still our processes (check),
 //!   and removing or stopping the rest (reap);
+//! - `summaries.rs`: list rows for a UI ([`PluginSummary`](crate::PluginSummary)), no JSON parsed;
+//! - `changes.rs`: the change feed (which plugins changed since a cursor);
+//!   `watch.rs`: a watcher that blocks until another connection commits;
+//! - `backup.rs`: a consistent, checked copy of the file; `verify.rs`: a
+//!   read-only check of a file;
 //! - `decode.rs`: rows into the model, or [`Error::BadData`].
 //!
 //! # Transactions and locking
@@ -14,7 +19,9 @@
 //! Writes run in `BEGIN IMMEDIATE` transactions, so they take the write lock
 //! up front and wait (up to the busy timeout) instead of failing with
 //! "database is locked" when another connection writes; a wait that runs
-//! out is [`Error::Busy`], naming the file. Reads that need more than one
+//! out is [`Error::Busy`], naming the file. Every write transaction is a
+//! [`WriteTx`], which does the change feed's bookkeeping at its start and
+//! just before it commits (see `changes.rs`). Reads that need more than one
 //! statement run in one deferred transaction, so they see one snapshot.
 //!
 //! # Errors name the file
@@ -23,6 +30,7 @@
 //! SQLite's "busy" and "corrupt" codes become [`Error::Busy`] and
 //! [`Error::Damaged`] with the path, and [`Error::BadData`] gets the path.
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -33,15 +41,24 @@ use crate::error::Result;
 use crate::migrate;
 use crate::open::{self, StoreOptions};
 
+mod backup;
+mod changes;
 mod decode;
 mod plugins;
 mod processes;
 mod resources;
 mod sql;
+mod summaries;
 #[cfg(test)]
 mod tests;
+mod verify;
+mod watch;
 
+pub use backup::Backup;
+pub use changes::{Change, ChangeOp, Changes};
 pub use processes::{PidCheck, ReapAction, ReapOptions, Reaped};
+pub use verify::{Problem, Verification};
+pub use watch::ChangeWatcher;
 
 /// A plugin metadata store on one SQLite connection.
 ///
@@ -121,12 +138,12 @@ impl MetadataStore {
         f().map_err(|e| e.in_file(&self.path, self.options.busy_timeout))
     }
 
-    /// Starts a write transaction: `BEGIN IMMEDIATE`.
-    fn write(&self) -> Result<Transaction<'_>> {
-        Ok(Transaction::new_unchecked(
-            &self.conn,
-            TransactionBehavior::Immediate,
-        )?)
+    /// Starts a write transaction: `BEGIN IMMEDIATE`, then the change
+    /// feed's start (see [`WriteTx`]).
+    fn write(&self) -> Result<WriteTx<'_>> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        changes::begin_write(&tx)?;
+        Ok(WriteTx(tx))
     }
 
     /// Starts a read transaction: one snapshot for several statements.
@@ -135,5 +152,30 @@ impl MetadataStore {
             &self.conn,
             TransactionBehavior::Deferred,
         )?)
+    }
+}
+
+/// A write transaction of the store. It numbers itself for the change feed
+/// when it starts (the triggers then log one row per plugin it changes) and
+/// clears that number just before it commits, so no other connection ever
+/// sees it; dropped without [`commit`](Self::commit), it rolls back like
+/// any transaction. Every library write goes through one: a commit that
+/// skipped the clearing would make later hand edits look like part of this
+/// transaction.
+pub(crate) struct WriteTx<'c>(Transaction<'c>);
+
+impl<'c> Deref for WriteTx<'c> {
+    type Target = Transaction<'c>;
+
+    fn deref(&self) -> &Transaction<'c> {
+        &self.0
+    }
+}
+
+impl WriteTx<'_> {
+    /// Ends the change feed's part, then commits.
+    pub(crate) fn commit(self) -> Result<()> {
+        changes::end_write(&self.0)?;
+        Ok(self.0.commit()?)
     }
 }

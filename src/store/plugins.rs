@@ -31,7 +31,7 @@ impl MetadataStore {
         self.checked(|| {
             let tx = self.write()?;
             save_in(&tx, plugin, &now())?;
-            Ok(tx.commit()?)
+            tx.commit()
         })
     }
 
@@ -52,7 +52,7 @@ impl MetadataStore {
             for plugin in plugins {
                 save_in(&tx, plugin, &at)?;
             }
-            Ok(tx.commit()?)
+            tx.commit()
         })
     }
 

@@ -40,7 +40,7 @@ impl MetadataStore {
                 boot_id,
                 recorded_at
             ])?;
-            Ok(tx.commit()?)
+            tx.commit()
         })
     }
 
@@ -85,7 +85,7 @@ impl MetadataStore {
             let id = touch(&tx, category, name)?;
             tx.prepare_cached(sql::SET_CONTAINER)?
                 .execute(params![container_id, id])?;
-            Ok(tx.commit()?)
+            tx.commit()
         })
     }
 
@@ -105,7 +105,7 @@ impl MetadataStore {
                     format!("the plugin has no remote resource to set the status {status:?} on"),
                 ));
             }
-            Ok(tx.commit()?)
+            tx.commit()
         })
     }
 
@@ -125,7 +125,7 @@ impl MetadataStore {
             let tx = self.write()?;
             let id = touch(&tx, category, name)?;
             write_remote(&tx, id, remote)?;
-            Ok(tx.commit()?)
+            tx.commit()
         })
     }
 }
