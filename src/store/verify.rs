@@ -15,7 +15,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags, Row, params};
+use rusqlite::types::Null;
+use rusqlite::{Connection, OpenFlags, Row};
 use serde::Serialize;
 
 use super::MetadataStore;
@@ -340,7 +341,7 @@ impl Checker {
             "SELECT {} FROM plugins p LEFT JOIN remote_resources r ON r.plugin_id = p.id",
             sql::PLUGIN_COLUMNS
         );
-        self.report.plugins = self.decode_all(&plugin_sql, |r| decode_plugin(r).map(drop))?;
+        self.report.plugins = self.decode_all(&plugin_sql, (), |r| decode_plugin(r).map(drop))?;
         if has("plugin_pids") {
             let identity: bool = self.conn.query_row(
                 "SELECT EXISTS (SELECT 1 FROM pragma_table_info('plugin_pids') WHERE name = 'start_time')",
@@ -348,28 +349,35 @@ impl Checker {
                 |r| r.get(0),
             )?;
             if identity {
-                let claims = sql::PID_CLAIMS.replace("?1 IS NULL OR", "1 OR");
-                self.decode_all(&claims, |r| decode_pid_claim(r).map(drop))?;
+                let every_plugin = [Null, Null];
+                self.decode_all(sql::PID_CLAIMS, every_plugin, |r| {
+                    decode_pid_claim(r).map(drop)
+                })?;
             } else {
                 let pids = "SELECT plugin_id, pid, rowid FROM plugin_pids";
-                self.decode_all(pids, |r| read_pid(Some(r)).map(drop))?;
+                self.decode_all(pids, (), |r| read_pid(Some(r)).map(drop))?;
             }
         }
         if has("change_log") {
             let changes = "SELECT seq, category, name, op FROM change_log";
-            self.decode_all(changes, |r| decode_change(r).map(drop))?;
+            self.decode_all(changes, (), |r| decode_change(r).map(drop))?;
         }
         Ok(())
     }
 
     /// Decodes every row of `sql` with `decode`; each failure is a problem.
     /// Returns the number of rows.
-    fn decode_all(&mut self, sql: &str, decode: impl Fn(&Row<'_>) -> Result<()>) -> Result<u64> {
+    fn decode_all(
+        &mut self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        decode: impl Fn(&Row<'_>) -> Result<()>,
+    ) -> Result<u64> {
         let mut bad: Vec<Error> = Vec::new();
         let mut count = 0;
         {
             let mut stmt = self.conn.prepare(sql)?;
-            let mut rows = stmt.query(params![])?;
+            let mut rows = stmt.query(params)?;
             while let Some(row) = rows.next()? {
                 count += 1;
                 if let Err(e) = decode(row) {

@@ -4,12 +4,12 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use plugin_metastore::{Error, MetadataStore, PluginMetadata};
+use plugin_metastore::{Error, MetadataStore, PluginMetadata, PluginQuery};
 
 use crate::args::{Cli, Command, ContainerCommand, PidCommand, Target};
 use crate::failure::{CliResult, Failure, plain, reason};
-use crate::output::{details, print, table, to_json};
-use crate::processes;
+use crate::output::{details, print, print_records, table, to_json};
+use crate::{backup, processes, watch};
 
 /// The environment variable that names the store when `--db` is absent.
 const DB_ENV: &str = "PLUGIN_METASTORE_DB";
@@ -25,11 +25,10 @@ pub(crate) fn run(cli: Cli) -> CliResult {
         Command::Demo => processes::demo(&open(&resolve_db(db)?)?),
         Command::List(args) => {
             let store = open_existing(&resolve_db(db)?)?;
-            let plugins = store.query(&args.query())?;
             if args.json {
-                print(&to_json(&plugins)?)
+                print_records(&store, &args.query())
             } else {
-                print(&table(&plugins))
+                print(&table(&store.summaries(&args.query())?))
             }
         }
         Command::Show { target, json } => {
@@ -42,10 +41,7 @@ pub(crate) fn run(cli: Cli) -> CliResult {
             }
         }
         Command::Import { file } => import(db, &file),
-        Command::Export => {
-            let store = open_existing(&resolve_db(db)?)?;
-            print(&to_json(&store.list()?)?)
-        }
+        Command::Export => print_records(&open_existing(&resolve_db(db)?)?, &PluginQuery::new()),
         Command::Delete { target } => {
             let store = open_existing(&resolve_db(db)?)?;
             let p = find(&store, &target)?;
@@ -67,6 +63,9 @@ pub(crate) fn run(cli: Cli) -> CliResult {
         }
         Command::Check { json } => processes::check(&open_existing(&resolve_db(db)?)?, json),
         Command::Reap(args) => processes::reap(&open_existing(&resolve_db(db)?)?, &args),
+        Command::Watch(args) => watch::watch(&open_existing(&resolve_db(db)?)?, &args),
+        Command::Backup { path } => backup::backup(&open_existing(&resolve_db(db)?)?, &path),
+        Command::Verify { json } => backup::verify(&resolve_db(db)?, json),
     }
 }
 

@@ -18,10 +18,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod args;
+mod backup;
 mod commands;
 mod failure;
 mod output;
 mod processes;
+mod watch;
 
 use args::Cli;
 use failure::Failure;

@@ -5,7 +5,8 @@
 use std::io::{self, Write};
 
 use comfy_table::{ContentArrangement, Table, presets};
-use plugin_metastore::{Error, PluginMetadata};
+use plugin_metastore::{Error, MetadataStore, PluginMetadata, PluginQuery, PluginSummary};
+use serde_json::ser::PrettyFormatter;
 
 use crate::failure::{CliResult, Failure};
 
@@ -19,9 +20,10 @@ pub(crate) fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> CliResult<Stri
 }
 
 /// The `list` table: unique id, mode, provider, status, PIDs, container,
-/// cost/h, active.
-pub(crate) fn table(plugins: &[PluginMetadata]) -> String {
-    if plugins.is_empty() {
+/// cost/h, active; then the count. Built from summaries, so no JSON is
+/// read. (comfy-table lays the table out whole, which needs every row.)
+pub(crate) fn table(rows: &[PluginSummary]) -> String {
+    if rows.is_empty() {
         return "no plugins\n".to_owned();
     }
     let mut t = Table::new();
@@ -37,8 +39,7 @@ pub(crate) fn table(plugins: &[PluginMetadata]) -> String {
             "cost/h",
             "active",
         ]);
-    for p in plugins {
-        let remote = p.remote_resource.as_ref();
+    for p in rows {
         let pids = p
             .spawned_pids
             .iter()
@@ -48,20 +49,21 @@ pub(crate) fn table(plugins: &[PluginMetadata]) -> String {
         t.add_row([
             printable(&p.unique_id()),
             p.execution_mode.to_string(),
-            remote.map_or_else(|| "-".to_owned(), |r| r.provider.to_string()),
-            remote.map_or_else(|| "-".to_owned(), |r| printable(&r.status)),
+            p.provider.map_or_else(|| "-".to_owned(), |r| r.to_string()),
+            p.remote_status
+                .as_deref()
+                .map_or_else(|| "-".to_owned(), printable),
             or_dash(pids),
             p.container_id
                 .as_deref()
                 .map_or_else(|| "-".to_owned(), short_container),
-            remote
-                .and_then(|r| r.estimated_cost_per_hour)
+            p.cost_per_hour
                 .map_or_else(|| "-".to_owned(), |c| format!("${c:.2}")),
-            yes_no(p.has_active_resources()),
+            yes_no(p.has_active_resources),
         ]);
     }
-    let s = if plugins.len() == 1 { "" } else { "s" };
-    format!("{t}\n{} plugin{s}\n", plugins.len())
+    let s = if rows.len() == 1 { "" } else { "s" };
+    format!("{t}\n{} plugin{s}\n", rows.len())
 }
 
 /// `-` for an empty cell.
@@ -195,5 +197,30 @@ pub(crate) fn print(text: &str) -> CliResult {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Failure(format!("cannot write to standard output: {e}"))),
+    }
+}
+
+/// Prints the full records of `query` as the JSON array [`to_json`] makes of
+/// them (the same bytes), one plugin at a time: memory stays one plugin
+/// however large the store. A row that cannot be read stops the output
+/// there, with the error. A closed pipe is not an error, as for [`print`].
+pub(crate) fn print_records(store: &MetadataStore, query: &PluginQuery) -> CliResult {
+    use serde::ser::{SerializeSeq, Serializer};
+    let out = io::BufWriter::new(io::stdout().lock());
+    let mut json = serde_json::Serializer::with_formatter(out, PrettyFormatter::new());
+    let written = (|| -> plugin_metastore::Result<()> {
+        let mut seq = json.serialize_seq(None)?;
+        store.for_each(query, |p| Ok(seq.serialize_element(&p)?))?;
+        SerializeSeq::end(seq)?;
+        let mut out = json.into_inner();
+        out.write_all(b"\n")?;
+        out.flush()?;
+        Ok(())
+    })();
+    match written {
+        Ok(()) => Ok(()),
+        Err(Error::Json(e)) if e.io_error_kind() == Some(io::ErrorKind::BrokenPipe) => Ok(()),
+        Err(Error::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
