@@ -141,6 +141,59 @@ pub(crate) fn open_file(path: &Path, options: &StoreOptions) -> Result<Connectio
     Ok(conn)
 }
 
+/// Opens `path` read-only, for looking without changing anything: no
+/// pragma is set, and when no `-wal` is beside the file (no connection has
+/// it open, and the last one checkpointed) it is opened `immutable`, so
+/// SQLite does not create the `-wal` and `-shm` files a read-only WAL
+/// reader otherwise leaves behind.
+pub(crate) fn open_read_only(path: &Path) -> Result<Connection> {
+    let cannot = |reason: String| Error::CannotOpen {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| cannot(e.to_string()))?;
+    if meta.is_dir() {
+        return Err(cannot("it is a directory".to_owned()));
+    }
+    std::fs::File::open(path).map_err(|e| cannot(e.to_string()))?;
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let live = Path::new(&wal).exists();
+    let uri = file_uri(
+        path,
+        if live {
+            "mode=ro"
+        } else {
+            "mode=ro&immutable=1"
+        },
+    )
+    .ok_or_else(|| cannot("the path is not valid UTF-8".to_owned()))?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(uri, flags).map_err(|e| cannot(e.to_string()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(conn)
+}
+
+/// `file:` URI of `path` with `query`, every byte outside the unreserved
+/// set and `/` percent-encoded.
+fn file_uri(path: &Path, query: &str) -> Option<String> {
+    let absolute = std::path::absolute(path).ok()?;
+    let text = absolute.to_str()?;
+    let mut uri = String::from("file:");
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push('?');
+    uri.push_str(query);
+    Some(uri)
+}
+
 /// Opens a configured in-memory database.
 pub(crate) fn open_memory(options: &StoreOptions) -> Result<Connection> {
     let conn = Connection::open_in_memory()?;

@@ -16,7 +16,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use rusqlite::types::Null;
-use rusqlite::{Connection, OpenFlags, Row};
+use rusqlite::{Connection, Row};
 use serde::Serialize;
 
 use super::MetadataStore;
@@ -24,7 +24,7 @@ use super::decode::{decode_change, decode_pid_claim, decode_plugin, read_pid};
 use super::sql;
 use crate::error::{Error, Result, show};
 use crate::migrate;
-use crate::open::HISTORY_TABLE;
+use crate::open::{self, HISTORY_TABLE};
 
 /// One thing wrong with a store file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -80,7 +80,7 @@ impl MetadataStore {
     /// not look at all (no such file, a directory, no permission).
     pub fn verify(path: impl AsRef<Path>) -> Result<Verification> {
         let path = path.as_ref();
-        let conn = open_read_only(path)?;
+        let conn = open::open_read_only(path)?;
         let mut checker = Checker {
             conn,
             report: Verification {
@@ -94,55 +94,6 @@ impl MetadataStore {
         checker.run();
         Ok(checker.report)
     }
-}
-
-/// Opens `path` read-only; `immutable` when no `-wal` is beside it.
-fn open_read_only(path: &Path) -> Result<Connection> {
-    let cannot = |reason: String| Error::CannotOpen {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let meta = std::fs::metadata(path).map_err(|e| cannot(e.to_string()))?;
-    if meta.is_dir() {
-        return Err(cannot("it is a directory".to_owned()));
-    }
-    std::fs::File::open(path).map_err(|e| cannot(e.to_string()))?;
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    let live = Path::new(&wal).exists();
-    let uri = file_uri(
-        path,
-        if live {
-            "mode=ro"
-        } else {
-            "mode=ro&immutable=1"
-        },
-    )
-    .ok_or_else(|| cannot("the path is not valid UTF-8".to_owned()))?;
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
-        | OpenFlags::SQLITE_OPEN_URI
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(uri, flags).map_err(|e| cannot(e.to_string()))?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    Ok(conn)
-}
-
-/// `file:` URI of `path` with `query`, every byte outside the unreserved
-/// set and `/` percent-encoded.
-fn file_uri(path: &Path, query: &str) -> Option<String> {
-    let absolute = std::path::absolute(path).ok()?;
-    let text = absolute.to_str()?;
-    let mut uri = String::from("file:");
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
-            uri.push(char::from(b));
-        } else {
-            uri.push_str(&format!("%{b:02X}"));
-        }
-    }
-    uri.push('?');
-    uri.push_str(query);
-    Some(uri)
 }
 
 /// One check of [`Checker::run`], given the file's tables.
@@ -204,7 +155,7 @@ impl Checker {
         let tables = match tables {
             Ok(t) => t,
             Err(e) => {
-                let reason = match crate::open::sqlite_code(&e) {
+                let reason = match open::sqlite_code(&e) {
                     Some(rusqlite::ErrorCode::NotADatabase) => "not an SQLite database".to_owned(),
                     _ => format!("cannot read its schema: {e}"),
                 };
