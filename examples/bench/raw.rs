@@ -8,6 +8,18 @@
 //! leaves out is what the store adds on top: input validation, decoding
 //! errors that name table, column and row, the schema checks on open, and
 //! building SQL from a [`PluginQuery`](plugin_metastore::PluginQuery).
+//!
+//! It does the same work the store's design requires:
+//! - **JSON**: its `list` / `get` parse `config_schema` and `metadata` into
+//!   `serde_json` values, as the store must to return a
+//!   [`PluginMetadata`] (`raw_ui.rs` has the list with JSON left as text).
+//! - **Process identity**: a save reads `/proc` for each new PID and keeps
+//!   the stored identity of PIDs it already had.
+//! - **Change feed**: a write transaction numbers itself in `change_feed`
+//!   (pruning the log when it is a quarter over capacity) and clears the
+//!   number before committing, as the store's `WriteTx` does. The log rows
+//!   themselves are written by the schema's triggers, so the baseline pays
+//!   for them exactly as the store does, on the same schema.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -90,13 +102,20 @@ impl RawStore {
         Ok(RawStore { conn })
     }
 
+    /// The connection.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
     /// Saves every plugin in one `BEGIN IMMEDIATE` transaction.
     pub fn save_all(&self, plugins: &[PluginMetadata]) -> R<()> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        begin_logged(&tx)?;
         let at = now();
         for p in plugins {
             save_in(&tx, p, &at)?;
         }
+        end_logged(&tx)?;
         tx.commit()?;
         Ok(())
     }
@@ -104,7 +123,9 @@ impl RawStore {
     /// Saves one plugin in its own `BEGIN IMMEDIATE` transaction.
     pub fn save(&self, p: &PluginMetadata) -> R<()> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        begin_logged(&tx)?;
         save_in(&tx, p, &now())?;
+        end_logged(&tx)?;
         tx.commit()?;
         Ok(())
     }
@@ -221,6 +242,35 @@ impl RawQuery {
             arg,
         }
     }
+}
+
+/// The change feed's start of a write transaction: its number for the
+/// triggers, and a range prune when the log is a quarter over capacity.
+fn begin_logged(conn: &Connection) -> R<()> {
+    let (txn, pruned, capacity): (i64, i64, i64) = conn
+        .prepare_cached(
+            "INSERT INTO change_feed (id, writing_txn) \
+             VALUES (1, coalesce((SELECT max(seq) FROM change_log), 0) + 1) \
+             ON CONFLICT (id) DO UPDATE SET writing_txn = excluded.writing_txn \
+             RETURNING writing_txn, pruned_through, capacity",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let head = txn - 1;
+    if head - pruned > capacity + capacity / 4 {
+        let through = head - capacity;
+        conn.prepare_cached("DELETE FROM change_log WHERE seq <= ?1")?
+            .execute([through])?;
+        conn.prepare_cached("UPDATE change_feed SET pruned_through = max(pruned_through, ?1)")?
+            .execute([through])?;
+    }
+    Ok(())
+}
+
+/// The change feed's end of a write transaction, just before the commit.
+fn end_logged(conn: &Connection) -> R<()> {
+    conn.prepare_cached("UPDATE change_feed SET writing_txn = NULL")?
+        .execute([])?;
+    Ok(())
 }
 
 fn now() -> String {
