@@ -13,16 +13,15 @@
 -- transaction starts can be older than one taken by a short transaction
 -- that commits first.) Seqs only grow: the newest row is never deleted.
 --
--- Triggers on the three tables write the log, so hand edits are logged too
--- (one row per changed table row). A library write transaction first puts
--- a transaction number into `change_feed.writing_txn` and clears it again
--- just before it commits, so no other connection ever sees it set; the
--- triggers tag their rows with it, and the unique index on (txn, plugin_id)
--- keeps one row per plugin per library transaction: a save that rewrites a
--- plugin's row, its PIDs and its remote resource logs one row. Hand edits
--- have no number (NULL), so each of their row changes is its own row.
--- (Any trigger on a table makes SQLite keep a statement journal for each
--- write to it; the store keeps those in memory: `PRAGMA temp_store`.)
+-- Who writes the log:
+-- - The library, itself: a write transaction puts its number into
+--   `change_feed.writing_txn` first, and just before it commits writes one
+--   row per plugin it changed (tagged with that number) and clears the
+--   number again, so no other connection ever sees it set.
+-- - Triggers, for everything else (sqlite3, other tools): one row per
+--   changed table row, `txn` NULL. They do nothing while `writing_txn` is
+--   set, i.e. inside a library transaction. (Trigger-written rows for the
+--   library cost twice as much on a large save: a trigger program per row.)
 --
 -- The log is bounded: when the library starts a write transaction and finds
 -- the log more than a quarter over `capacity` rows, it deletes the oldest
@@ -32,8 +31,7 @@
 -- a trial doing that doubled the time of a large save.)
 --
 -- Do not edit these two tables by hand: deleting log rows makes readers
--- miss changes (`plugin-metastore verify` reports a log that was cut).
--- To keep a longer log: UPDATE change_feed SET capacity = 100000;
+-- miss changes. To keep a longer log: UPDATE change_feed SET capacity = 100000;
 
 CREATE TABLE change_feed (
     id             INTEGER PRIMARY KEY CHECK (id = 1),
@@ -51,6 +49,7 @@ INSERT INTO change_feed (id) VALUES (1);
 
 -- One row per changed plugin per library transaction (per row for hand
 -- edits). `plugin_id` is not a foreign key: a deleted plugin's rows stay.
+-- `txn` is the library transaction's number, NULL for a hand edit.
 CREATE TABLE change_log (
     seq       INTEGER PRIMARY KEY,
     txn       INTEGER CHECK (txn IS NULL OR typeof(txn) = 'integer'),
@@ -59,88 +58,70 @@ CREATE TABLE change_log (
     name      TEXT    NOT NULL CHECK (typeof(name) = 'text'),
     op        TEXT    NOT NULL CHECK (op IN ('insert', 'update', 'delete'))
 );
-CREATE UNIQUE INDEX change_log_one_row_per_plugin_per_transaction ON change_log (txn, plugin_id);
 
--- plugins: insert, update (a changed key is the old key deleted and the new
--- one inserted), delete. Within one library transaction a later delete
--- wins over the plugin's earlier row; an insert or update adds nothing.
-CREATE TRIGGER change_log_plugin_inserted AFTER INSERT ON plugins BEGIN
-    INSERT INTO change_log (txn, plugin_id, category, name, op)
-    VALUES ((SELECT writing_txn FROM change_feed), NEW.id, NEW.category, NEW.name, 'insert')
-    ON CONFLICT (txn, plugin_id) DO NOTHING;
+-- Hand edits. Every trigger is off inside a library transaction
+-- (`writing_txn` set). plugins: insert, update (a changed key is the old
+-- key deleted and the new one inserted), delete.
+CREATE TRIGGER change_log_plugin_inserted AFTER INSERT ON plugins
+    WHEN (SELECT writing_txn FROM change_feed) IS NULL BEGIN
+    INSERT INTO change_log (plugin_id, category, name, op)
+    VALUES (NEW.id, NEW.category, NEW.name, 'insert');
 END;
 
-CREATE TRIGGER change_log_plugin_updated AFTER UPDATE ON plugins BEGIN
-    INSERT INTO change_log (txn, plugin_id, category, name, op)
-    SELECT (SELECT writing_txn FROM change_feed), OLD.id, OLD.category, OLD.name, 'delete'
-    WHERE OLD.category IS NOT NEW.category OR OLD.name IS NOT NEW.name
-    ON CONFLICT (txn, plugin_id) DO NOTHING;
-    INSERT INTO change_log (txn, plugin_id, category, name, op)
-    VALUES ((SELECT writing_txn FROM change_feed), NEW.id, NEW.category, NEW.name,
+CREATE TRIGGER change_log_plugin_updated AFTER UPDATE ON plugins
+    WHEN (SELECT writing_txn FROM change_feed) IS NULL BEGIN
+    INSERT INTO change_log (plugin_id, category, name, op)
+    SELECT OLD.id, OLD.category, OLD.name, 'delete'
+    WHERE OLD.category IS NOT NEW.category OR OLD.name IS NOT NEW.name;
+    INSERT INTO change_log (plugin_id, category, name, op)
+    VALUES (NEW.id, NEW.category, NEW.name,
             CASE WHEN OLD.category IS NOT NEW.category OR OLD.name IS NOT NEW.name
-                 THEN 'insert' ELSE 'update' END)
-    ON CONFLICT (txn, plugin_id) DO NOTHING;
+                 THEN 'insert' ELSE 'update' END);
 END;
 
-CREATE TRIGGER change_log_plugin_deleted AFTER DELETE ON plugins BEGIN
-    INSERT INTO change_log (txn, plugin_id, category, name, op)
-    VALUES ((SELECT writing_txn FROM change_feed), OLD.id, OLD.category, OLD.name, 'delete')
-    ON CONFLICT (txn, plugin_id) DO UPDATE SET op = 'delete';
+CREATE TRIGGER change_log_plugin_deleted AFTER DELETE ON plugins
+    WHEN (SELECT writing_txn FROM change_feed) IS NULL BEGIN
+    INSERT INTO change_log (plugin_id, category, name, op)
+    VALUES (OLD.id, OLD.category, OLD.name, 'delete');
 END;
 
--- plugin_pids and remote_resources: a hand edit is an update of the plugin
--- that owns the row (both plugins if a row moved). A library transaction
--- never changes these rows without also writing the plugin's own row
--- (every change bumps `updated_at`), which the triggers above log, so these
--- skip library writes: that halves what the log costs a large save. When a
--- plugin delete cascades, the plugin row is already gone: the delete above
--- logs it.
+-- plugin_pids and remote_resources: a change is an update of the plugin
+-- that owns the row (both plugins if a row moved). When a plugin delete
+-- cascades, the plugin row is already gone: the delete above logs it.
 CREATE TRIGGER change_log_pid_inserted AFTER INSERT ON plugin_pids
     WHEN (SELECT writing_txn FROM change_feed) IS NULL BEGIN
-    INSERT INTO change_log (txn, plugin_id, category, name, op)
-    SELECT (SELECT writing_txn FROM change_feed), id, category, name, 'update'
-    FROM plugins WHERE id = NEW.plugin_id
-    ON CONFLICT (txn, plugin_id) DO NOTHING;
+    INSERT INTO change_log (plugin_id, category, name, op)
+    SELECT id, category, name, 'update' FROM plugins WHERE id = NEW.plugin_id;
 END;
 
 CREATE TRIGGER change_log_pid_updated AFTER UPDATE ON plugin_pids
     WHEN (SELECT writing_txn FROM change_feed) IS NULL BEGIN
-    INSERT INTO change_log (txn, plugin_id, category, name, op)
-    SELECT (SELECT writing_txn FROM change_feed), id, category, name, 'update'
-    FROM plugins WHERE id IN (OLD.plugin_id, NEW.plugin_id)
-    ON CONFLICT (txn, plugin_id) DO NOTHING;
+    INSERT INTO change_log (plugin_id, category, name, op)
+    SELECT id, category, name, 'update' FROM plugins WHERE id IN (OLD.plugin_id, NEW.plugin_id);
 END;
 
 CREATE TRIGGER change_log_pid_deleted AFTER DELETE ON plugin_pids
     WHEN (SELECT writing_txn FROM change_feed) IS NULL BEGIN
-    INSERT INTO change_log (txn, plugin_id, category, name, op)
-    SELECT (SELECT writing_txn FROM change_feed), id, category, name, 'update'
-    FROM plugins WHERE id = OLD.plugin_id
-    ON CONFLICT (txn, plugin_id) DO NOTHING;
+    INSERT INTO change_log (plugin_id, category, name, op)
+    SELECT id, category, name, 'update' FROM plugins WHERE id = OLD.plugin_id;
 END;
 
 CREATE TRIGGER change_log_remote_inserted AFTER INSERT ON remote_resources
     WHEN (SELECT writing_txn FROM change_feed) IS NULL BEGIN
-    INSERT INTO change_log (txn, plugin_id, category, name, op)
-    SELECT (SELECT writing_txn FROM change_feed), id, category, name, 'update'
-    FROM plugins WHERE id = NEW.plugin_id
-    ON CONFLICT (txn, plugin_id) DO NOTHING;
+    INSERT INTO change_log (plugin_id, category, name, op)
+    SELECT id, category, name, 'update' FROM plugins WHERE id = NEW.plugin_id;
 END;
 
 CREATE TRIGGER change_log_remote_updated AFTER UPDATE ON remote_resources
     WHEN (SELECT writing_txn FROM change_feed) IS NULL BEGIN
-    INSERT INTO change_log (txn, plugin_id, category, name, op)
-    SELECT (SELECT writing_txn FROM change_feed), id, category, name, 'update'
-    FROM plugins WHERE id IN (OLD.plugin_id, NEW.plugin_id)
-    ON CONFLICT (txn, plugin_id) DO NOTHING;
+    INSERT INTO change_log (plugin_id, category, name, op)
+    SELECT id, category, name, 'update' FROM plugins WHERE id IN (OLD.plugin_id, NEW.plugin_id);
 END;
 
 CREATE TRIGGER change_log_remote_deleted AFTER DELETE ON remote_resources
     WHEN (SELECT writing_txn FROM change_feed) IS NULL BEGIN
-    INSERT INTO change_log (txn, plugin_id, category, name, op)
-    SELECT (SELECT writing_txn FROM change_feed), id, category, name, 'update'
-    FROM plugins WHERE id = OLD.plugin_id
-    ON CONFLICT (txn, plugin_id) DO NOTHING;
+    INSERT INTO change_log (plugin_id, category, name, op)
+    SELECT id, category, name, 'update' FROM plugins WHERE id = OLD.plugin_id;
 END;
 
 -- The log as people read it: newest first.

@@ -47,6 +47,13 @@
 //! JSON as text, timestamps as RFC 3339 UTC text; CHECK constraints refuse
 //! by hand what the library refuses.
 //!
+//! For a UI: [`MetadataStore::summaries`] gives list rows without parsing
+//! JSON; the change feed ([`MetadataStore::changes_since`],
+//! [`ChangeWatcher`]) says which plugins changed since a cursor, in commit
+//! order, whoever changed them (a bounded `change_log` written by
+//! triggers); [`MetadataStore::backup`] copies a live store consistently and
+//! [`MetadataStore::verify`] checks a file without changing it.
+//!
 //! # Compatibility promises
 //!
 //! - [`MetadataStore::open`] runs every pending migration (embedded from

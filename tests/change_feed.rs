@@ -11,11 +11,14 @@ use std::process::{Child, ChildStdout, Stdio};
 use std::time::{Duration, Instant};
 
 use plugin_metastore::{
-    Change, ChangeOp, Changes, Error, MetadataStore, PluginMetadata, PluginQuery, seed,
+    Change, ChangeOp, Changes, Error, MetadataStore, PluginMetadata, PluginQuery, ReapAction,
+    ReapOptions, seed,
 };
 use rustix::process::Signal;
 use serde_json::{Value, json};
-use support::{Lines, metastore, metastore_ok, sample, sample_store, signal, sqlite3, wait_within};
+use support::{
+    Lines, Sleeper, metastore, metastore_ok, sample, sample_store, signal, sqlite3, wait_within,
+};
 
 /// How long a change may take to show: the issue's "within 1 s".
 const WITHIN: Duration = Duration::from_secs(1);
@@ -233,6 +236,10 @@ fn a_library_transaction_logs_one_row_per_plugin_and_hand_edits_one_per_row() {
     store.register(&seed::whisper_tiny()).unwrap();
     store.register(&seed::whisper_tiny()).unwrap();
     assert!(store.delete("sample", "plugin2").unwrap());
+    assert!(store.remove_pid("sample", "plugin8", 108).unwrap());
+    let mut gone = Sleeper::start();
+    store.add_pid("sample", "plugin9", gone.pid()).unwrap();
+    gone.kill_and_wait();
     // A call that changes nothing or fails logs nothing.
     assert!(!store.remove_pid("sample", "plugin3", 1).unwrap());
     assert!(matches!(
@@ -251,7 +258,27 @@ fn a_library_transaction_logs_one_row_per_plugin_and_hand_edits_one_per_row() {
             (id("transcription_whisper_tiny"), ChangeOp::Insert),
             (id("transcription_whisper_tiny"), ChangeOp::Update),
             (id("sample_plugin2"), ChangeOp::Delete),
+            (id("sample_plugin8"), ChangeOp::Update),
+            (id("sample_plugin9"), ChangeOp::Update),
         ]
+    );
+    // Reaping removes PIDs of many plugins (two of most of them) in one
+    // transaction: one row per plugin that lost a PID.
+    let c = store.change_cursor().unwrap();
+    let reaped = store.reap(&ReapOptions::new()).unwrap();
+    let mut lost: Vec<String> = reaped
+        .iter()
+        .filter(|r| r.action == ReapAction::Removed)
+        .map(|r| r.check.unique_id.clone())
+        .collect();
+    assert!(lost.contains(&id("sample_plugin9")));
+    lost.dedup();
+    let rows = logged(&store, c);
+    assert_eq!(rows.len(), lost.len());
+    assert!(
+        rows.iter()
+            .zip(&lost)
+            .all(|((u, op), l)| u == l && *op == ChangeOp::Update)
     );
     assert_eq!(marker(), "NULL");
 
@@ -261,7 +288,8 @@ fn a_library_transaction_logs_one_row_per_plugin_and_hand_edits_one_per_row() {
     sqlite3(
         &db,
         "UPDATE plugins SET title = 'x' WHERE name IN ('plugin3', 'plugin4'); \
-         DELETE FROM plugin_pids WHERE plugin_id = (SELECT id FROM plugins WHERE name = 'plugin5'); \
+         INSERT INTO plugin_pids (plugin_id, position, pid) SELECT id, 5, 7777 FROM plugins \
+             WHERE name = 'plugin5' UNION ALL SELECT id, 6, 7778 FROM plugins WHERE name = 'plugin5'; \
          UPDATE plugins SET name = 'renamed' WHERE name = 'plugin6'",
     );
     assert_eq!(

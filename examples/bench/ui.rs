@@ -14,12 +14,14 @@
 //! - `backup`: `MetadataStore::backup` against the same steps by hand.
 //!
 //! Figures (one JSON line each, no baseline):
-//! - `change_log_cost`: the baseline's `save_all` on the store's schema
-//!   against the same on a copy of the schema without the change-log
-//!   triggers: the absolute cost of the feed on a large save.
+//! - `change_log_cost`: the baseline's `save_all` with the change feed's
+//!   work (numbering, one log row per plugin, the triggers' `WHEN` tests and
+//!   statement journals) against the same without the feed (its triggers
+//!   dropped, no log rows): the absolute cost of the feed on a large save.
 //! - `watch_idle`: CPU time of one `ChangeWatcher::poll` (the
-//!   `PRAGMA data_version` check), and of a watcher waiting idle for 2 s at
-//!   the default interval, per poll.
+//!   `PRAGMA data_version` check), of a watcher waiting idle for 2 s at
+//!   the default interval, per poll, and of the same sleeps without a poll
+//!   (what a wake-up costs on the machine).
 //! - `watch_wake`: from just before a commit in another thread to the
 //!   watcher returning it, over 100 commits at random moments; median and
 //!   maximum, at the default interval.
@@ -131,9 +133,9 @@ pub fn change_log_cost(dir: &Path, plugins: &[PluginMetadata], reps: usize) -> R
     for rep in 0..reps {
         for logged in [rep % 2 == 0, rep % 2 == 1] {
             let path = dir.join(format!("log-cost-{logged}-{rep}.db"));
-            let raw = RawStore::create(&path)?;
+            let mut raw = RawStore::create(&path)?;
             if !logged {
-                drop_log_triggers(raw.conn())?;
+                raw = raw.without_change_log()?;
             }
             let sample = timed(|| raw.save_all(plugins), |()| plugins.len())?;
             if logged { &mut with } else { &mut without }.push(sample.ms);
@@ -149,19 +151,6 @@ pub fn change_log_cost(dir: &Path, plugins: &[PluginMetadata], reps: usize) -> R
         (w - wo) * 1000.0 / plugins.len() as f64,
         (w / wo - 1.0) * 100.0
     );
-    Ok(())
-}
-
-fn drop_log_triggers(conn: &rusqlite::Connection) -> R<()> {
-    let names: Vec<String> = conn
-        .prepare(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'change_log_%'",
-        )?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    for name in names {
-        conn.execute_batch(&format!("DROP TRIGGER \"{name}\""))?;
-    }
     Ok(())
 }
 
@@ -188,9 +177,16 @@ pub fn watch_figures(files: &Files, dir: &Path) -> R<()> {
         return Err("the store changed during the idle measurement".into());
     }
     let idle_us = (thread_cpu_ns().unwrap_or(before) - before) as f64 / 1000.0;
+    // The same sleeps without a poll: what waking up costs on this machine.
+    let before = thread_cpu_ns().unwrap_or(0);
+    for _ in 0..polls {
+        std::thread::sleep(ChangeWatcher::DEFAULT_INTERVAL);
+    }
+    let sleep_us = (thread_cpu_ns().unwrap_or(before) - before) as f64 / 1000.0;
     println!(
-        "{{\"bench\":\"watch_idle\",\"poll_cpu_us\":{poll_us:.2},\"idle_cpu_us_per_poll\":{:.1},\"idle_cpu_us_per_s\":{:.1},\"interval_ms\":{}}}",
+        "{{\"bench\":\"watch_idle\",\"poll_cpu_us\":{poll_us:.2},\"idle_cpu_us_per_poll\":{:.1},\"sleep_only_cpu_us_per_wake\":{:.1},\"idle_cpu_us_per_s\":{:.1},\"interval_ms\":{}}}",
         idle_us / polls as f64,
+        sleep_us / polls as f64,
         idle_us / idle.as_secs_f64(),
         ChangeWatcher::DEFAULT_INTERVAL.as_millis()
     );

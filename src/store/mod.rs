@@ -30,6 +30,7 @@
 //! SQLite's "busy" and "corrupt" codes become [`Error::Busy`] and
 //! [`Error::Damaged`] with the path, and [`Error::BadData`] gets the path.
 
+use std::cell::RefCell;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
@@ -142,8 +143,12 @@ impl MetadataStore {
     /// feed's start (see [`WriteTx`]).
     fn write(&self) -> Result<WriteTx<'_>> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        changes::begin_write(&tx)?;
-        Ok(WriteTx(tx))
+        let txn = changes::begin_write(&tx)?;
+        Ok(WriteTx {
+            tx,
+            txn,
+            changed: RefCell::new(changes::Pending::default()),
+        })
     }
 
     /// Starts a read transaction: one snapshot for several statements.
@@ -155,27 +160,41 @@ impl MetadataStore {
     }
 }
 
-/// A write transaction of the store. It numbers itself for the change feed
-/// when it starts (the triggers then log one row per plugin it changes) and
-/// clears that number just before it commits, so no other connection ever
-/// sees it; dropped without [`commit`](Self::commit), it rolls back like
-/// any transaction. Every library write goes through one: a commit that
-/// skipped the clearing would make later hand edits look like part of this
-/// transaction.
-pub(crate) struct WriteTx<'c>(Transaction<'c>);
+/// A write transaction of the store, and the change feed's part in it: it
+/// numbers itself when it starts (which turns the change-log triggers off
+/// for it, see `changes.rs`), collects the plugins changed through
+/// [`changed`](Self::changed), and writes one log row per plugin and clears
+/// its number just before it commits, so no other connection ever sees the
+/// number set. Dropped without [`commit`](Self::commit), it rolls back like
+/// any transaction.
+///
+/// Every library write goes through one, and every statement that changes
+/// a plugin (its row, PIDs or remote resource) is followed by a
+/// [`changed`](Self::changed) call for it; the lifecycle calls all bump the
+/// plugin's row first (`touch`), which is where they record it.
+pub(crate) struct WriteTx<'c> {
+    tx: Transaction<'c>,
+    txn: i64,
+    changed: RefCell<changes::Pending>,
+}
 
 impl<'c> Deref for WriteTx<'c> {
     type Target = Transaction<'c>;
 
     fn deref(&self) -> &Transaction<'c> {
-        &self.0
+        &self.tx
     }
 }
 
 impl WriteTx<'_> {
-    /// Ends the change feed's part, then commits.
+    /// Records that this transaction changed plugin `id`.
+    pub(crate) fn changed(&self, id: i64, category: &str, name: &str, op: ChangeOp) {
+        self.changed.borrow_mut().record(id, category, name, op);
+    }
+
+    /// Writes the change log's rows and ends the feed's part, then commits.
     pub(crate) fn commit(self) -> Result<()> {
-        changes::end_write(&self.0)?;
-        Ok(self.0.commit()?)
+        changes::end_write(&self.tx, self.txn, &self.changed.borrow())?;
+        Ok(self.tx.commit()?)
     }
 }

@@ -11,10 +11,11 @@ use std::path::PathBuf;
 
 use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 
-use super::MetadataStore;
+use super::changes::ChangeOp;
 use super::decode::{decode_plugin, read_pid};
 use super::resources::{StoredIdentity, fresh_identity, write_remote};
 use super::sql::{self, ReadSql};
+use super::{MetadataStore, WriteTx};
 use crate::error::{Error, Result};
 use crate::model::{CloudProviderType, PluginExecutionMode, PluginMetadata};
 use crate::query::PluginQuery;
@@ -82,6 +83,7 @@ impl MetadataStore {
                 None => save_in(&tx, plugin, &at)?,
                 Some(id) => {
                     let p = plugin;
+                    tx.changed(id, &p.category, &p.name, ChangeOp::Update);
                     tx.prepare_cached(sql::UPDATE_DEFINITION)?.execute(params![
                         id,
                         p.title,
@@ -142,11 +144,15 @@ impl MetadataStore {
     pub fn delete(&self, category: &str, name: &str) -> Result<bool> {
         self.checked(|| {
             let tx = self.write()?;
-            let n = tx
+            let deleted: Option<i64> = tx
                 .prepare_cached(sql::DELETE_PLUGIN)?
-                .execute([category, name])?;
+                .query_row([category, name], |r| r.get(0))
+                .optional()?;
+            if let Some(id) = deleted {
+                tx.changed(id, category, name, ChangeOp::Delete);
+            }
             tx.commit()?;
-            Ok(n > 0)
+            Ok(deleted.is_some())
         })
     }
 
@@ -242,9 +248,9 @@ impl MetadataStore {
 }
 
 /// The upsert itself, inside the caller's transaction.
-fn save_in(tx: &Transaction<'_>, p: &PluginMetadata, at: &str) -> Result<()> {
+fn save_in(tx: &WriteTx<'_>, p: &PluginMetadata, at: &str) -> Result<()> {
     let config = serde_json::to_string(&p.config_schema)?;
-    let id: i64 = tx.prepare_cached(sql::UPSERT_PLUGIN)?.query_row(
+    let (id, created): (i64, bool) = tx.prepare_cached(sql::UPSERT_PLUGIN)?.query_row(
         params![
             p.category,
             p.name,
@@ -260,8 +266,15 @@ fn save_in(tx: &Transaction<'_>, p: &PluginMetadata, at: &str) -> Result<()> {
             p.conda_env_name,
             at,
         ],
-        |r| r.get(0),
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
+    // New this transaction (created now, or earlier in it: an insert still).
+    let op = if created {
+        ChangeOp::Insert
+    } else {
+        ChangeOp::Update
+    };
+    tx.changed(id, &p.category, &p.name, op);
     write_pids(tx, id, &p.spawned_pids, at)?;
     write_remote(tx, id, p.remote_resource.as_ref())
 }

@@ -31,11 +31,12 @@ pub(super) const UPSERT_PLUGIN: &str = "INSERT INTO plugins (category, name, tit
          manages_external_resources = excluded.manages_external_resources, \
          container_id = excluded.container_id, conda_env_name = excluded.conda_env_name, \
          updated_at = excluded.updated_at \
-     RETURNING id";
+     RETURNING id, created_at = updated_at";
 
 /// Deletes one plugin; its PIDs and remote resource go with it (`ON DELETE
 /// CASCADE`).
-pub(super) const DELETE_PLUGIN: &str = "DELETE FROM plugins WHERE category = ?1 AND name = ?2";
+pub(super) const DELETE_PLUGIN: &str =
+    "DELETE FROM plugins WHERE category = ?1 AND name = ?2 RETURNING id";
 
 /// Bumps `updated_at` of one plugin and returns its id: the first statement
 /// of every resource change, which also proves the plugin exists.
@@ -143,14 +144,18 @@ pub(super) const SET_REMOTE_STATUS: &str =
 // change_feed and change_log (the change feed; the log's rows are written
 // by the triggers of the change-feed migration)
 
-/// Numbers the write transaction just begun: the next seq (unique among
-/// transactions that log anything, since every row it logs gets a seq at
-/// least this large). Re-creates the state row if it was deleted by hand.
-/// Returns the number, `pruned_through` and `capacity`.
+/// Numbers the write transaction just begun: the next seq, so the number
+/// is that of its first log row (if it writes one). Re-creates the state
+/// row if it was deleted by hand. Returns the number, `pruned_through` and
+/// `capacity`.
 pub(super) const BEGIN_LOGGED_WRITE: &str = "INSERT INTO change_feed (id, writing_txn) \
      VALUES (1, coalesce((SELECT max(seq) FROM change_log), 0) + 1) \
      ON CONFLICT (id) DO UPDATE SET writing_txn = excluded.writing_txn \
      RETURNING writing_txn, pruned_through, capacity";
+
+/// One change-log row of a library write transaction.
+pub(super) const INSERT_CHANGE: &str =
+    "INSERT INTO change_log (txn, plugin_id, category, name, op) VALUES (?1, ?2, ?3, ?4, ?5)";
 
 /// Clears the transaction number just before the commit.
 pub(super) const END_LOGGED_WRITE: &str = "UPDATE change_feed SET writing_txn = NULL";
