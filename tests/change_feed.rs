@@ -170,6 +170,25 @@ fn a_cursor_that_fell_off_the_log_is_told_to_reread_everything() {
     assert_eq!(names, ["plugin37", "plugin38", "plugin39"]);
     assert_eq!(recent.cursor(), head);
 
+    // One transaction changing more plugins than the log keeps leaves the
+    // newest `capacity` of them, with the seqs they would have had.
+    let before = store.change_cursor().unwrap();
+    let many: Vec<PluginMetadata> = (100..125).map(sample).collect();
+    store.save_all(&many).unwrap();
+    let after = store.change_cursor().unwrap();
+    assert_eq!(after, before + 25);
+    assert_eq!(sqlite3(&db, "SELECT count(*) FROM change_log"), "10");
+    assert_eq!(
+        store.changes_since(before).unwrap(),
+        Changes::Reset { cursor: after }
+    );
+    let newest = store.changes_since(after - 10).unwrap();
+    let names: Vec<&str> = newest.changes().iter().map(|c| c.name.as_str()).collect();
+    let want: Vec<String> = (115..125).map(|i| format!("plugin{i}")).collect();
+    assert_eq!(names, want);
+    assert!(newest.changes().iter().all(|c| c.op == ChangeOp::Insert));
+    let head = after;
+
     // `watch --since` an old cursor starts with the reset line.
     let (mut watch, out) = start_watch(&db, start);
     let out = Lines::read(out);

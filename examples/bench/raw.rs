@@ -133,7 +133,7 @@ impl RawStore {
     /// Saves every plugin in one `BEGIN IMMEDIATE` transaction.
     pub fn save_all(&self, plugins: &[PluginMetadata]) -> R<()> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let txn = if self.log { begin_logged(&tx)? } else { 0 };
+        let slot = if self.log { begin_logged(&tx)? } else { (0, 0) };
         let at = now();
         let mut changed = Changed::default();
         for p in plugins {
@@ -141,7 +141,7 @@ impl RawStore {
             changed.record(id, p, created);
         }
         if self.log {
-            end_logged(&tx, txn, &changed)?;
+            end_logged(&tx, slot, &changed)?;
         }
         tx.commit()?;
         Ok(())
@@ -150,11 +150,11 @@ impl RawStore {
     /// Saves one plugin in its own `BEGIN IMMEDIATE` transaction.
     pub fn save(&self, p: &PluginMetadata) -> R<()> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let txn = begin_logged(&tx)?;
+        let slot = begin_logged(&tx)?;
         let (id, created) = save_in(&tx, p, &now())?;
         let mut changed = Changed::default();
         changed.record(id, p, created);
-        end_logged(&tx, txn, &changed)?;
+        end_logged(&tx, slot, &changed)?;
         tx.commit()?;
         Ok(())
     }
@@ -293,7 +293,7 @@ impl<'a> Changed<'a> {
 /// The change feed's start of a write transaction: its number (which
 /// turns the change-log triggers off), and a range prune when the log is a
 /// quarter over capacity.
-fn begin_logged(conn: &Connection) -> R<i64> {
+fn begin_logged(conn: &Connection) -> R<(i64, i64)> {
     let (txn, pruned, capacity): (i64, i64, i64) = conn
         .prepare_cached(
             "INSERT INTO change_feed (id, writing_txn) \
@@ -310,18 +310,28 @@ fn begin_logged(conn: &Connection) -> R<i64> {
         conn.prepare_cached("UPDATE change_feed SET pruned_through = max(pruned_through, ?1)")?
             .execute([through])?;
     }
-    Ok(txn)
+    Ok((txn, capacity.max(1)))
 }
 
 /// The change feed's end of a write transaction, just before the commit:
-/// one log row per plugin changed, then the number cleared.
-fn end_logged(conn: &Connection, txn: i64, changed: &Changed<'_>) -> R<()> {
+/// one log row per plugin changed (only the newest `capacity` of them, the
+/// rest marked pruned, when there are more), then the number cleared.
+fn end_logged(conn: &Connection, (txn, capacity): (i64, i64), changed: &Changed<'_>) -> R<()> {
+    let skip = (changed.rows.len() as i64 - capacity).max(0);
+    if skip > 0 {
+        let through = txn - 1 + skip;
+        conn.prepare_cached("DELETE FROM change_log WHERE seq <= ?1")?
+            .execute([through])?;
+        conn.prepare_cached("UPDATE change_feed SET pruned_through = max(pruned_through, ?1)")?
+            .execute([through])?;
+    }
     let mut insert = conn.prepare_cached(
-        "INSERT INTO change_log (txn, plugin_id, category, name, op) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO change_log (seq, txn, plugin_id, category, name, op) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
-    for &(id, p, created) in &changed.rows {
+    for (seq, &(id, p, created)) in (txn + skip..).zip(changed.rows.iter().skip(skip as usize)) {
         let op = if created { "insert" } else { "update" };
-        insert.execute(params![txn, id, p.category, p.name, op])?;
+        insert.execute(params![seq, txn, id, p.category, p.name, op])?;
     }
     conn.prepare_cached("UPDATE change_feed SET writing_txn = NULL")?
         .execute([])?;

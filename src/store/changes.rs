@@ -241,10 +241,18 @@ impl Pending {
     }
 }
 
+/// A library write transaction's place in the log: its number (the seq of
+/// its first row) and the log's capacity, read when it started.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct LogSlot {
+    txn: i64,
+    capacity: i64,
+}
+
 /// A write transaction's start: number it (which turns the change-log
 /// triggers off for it), and prune the log if it has grown a quarter past
-/// its capacity. Returns the number.
-pub(super) fn begin_write(conn: &Connection) -> Result<i64> {
+/// its capacity.
+pub(super) fn begin_write(conn: &Connection) -> Result<LogSlot> {
     let (txn, pruned, capacity): (i64, i64, i64) = conn
         .prepare_cached(sql::BEGIN_LOGGED_WRITE)?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
@@ -257,16 +265,34 @@ pub(super) fn begin_write(conn: &Connection) -> Result<i64> {
         conn.prepare_cached(sql::SET_PRUNED_THROUGH)?
             .execute(params![through])?;
     }
-    Ok(txn)
+    Ok(LogSlot { txn, capacity })
 }
 
 /// A write transaction's end, just before its commit: one log row per
 /// plugin it changed, then the number cleared.
-pub(super) fn end_write(conn: &Connection, txn: i64, pending: &Pending) -> Result<()> {
-    if !pending.rows.is_empty() {
+///
+/// A transaction that changed more plugins than the log keeps writes only
+/// the newest `capacity` rows, with the seqs they would have had, and marks
+/// the rest (and everything before) as pruned: exactly what writing them all
+/// and pruning would leave, without writing rows only to delete them (a
+/// 100,000-plugin `save_all` writes 10,000 rows). Every cursor from before
+/// the transaction is then told to re-read everything.
+pub(super) fn end_write(conn: &Connection, slot: LogSlot, pending: &Pending) -> Result<()> {
+    let LogSlot { txn, capacity } = slot;
+    let count = i64::try_from(pending.rows.len()).unwrap_or(i64::MAX);
+    let skip = (count - capacity).max(0);
+    if skip > 0 {
+        let through = txn - 1 + skip;
+        conn.prepare_cached(sql::PRUNE_CHANGES)?
+            .execute([through])?;
+        conn.prepare_cached(sql::SET_PRUNED_THROUGH)?
+            .execute([through])?;
+    }
+    if count > 0 {
         let mut insert = conn.prepare_cached(sql::INSERT_CHANGE)?;
-        for (id, category, name, op) in &pending.rows {
-            insert.execute(params![txn, id, category, name, op.as_str()])?;
+        let kept = pending.rows.iter().skip(usize::try_from(skip).unwrap_or(0));
+        for (seq, (id, category, name, op)) in (txn + skip..).zip(kept) {
+            insert.execute(params![seq, txn, id, category, name, op.as_str()])?;
         }
     }
     conn.prepare_cached(sql::END_LOGGED_WRITE)?.execute([])?;

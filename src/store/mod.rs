@@ -143,10 +143,10 @@ impl MetadataStore {
     /// feed's start (see [`WriteTx`]).
     fn write(&self) -> Result<WriteTx<'_>> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let txn = changes::begin_write(&tx)?;
+        let slot = changes::begin_write(&tx)?;
         Ok(WriteTx {
             tx,
-            txn,
+            slot,
             changed: RefCell::new(changes::Pending::default()),
         })
     }
@@ -174,7 +174,7 @@ impl MetadataStore {
 /// plugin's row first (`touch`), which is where they record it.
 pub(crate) struct WriteTx<'c> {
     tx: Transaction<'c>,
-    txn: i64,
+    slot: changes::LogSlot,
     changed: RefCell<changes::Pending>,
 }
 
@@ -194,7 +194,7 @@ impl WriteTx<'_> {
 
     /// Writes the change log's rows and ends the feed's part, then commits.
     pub(crate) fn commit(self) -> Result<()> {
-        changes::end_write(&self.tx, self.txn, &self.changed.borrow())?;
+        changes::end_write(&self.tx, self.slot, &self.changed.borrow())?;
         Ok(self.tx.commit()?)
     }
 }

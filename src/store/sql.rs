@@ -153,9 +153,9 @@ pub(super) const BEGIN_LOGGED_WRITE: &str = "INSERT INTO change_feed (id, writin
      ON CONFLICT (id) DO UPDATE SET writing_txn = excluded.writing_txn \
      RETURNING writing_txn, pruned_through, capacity";
 
-/// One change-log row of a library write transaction.
-pub(super) const INSERT_CHANGE: &str =
-    "INSERT INTO change_log (txn, plugin_id, category, name, op) VALUES (?1, ?2, ?3, ?4, ?5)";
+/// One change-log row of a library write transaction, at seq `?1`.
+pub(super) const INSERT_CHANGE: &str = "INSERT INTO change_log (seq, txn, plugin_id, category, name, op) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
 /// Clears the transaction number just before the commit.
 pub(super) const END_LOGGED_WRITE: &str = "UPDATE change_feed SET writing_txn = NULL";
