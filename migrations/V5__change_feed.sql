@@ -20,15 +20,18 @@
 --   number again, so no other connection ever sees it set.
 -- - Triggers, for everything else (sqlite3, other tools): one row per
 --   changed table row, `txn` NULL. They do nothing while `writing_txn` is
---   set, i.e. inside a library transaction. (Trigger-written rows for the
---   library cost twice as much on a large save: a trigger program per row.)
+--   set, i.e. inside a library transaction. (Rows written by triggers for
+--   the library's saves too, one trigger program per table row, cost a
+--   large save about a third more than rows the library writes.)
 --
 -- The log is bounded: when the library starts a write transaction and finds
 -- the log more than a quarter over `capacity` rows, it deletes the oldest
 -- rows down to `capacity` in one range delete and records the newest seq it
 -- deleted in `pruned_through`; a reader whose cursor is older than that is
 -- told to re-read everything. (Pruning is never done per row in a trigger:
--- a trial doing that doubled the time of a large save.)
+-- a trial doing that doubled the time of a large save.) A transaction that
+-- changes more plugins than `capacity` writes only the newest `capacity`
+-- rows, with the seqs they would have had, and marks the rest pruned.
 --
 -- Do not edit these two tables by hand: deleting log rows makes readers
 -- miss changes. To keep a longer log: UPDATE change_feed SET capacity = 100000;

@@ -370,8 +370,7 @@ impl Checker {
                 "change feed",
                 format!(
                     "change_feed.writing_txn is {txn}, but it is only ever set inside a library write \
-                     transaction: hand edits are logged as part of transaction {txn} until it is NULL"
-                ),
+                     transaction: while it is set, changes made outside the library are not logged"),
             );
         }
         Ok(())
