@@ -50,6 +50,13 @@
 //! JSON as text, timestamps as RFC 3339 UTC text; CHECK constraints refuse
 //! by hand what the library refuses.
 //!
+//! For a UI: [`MetadataStore::summaries`] gives list rows without parsing
+//! JSON; the change feed ([`MetadataStore::changes_since`],
+//! [`ChangeWatcher`]) says which plugins changed since a cursor, in commit
+//! order, whoever changed them (a bounded `change_log` written by
+//! triggers); [`MetadataStore::backup`] copies a live store consistently and
+//! [`MetadataStore::verify`] checks a file without changing it.
+//!
 //! # Compatibility promises
 //!
 //! - [`MetadataStore::open`] runs every pending migration (embedded from
@@ -95,12 +102,16 @@ mod time;
 pub use cost::{BurnRate, CostGroup, CostGrouping, CostQuery, CostReport, RemoteStatusEntry};
 pub use error::{Error, Result};
 pub use model::{
-    CloudProviderType, MAX_JSON_DEPTH, PluginExecutionMode, PluginMetadata, RemoteResourceInfo,
+    CloudProviderType, MAX_JSON_DEPTH, PluginExecutionMode, PluginMetadata, PluginSummary,
+    RemoteResourceInfo,
 };
 pub use open::{StoreOptions, Synchronous};
 pub use process::{PidState, pid_in_use};
 pub use query::PluginQuery;
-pub use store::{MetadataStore, PidCheck, ReapAction, ReapOptions, Reaped, RecordedStatus};
+pub use store::{
+    Backup, Change, ChangeOp, ChangeWatcher, Changes, MetadataStore, PidCheck, Problem, ReapAction,
+    ReapOptions, Reaped, RecordedStatus, Verification,
+};
 pub use time::parse_time;
 
 /// The README's Rust snippets, compiled as doctests so they stay true.

@@ -579,7 +579,7 @@ fn a_bad_row_blocks_neither_the_rest_nor_its_own_repair() {
             &format!("PRAGMA ignore_check_constraints = ON; {sql}"),
         );
         let db = path.to_str().unwrap();
-        let (code, _, err) = cli(&["--db", db, "list"]);
+        let (code, _, err) = cli(&["--db", db, "export"]);
         assert_eq!(code, 1, "{sql}");
         assert!(
             err.contains(column) && err.contains("--skip-bad"),

@@ -1,5 +1,6 @@
 //! Queries, resource lifecycle, the schema upgrade and the views, on real
-//! files: the SQL meaning of every filter must equal the Rust predicate.
+//! files: the SQL meaning of every filter must equal the Rust predicate,
+//! and the summaries of every query must be its plugins, in its order.
 
 mod support;
 
@@ -9,7 +10,8 @@ use plugin_metastore::{
 };
 use serde_json::json;
 use support::{
-    Rng, STATUSES, history, migration_files, old_version_file, random_plugin, schema, sqlite3,
+    Rng, STATUSES, assert_summarizes, history, migration_files, old_version_file, random_plugin,
+    schema, sqlite3,
 };
 
 /// Categories that make display ids ambiguous (`a` + `b_…` and `a_b` + `…`)
@@ -115,6 +117,7 @@ fn check_all(store: &MetadataStore, all: &[PluginMetadata]) -> usize {
         let got = store.query(&q).unwrap();
         assert_eq!(got.len(), want.len(), "{q:?}");
         assert!(got == want, "rows differ for {q:?}");
+        assert_summarizes(&store.summaries(&q).unwrap(), &want);
         assert_eq!(store.count(&q).unwrap(), want.len() as u64, "{q:?}");
         for (offset, limit) in [
             (0, 7),
@@ -128,6 +131,7 @@ fn check_all(store: &MetadataStore, all: &[PluginMetadata]) -> usize {
                 store.query(&paged).unwrap() == want,
                 "page differs for {paged:?}"
             );
+            assert_summarizes(&store.summaries(&paged).unwrap(), &want);
             assert_eq!(store.count(&paged).unwrap(), want.len() as u64, "{paged:?}");
         }
         checked += 1;

@@ -31,11 +31,15 @@
 //!
 //! The targets (issue 6) are part of the cases and shown in the table:
 //! `save_all` ≤ 1.25, `save_one` and `get` ≤ 1.3, `list_all` ≤ 1.25, the
-//! three queries ≤ 1.3, `open_existing` ≤ 2 ms.
+//! three queries ≤ 1.3, `open_existing` ≤ 2 ms. The UI cases and figures
+//! of issue 12 (`summaries_all`, `list_all_text`, `backup`, the change
+//! log's cost, the watcher's idle cost and wake latency) are in `ui.rs`.
 
 mod data;
 mod history;
 mod raw;
+mod raw_ui;
+mod ui;
 
 use std::error::Error;
 use std::fmt;
@@ -78,6 +82,8 @@ fn run() -> R<()> {
     };
 
     report.run(vec![save_all(dir.path(), &plugins)])?;
+    eprintln!("bench: change_log_cost");
+    ui::change_log_cost(dir.path(), &plugins, 3)?;
 
     // The filled files every later bench works on.
     let files = Files::fill(dir.path(), &plugins)?;
@@ -86,6 +92,11 @@ fn run() -> R<()> {
 
     check_baseline(&files, n)?;
     report.run(read_cases(&files))?;
+    ui::check_baseline(&files)?;
+    report.run(ui::cases(&files, dir.path(), LIST_REPS))?;
+    ui::summaries_vs_list(&report.lines);
+    eprintln!("bench: watch figures");
+    ui::watch_figures(&files, dir.path())?;
     drop(files);
 
     eprintln!("bench: writing a year of history");

@@ -13,6 +13,20 @@
 //! (migration V4) fire on every change of `remote_resources`, whoever
 //! writes, so the baseline does the store's history work for free on the
 //! same schema.
+//!
+//! It does the same work the store's design requires:
+//! - **JSON**: its `list` / `get` parse `config_schema` and `metadata` into
+//!   `serde_json` values, as the store must to return a
+//!   [`PluginMetadata`] (`raw_ui.rs` has the list with JSON left as text).
+//! - **Process identity**: a save reads `/proc` for each new PID and keeps
+//!   the stored identity of PIDs it already had.
+//! - **Change feed**: a write transaction numbers itself in `change_feed`
+//!   (which turns the change-log triggers off; pruning the log when it is a
+//!   quarter over capacity), and before committing writes one `change_log`
+//!   row per plugin it saved and clears the number, as the store's
+//!   `WriteTx` does. The triggers' remaining cost on these writes (their
+//!   `WHEN` test per row, and the statement journal SQLite keeps for a
+//!   table with triggers) is the same for both: same schema.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -35,7 +49,7 @@ const UPSERT_PLUGIN: &str = "INSERT INTO plugins (category, name, title, config_
          manages_external_resources = excluded.manages_external_resources, \
          container_id = excluded.container_id, conda_env_name = excluded.conda_env_name, \
          updated_at = excluded.updated_at \
-     RETURNING id";
+     RETURNING id, created_at = updated_at";
 
 const UPSERT_REMOTE: &str = "INSERT INTO remote_resources (plugin_id, provider, region, \
          instance_id, job_id, endpoint_url, ssh_host, ssh_port, status, resource_type, gpu_count, \
@@ -73,6 +87,8 @@ static COUNT_ACTIVE: LazyLock<String> =
 /// One hand-configured connection to a store file.
 pub struct RawStore {
     conn: Connection,
+    /// Whether saves do the change feed's work (see [`RawStore::without_change_log`]).
+    log: bool,
 }
 
 impl RawStore {
@@ -89,6 +105,7 @@ impl RawStore {
     pub fn open(path: &Path) -> R<Self> {
         Ok(RawStore {
             conn: Self::connection(path)?,
+            log: true,
         })
     }
 
@@ -100,6 +117,30 @@ impl RawStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.execute_batch(&options.pragma_sql())?;
         Ok(conn)
+    }
+
+    /// The connection.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The same store without the change feed: its triggers dropped from
+    /// this file, and saves that write no log rows. For measuring what the
+    /// feed costs.
+    pub fn without_change_log(mut self) -> R<Self> {
+        let names: Vec<String> = self
+            .conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'change_log_%'",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for name in names {
+            self.conn
+                .execute_batch(&format!("DROP TRIGGER \"{name}\""))?;
+        }
+        self.log = false;
+        Ok(self)
     }
 
     /// Drops the triggers that write `remote_status_history`, to measure
@@ -125,9 +166,15 @@ impl RawStore {
     /// Saves every plugin in one `BEGIN IMMEDIATE` transaction.
     pub fn save_all(&self, plugins: &[PluginMetadata]) -> R<()> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let slot = if self.log { begin_logged(&tx)? } else { (0, 0) };
         let at = now();
+        let mut changed = Changed::default();
         for p in plugins {
-            save_in(&tx, p, &at)?;
+            let (id, created) = save_in(&tx, p, &at)?;
+            changed.record(id, p, created);
+        }
+        if self.log {
+            end_logged(&tx, slot, &changed)?;
         }
         tx.commit()?;
         Ok(())
@@ -136,7 +183,11 @@ impl RawStore {
     /// Saves one plugin in its own `BEGIN IMMEDIATE` transaction.
     pub fn save(&self, p: &PluginMetadata) -> R<()> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        save_in(&tx, p, &now())?;
+        let slot = begin_logged(&tx)?;
+        let (id, created) = save_in(&tx, p, &now())?;
+        let mut changed = Changed::default();
+        changed.record(id, p, created);
+        end_logged(&tx, slot, &changed)?;
         tx.commit()?;
         Ok(())
     }
@@ -302,14 +353,80 @@ impl RawQuery {
     }
 }
 
+/// The plugins a write transaction changed: one log row each, an insert
+/// staying an insert (a key saved twice in one `save_all`).
+#[derive(Default)]
+struct Changed<'a> {
+    rows: Vec<(i64, &'a PluginMetadata, bool)>,
+    by_id: HashMap<i64, usize>,
+}
+
+impl<'a> Changed<'a> {
+    fn record(&mut self, id: i64, p: &'a PluginMetadata, created: bool) {
+        if !self.by_id.contains_key(&id) {
+            self.by_id.insert(id, self.rows.len());
+            self.rows.push((id, p, created));
+        }
+    }
+}
+
+/// The change feed's start of a write transaction: its number (which
+/// turns the change-log triggers off), and a range prune when the log is a
+/// quarter over capacity.
+fn begin_logged(conn: &Connection) -> R<(i64, i64)> {
+    let (txn, pruned, capacity): (i64, i64, i64) = conn
+        .prepare_cached(
+            "INSERT INTO change_feed (id, writing_txn) \
+             VALUES (1, coalesce((SELECT max(seq) FROM change_log), 0) + 1) \
+             ON CONFLICT (id) DO UPDATE SET writing_txn = excluded.writing_txn \
+             RETURNING writing_txn, pruned_through, capacity",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let head = txn - 1;
+    if head - pruned > capacity + capacity / 4 {
+        let through = head - capacity;
+        conn.prepare_cached("DELETE FROM change_log WHERE seq <= ?1")?
+            .execute([through])?;
+        conn.prepare_cached("UPDATE change_feed SET pruned_through = max(pruned_through, ?1)")?
+            .execute([through])?;
+    }
+    Ok((txn, capacity.max(1)))
+}
+
+/// The change feed's end of a write transaction, just before the commit:
+/// one log row per plugin changed (only the newest `capacity` of them, the
+/// rest marked pruned, when there are more), then the number cleared.
+fn end_logged(conn: &Connection, (txn, capacity): (i64, i64), changed: &Changed<'_>) -> R<()> {
+    let skip = (changed.rows.len() as i64 - capacity).max(0);
+    if skip > 0 {
+        let through = txn - 1 + skip;
+        conn.prepare_cached("DELETE FROM change_log WHERE seq <= ?1")?
+            .execute([through])?;
+        conn.prepare_cached("UPDATE change_feed SET pruned_through = max(pruned_through, ?1)")?
+            .execute([through])?;
+    }
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO change_log (seq, txn, plugin_id, category, name, op) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for (seq, &(id, p, created)) in (txn + skip..).zip(changed.rows.iter().skip(skip as usize)) {
+        let op = if created { "insert" } else { "update" };
+        insert.execute(params![seq, txn, id, p.category, p.name, op])?;
+    }
+    conn.prepare_cached("UPDATE change_feed SET writing_txn = NULL")?
+        .execute([])?;
+    Ok(())
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 /// Upsert plugin, replace its PIDs, upsert or delete its remote resource.
-fn save_in(conn: &Connection, p: &PluginMetadata, at: &str) -> R<()> {
+/// Returns the plugin's id and whether it was created by this save.
+fn save_in(conn: &Connection, p: &PluginMetadata, at: &str) -> R<(i64, bool)> {
     let config = serde_json::to_string(&p.config_schema)?;
-    let id: i64 = conn.prepare_cached(UPSERT_PLUGIN)?.query_row(
+    let (id, created): (i64, bool) = conn.prepare_cached(UPSERT_PLUGIN)?.query_row(
         params![
             p.category,
             p.name,
@@ -325,17 +442,17 @@ fn save_in(conn: &Connection, p: &PluginMetadata, at: &str) -> R<()> {
             p.conda_env_name,
             at,
         ],
-        |r| r.get(0),
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     save_pids(conn, id, &p.spawned_pids, at)?;
     match &p.remote_resource {
-        Some(r) => save_remote(conn, id, r),
+        Some(r) => save_remote(conn, id, r)?,
         None => {
             conn.prepare_cached("DELETE FROM remote_resources WHERE plugin_id = ?1")?
                 .execute([id])?;
-            Ok(())
         }
     }
+    Ok((id, created))
 }
 
 /// The identity columns of a PID row: start time, boot id, recorded at.

@@ -38,6 +38,14 @@ pub(crate) fn newest_version() -> i64 {
         .unwrap_or(0)
 }
 
+/// The migrations this build embeds, as `(version, name, checksum)` in
+/// version order: what a file's history is compared with.
+pub(crate) fn known_migrations() -> Vec<(i64, String, u64)> {
+    let mut known = known(&migrations::runner());
+    known.sort();
+    known
+}
+
 /// What the history table says: each applied migration, in version order.
 #[derive(Debug, PartialEq, Eq)]
 struct History {

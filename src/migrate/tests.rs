@@ -79,7 +79,7 @@ fn a_migration_failing_halfway_leaves_the_database_as_it_was() {
         .unwrap();
     assert_eq!(
         history,
-        newest_version(),
+        known_migrations().len() as i64,
         "no history row for the broken migration"
     );
     drop(conn);
@@ -156,7 +156,7 @@ fn losing_the_migration_race_to_another_process_is_not_an_error() {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(rows, newest_version());
+    assert_eq!(rows, known_migrations().len() as i64);
 }
 
 fn open_file_with_runner(path: &Path, runner: refinery::Runner) -> Connection {

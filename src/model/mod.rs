@@ -11,10 +11,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 mod enums;
+mod summary;
 #[cfg(test)]
 mod tests;
 
 pub use enums::{CloudProviderType, PluginExecutionMode};
+pub use summary::PluginSummary;
 
 fn default_ssh_port() -> u16 {
     22

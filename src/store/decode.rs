@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use rusqlite::Row;
 use rusqlite::types::ValueRef;
 
+use super::changes::Change;
 use crate::cost::RemoteStatusEntry;
 use crate::error::{Error, Result, show};
-use crate::model::{CloudProviderType, PluginMetadata, RemoteResourceInfo};
+use crate::model::{CloudProviderType, PluginMetadata, PluginSummary, RemoteResourceInfo};
 use crate::time;
 
 /// Decodes `(plugin_id, pid, rowid)`: the owner, and the PID or why it
@@ -73,6 +74,85 @@ pub(super) fn decode_pid_claim(row: &Row<'_>) -> Result<PidClaim> {
         boot_id: col.opt_text(6, "boot_id")?,
         recorded_at: col.opt_text(7, "recorded_at")?,
     })
+}
+
+/// Decodes `(plugin_id, position, pid, rowid)` of a summary's PID row into
+/// `(plugin_id, position, pid)`.
+pub(super) fn decode_pid_at(row: &Row<'_>) -> Result<(i64, i64, u32)> {
+    let rowid: i64 = row.get(3)?;
+    let col = Col {
+        row,
+        table: "plugin_pids",
+        id: rowid,
+    };
+    let pid = col.integer(2, "pid")?;
+    match u32::try_from(pid) {
+        Ok(p) if p > 0 => Ok((col.integer(0, "plugin_id")?, col.integer(1, "position")?, p)),
+        _ => Err(col.bad("pid", pid.to_string(), "not a PID (1 ..= 4294967295)")),
+    }
+}
+
+/// Decodes one row of [`SUMMARY_COLUMNS`](super::sql::SUMMARY_COLUMNS)
+/// into `(id, summary)`; the PIDs (and so `has_active_resources`) are
+/// filled in by the caller.
+pub(super) fn decode_summary(row: &Row<'_>) -> Result<(i64, PluginSummary)> {
+    let id: i64 = row.get(0)?;
+    let c = Col {
+        row,
+        table: "plugins",
+        id,
+    };
+    let r = Col {
+        row,
+        table: "remote_resources",
+        id,
+    };
+    let has_remote = !matches!(c.value(8, "plugin_id")?, ValueRef::Null);
+    let (provider, remote_status, cost_per_hour) = if has_remote {
+        (
+            Some(r.parsed(9, "provider")?),
+            Some(r.text(10, "status")?),
+            r.opt_cost(11, "estimated_cost_per_hour")?,
+        )
+    } else {
+        (None, None, None)
+    };
+    let summary = PluginSummary {
+        category: c.text(1, "category")?,
+        name: c.text(2, "name")?,
+        title: c.text(3, "title")?,
+        execution_mode: c.parsed(4, "execution_mode")?,
+        provider,
+        remote_status,
+        spawned_pids: Vec::new(),
+        container_id: c.opt_text(6, "container_id")?,
+        cost_per_hour,
+        is_configured: c.boolean(5, "is_configured")?,
+        has_active_resources: false,
+        updated_at: c.text(7, "updated_at")?,
+    };
+    Ok((id, summary))
+}
+
+/// Decodes one row of [`CHANGES_SINCE`](super::sql::CHANGES_SINCE):
+/// `(seq, category, name, op)`.
+pub(super) fn decode_change(row: &Row<'_>) -> Result<Change> {
+    let seq: i64 = row.get(0)?;
+    let col = Col {
+        row,
+        table: "change_log",
+        id: seq,
+    };
+    let positive = u64::try_from(seq)
+        .ok()
+        .filter(|&s| s > 0)
+        .ok_or_else(|| col.bad("seq", seq.to_string(), "a seq is > 0"))?;
+    Ok(Change::new(
+        positive,
+        col.text(1, "category")?,
+        col.text(2, "name")?,
+        col.parsed(3, "op")?,
+    ))
 }
 
 /// Typed access to one row's columns; every failure names the table,

@@ -25,6 +25,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::MetadataStore;
+use super::changes::ChangeOp;
 use super::decode::{decode_cost_row, decode_history};
 use super::sql;
 use crate::cost::{BurnRate, CostQuery, CostReport, RemoteStatusEntry, Tally};
@@ -215,6 +216,10 @@ impl MetadataStore {
                 }
                 newest => key.advance(&tx, id, status, &at, &current, newest)?,
             };
+            if outcome == RecordedStatus::Current {
+                // The plugin's current state changed: the feed says so.
+                tx.changed(id, category, name, ChangeOp::Update);
+            }
             if outcome != RecordedStatus::Unchanged {
                 tx.commit()?;
             }

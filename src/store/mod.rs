@@ -10,6 +10,11 @@
 //!   and removing or stopping the rest (reap);
 //! - `history.rs`: the remote status history (dated transitions, one
 //!   plugin's timeline) and the cost report over it;
+//! - `summaries.rs`: list rows for a UI ([`PluginSummary`](crate::PluginSummary)), no JSON parsed;
+//! - `changes.rs`: the change feed (which plugins changed since a cursor);
+//!   `watch.rs`: a watcher that blocks until another connection commits;
+//! - `backup.rs`: a consistent, checked copy of the file; `verify.rs`: a
+//!   read-only check of a file;
 //! - `decode.rs`: rows into the model, or [`Error::BadData`].
 //!
 //! # Transactions and locking
@@ -17,7 +22,9 @@
 //! Writes run in `BEGIN IMMEDIATE` transactions, so they take the write lock
 //! up front and wait (up to the busy timeout) instead of failing with
 //! "database is locked" when another connection writes; a wait that runs
-//! out is [`Error::Busy`], naming the file. Reads that need more than one
+//! out is [`Error::Busy`], naming the file. Every write transaction is a
+//! [`WriteTx`], which does the change feed's bookkeeping at its start and
+//! just before it commits (see `changes.rs`). Reads that need more than one
 //! statement run in one deferred transaction, so they see one snapshot.
 //!
 //! # Errors name the file
@@ -26,6 +33,8 @@
 //! SQLite's "busy" and "corrupt" codes become [`Error::Busy`] and
 //! [`Error::Damaged`] with the path, and [`Error::BadData`] gets the path.
 
+use std::cell::RefCell;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -36,6 +45,8 @@ use crate::error::Result;
 use crate::migrate;
 use crate::open::{self, StoreOptions};
 
+mod backup;
+mod changes;
 mod decode;
 mod history;
 mod plugins;
@@ -43,11 +54,18 @@ mod processes;
 mod read;
 mod resources;
 mod sql;
+mod summaries;
 #[cfg(test)]
 mod tests;
+mod verify;
+mod watch;
 
+pub use backup::Backup;
+pub use changes::{Change, ChangeOp, Changes};
 pub use history::RecordedStatus;
 pub use processes::{PidCheck, ReapAction, ReapOptions, Reaped};
+pub use verify::{Problem, Verification};
+pub use watch::ChangeWatcher;
 
 /// A plugin metadata store on one SQLite connection.
 ///
@@ -147,12 +165,16 @@ impl MetadataStore {
         f().map_err(|e| e.in_file(&self.path, self.options.busy_timeout))
     }
 
-    /// Starts a write transaction: `BEGIN IMMEDIATE`.
-    fn write(&self) -> Result<Transaction<'_>> {
-        Ok(Transaction::new_unchecked(
-            &self.conn,
-            TransactionBehavior::Immediate,
-        )?)
+    /// Starts a write transaction: `BEGIN IMMEDIATE`, then the change
+    /// feed's start (see [`WriteTx`]).
+    fn write(&self) -> Result<WriteTx<'_>> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let slot = changes::begin_write(&tx)?;
+        Ok(WriteTx {
+            tx,
+            slot,
+            changed: RefCell::new(changes::Pending::default()),
+        })
     }
 
     /// Starts a read transaction: one snapshot for several statements.
@@ -161,5 +183,44 @@ impl MetadataStore {
             &self.conn,
             TransactionBehavior::Deferred,
         )?)
+    }
+}
+
+/// A write transaction of the store, and the change feed's part in it: it
+/// numbers itself when it starts (which turns the change-log triggers off
+/// for it, see `changes.rs`), collects the plugins changed through
+/// [`changed`](Self::changed), and writes one log row per plugin and clears
+/// its number just before it commits, so no other connection ever sees the
+/// number set. Dropped without [`commit`](Self::commit), it rolls back like
+/// any transaction.
+///
+/// Every library write goes through one, and every statement that changes
+/// a plugin (its row, PIDs or remote resource) is followed by a
+/// [`changed`](Self::changed) call for it; the lifecycle calls all bump the
+/// plugin's row first (`touch`), which is where they record it.
+pub(crate) struct WriteTx<'c> {
+    tx: Transaction<'c>,
+    slot: changes::LogSlot,
+    changed: RefCell<changes::Pending>,
+}
+
+impl<'c> Deref for WriteTx<'c> {
+    type Target = Transaction<'c>;
+
+    fn deref(&self) -> &Transaction<'c> {
+        &self.tx
+    }
+}
+
+impl WriteTx<'_> {
+    /// Records that this transaction changed plugin `id`.
+    pub(crate) fn changed(&self, id: i64, category: &str, name: &str, op: ChangeOp) {
+        self.changed.borrow_mut().record(id, category, name, op);
+    }
+
+    /// Writes the change log's rows and ends the feed's part, then commits.
+    pub(crate) fn commit(self) -> Result<()> {
+        changes::end_write(&self.tx, self.slot, &self.changed.borrow())?;
+        Ok(self.tx.commit()?)
     }
 }

@@ -10,10 +10,11 @@ use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 
-use super::MetadataStore;
+use super::changes::ChangeOp;
 use super::read::{for_each_in, get_in};
 use super::resources::{StoredIdentity, fresh_identity, write_remote};
 use super::sql::{self, ReadSql};
+use super::{MetadataStore, WriteTx};
 use crate::error::{Error, Result};
 use crate::model::{CloudProviderType, PluginExecutionMode, PluginMetadata};
 use crate::query::PluginQuery;
@@ -30,7 +31,7 @@ impl MetadataStore {
         self.checked(|| {
             let tx = self.write()?;
             save_in(&tx, plugin, &now())?;
-            Ok(tx.commit()?)
+            tx.commit()
         })
     }
 
@@ -51,7 +52,7 @@ impl MetadataStore {
             for plugin in plugins {
                 save_in(&tx, plugin, &at)?;
             }
-            Ok(tx.commit()?)
+            tx.commit()
         })
     }
 
@@ -81,6 +82,7 @@ impl MetadataStore {
                 None => save_in(&tx, plugin, &at)?,
                 Some(id) => {
                     let p = plugin;
+                    tx.changed(id, &p.category, &p.name, ChangeOp::Update);
                     tx.prepare_cached(sql::UPDATE_DEFINITION)?.execute(params![
                         id,
                         p.title,
@@ -127,11 +129,15 @@ impl MetadataStore {
     pub fn delete(&self, category: &str, name: &str) -> Result<bool> {
         self.checked(|| {
             let tx = self.write()?;
-            let n = tx
+            let deleted: Option<i64> = tx
                 .prepare_cached(sql::DELETE_PLUGIN)?
-                .execute([category, name])?;
+                .query_row([category, name], |r| r.get(0))
+                .optional()?;
+            if let Some(id) = deleted {
+                tx.changed(id, category, name, ChangeOp::Delete);
+            }
             tx.commit()?;
-            Ok(n > 0)
+            Ok(deleted.is_some())
         })
     }
 
@@ -282,9 +288,9 @@ impl MetadataStore {
 }
 
 /// The upsert itself, inside the caller's transaction.
-fn save_in(tx: &Transaction<'_>, p: &PluginMetadata, at: &str) -> Result<()> {
+fn save_in(tx: &WriteTx<'_>, p: &PluginMetadata, at: &str) -> Result<()> {
     let config = serde_json::to_string(&p.config_schema)?;
-    let id: i64 = tx.prepare_cached(sql::UPSERT_PLUGIN)?.query_row(
+    let (id, created): (i64, bool) = tx.prepare_cached(sql::UPSERT_PLUGIN)?.query_row(
         params![
             p.category,
             p.name,
@@ -300,8 +306,15 @@ fn save_in(tx: &Transaction<'_>, p: &PluginMetadata, at: &str) -> Result<()> {
             p.conda_env_name,
             at,
         ],
-        |r| r.get(0),
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
+    // New this transaction (created now, or earlier in it: an insert still).
+    let op = if created {
+        ChangeOp::Insert
+    } else {
+        ChangeOp::Update
+    };
+    tx.changed(id, &p.category, &p.name, op);
     write_pids(tx, id, &p.spawned_pids, at)?;
     write_remote(tx, id, p.remote_resource.as_ref())
 }

@@ -10,12 +10,13 @@
 
 use std::time::Duration;
 
-use rusqlite::{Transaction, params};
+use rusqlite::params;
 use serde::Serialize;
 
-use super::MetadataStore;
+use super::changes::ChangeOp;
 use super::decode::{PidClaim, decode_pid_claim};
 use super::sql;
+use super::{MetadataStore, WriteTx};
 use crate::error::{Error, Result};
 use crate::process::{self, Identity, PidState, Stopped};
 use crate::time::now;
@@ -301,7 +302,7 @@ fn stop_alive(plan: &mut [Reaped], grace: Duration) {
 
 /// Deletes the rows planned as `removed` or `killed`, each only if it is
 /// still the row that was checked, and bumps their plugins' `updated_at`.
-fn remove_reaped(tx: &Transaction<'_>, plan: &mut [Reaped]) -> Result<()> {
+fn remove_reaped(tx: &WriteTx<'_>, plan: &mut [Reaped]) -> Result<()> {
     let at = now();
     let mut remove = tx.prepare_cached(sql::REMOVE_CHECKED_PID)?;
     let mut still_there = tx.prepare_cached(sql::PID_EXISTS)?;
@@ -321,6 +322,7 @@ fn remove_reaped(tx: &Transaction<'_>, plan: &mut [Reaped]) -> Result<()> {
         ])?;
         if n > 0 {
             touch.execute(params![at, key.plugin_id])?;
+            tx.changed(key.plugin_id, &c.category, &c.name, ChangeOp::Update);
         } else if still_there.exists(params![key.plugin_id, c.pid])? {
             // Re-recorded since the check (a fresh claim): not ours to drop.
             reaped.action = ReapAction::Kept;

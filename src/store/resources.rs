@@ -6,8 +6,9 @@
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::MetadataStore;
+use super::changes::ChangeOp;
 use super::sql;
+use super::{MetadataStore, WriteTx};
 use crate::error::{Error, Result};
 use crate::model::{RemoteResourceInfo, validate_pid};
 use crate::process;
@@ -88,7 +89,7 @@ impl MetadataStore {
             let id = touch(&tx, category, name)?;
             tx.prepare_cached(sql::SET_CONTAINER)?
                 .execute(params![container_id, id])?;
-            Ok(tx.commit()?)
+            tx.commit()
         })
     }
 
@@ -108,7 +109,7 @@ impl MetadataStore {
             let tx = self.write()?;
             let id = touch(&tx, category, name)?;
             write_remote(&tx, id, remote)?;
-            Ok(tx.commit()?)
+            tx.commit()
         })
     }
 }
@@ -129,20 +130,24 @@ pub(super) fn fresh_identity(pid: u32, at: &str) -> StoredIdentity {
 }
 
 /// Starts a resource change: bumps `updated_at` and returns the plugin's
-/// id, or [`Error::NotFound`].
-fn touch(tx: &Transaction<'_>, category: &str, name: &str) -> Result<i64> {
+/// id, or [`Error::NotFound`]; the plugin is recorded as changed.
+fn touch(tx: &WriteTx<'_>, category: &str, name: &str) -> Result<i64> {
     touch_at(tx, category, name, &now())
 }
 
-/// [`touch`] with the time given.
-fn touch_at(tx: &Transaction<'_>, category: &str, name: &str, at: &str) -> Result<i64> {
-    tx.prepare_cached(sql::TOUCH_PLUGIN)?
+/// [`touch`] with the time given. Records the change for the feed (a
+/// call that then changes nothing rolls back, and logs nothing).
+fn touch_at(tx: &WriteTx<'_>, category: &str, name: &str, at: &str) -> Result<i64> {
+    let id = tx
+        .prepare_cached(sql::TOUCH_PLUGIN)?
         .query_row(params![at, category, name], |r| r.get(0))
         .optional()?
         .ok_or_else(|| Error::NotFound {
             category: category.to_owned(),
             name: name.to_owned(),
-        })
+        })?;
+    tx.changed(id, category, name, ChangeOp::Update);
+    Ok(id)
 }
 
 /// Writes (upserts) or removes the remote resource of plugin `id`, inside

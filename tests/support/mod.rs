@@ -10,12 +10,15 @@
 //!   store, and the migrations the build embeds.
 //! - [`processes`]: real child processes (`sleep`) that never outlive the
 //!   test.
+//! - [`children`]: the CLI as a child process: its lines with a deadline,
+//!   signals.
 //!
 //! Each test binary says `mod support;` and uses a subset, so the unused
 //! rest is not a warning (`dead_code` here, `unused_imports` on the
 //! re-exports below, which let a test write `use support::{sqlite3, Rng}`).
 #![allow(dead_code)]
 
+mod children;
 mod files;
 mod plugins;
 mod processes;
@@ -23,10 +26,13 @@ mod rng;
 mod sqlite;
 
 #[allow(unused_imports)]
+pub use children::{Lines, metastore, metastore_ok, signal, wait_within};
+#[allow(unused_imports)]
 pub use files::{migration_files, old_version_file};
 #[allow(unused_imports)]
 pub use plugins::{
-    STATUSES, ambiguous_pair, cloud_plugin, random_plugin, sample, sample_store, unusual_plugin,
+    STATUSES, ambiguous_pair, assert_summarizes, cloud_plugin, random_plugin, sample, sample_store,
+    unusual_plugin,
 };
 #[allow(unused_imports)]
 pub use processes::Sleeper;

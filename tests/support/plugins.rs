@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use plugin_metastore::{
-    CloudProviderType, MetadataStore, PluginExecutionMode, PluginMetadata, RemoteResourceInfo,
+    CloudProviderType, MetadataStore, PluginExecutionMode, PluginMetadata, PluginSummary,
+    RemoteResourceInfo,
 };
 use serde_json::json;
 
@@ -178,4 +179,34 @@ pub fn random_plugin(rng: &mut Rng, category: &str, name: &str, serial: u64) -> 
         p.remote_resource = Some(r);
     }
     p
+}
+
+/// Fails unless `rows` are the summaries of `plugins`, one for one, in
+/// order: every field equal to the plugin's (`has_active_resources` to the
+/// model's predicate) and `updated_at` a store timestamp.
+#[track_caller]
+pub fn assert_summarizes(rows: &[PluginSummary], plugins: &[PluginMetadata]) {
+    assert_eq!(rows.len(), plugins.len(), "one summary per plugin");
+    for (row, p) in rows.iter().zip(plugins) {
+        let remote = p.remote_resource.as_ref();
+        let cost = remote.and_then(|r| r.estimated_cost_per_hour);
+        let same = row.category == p.category
+            && row.name == p.name
+            && row.title == p.title
+            && row.execution_mode == p.execution_mode
+            && row.provider == remote.map(|r| r.provider)
+            && row.remote_status.as_deref() == remote.map(|r| r.status.as_str())
+            && row.spawned_pids == p.spawned_pids
+            && row.container_id == p.container_id
+            && row.cost_per_hour.map(f64::to_bits) == cost.map(f64::to_bits)
+            && row.is_configured == p.is_configured
+            && row.has_active_resources == p.has_active_resources()
+            && row.unique_id() == p.unique_id();
+        assert!(same, "summary {row:?}\nof plugin {p:?}");
+        assert!(
+            row.updated_at.len() == 27 && row.updated_at.ends_with('Z'),
+            "updated_at {:?}",
+            row.updated_at
+        );
+    }
 }

@@ -219,6 +219,59 @@ Examples:
   plugin-metastore reap
   plugin-metastore reap --kill --grace 2 --json")]
     Reap(ReapArgs),
+
+    /// Print one JSON line per plugin change (by any process, or by hand) as it happens
+    #[command(after_help = "\
+Each line is {\"seq\":N,\"unique_id\":…,\"category\":…,\"name\":…,\"op\":\"insert\"|\"update\"|\"delete\"},
+in commit order. A line {\"reset\":true,\"seq\":N} means the change log no longer
+reaches back to where the watch was: re-read everything, then carry on. Starts
+at the newest change (or replays from --since SEQ). Stops on Ctrl-C, SIGTERM,
+or when its output is closed.
+
+Examples:
+  plugin-metastore watch
+  plugin-metastore watch --since 0 --interval-ms 50")]
+    Watch(WatchArgs),
+
+    /// Write a consistent, checked copy of the store to a new file (mode 0600)
+    #[command(after_help = "\
+Safe while other processes write: the copy holds every change committed before
+it started. It never overwrites a file, and is checked with integrity_check.
+
+Example:
+  plugin-metastore backup ~/plugins-$(date +%F).db")]
+    Backup {
+        /// The new file (must not exist)
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+    },
+
+    /// Check the store file without changing it: integrity, foreign keys, migrations, every row
+    #[command(after_help = "\
+Never migrates and never writes. Exits 0 when the file is sound (pending
+migrations are only a note); otherwise prints each problem on its own line
+and exits 1.
+
+Examples:
+  plugin-metastore verify
+  plugin-metastore --db bug-report.db verify --json")]
+    Verify {
+        /// Print the findings as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The flags of `watch`.
+#[derive(Debug, Args)]
+pub(crate) struct WatchArgs {
+    /// How often to look for changes, in milliseconds (one cheap check each time)
+    #[arg(long, value_name = "N", default_value = "100",
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub(crate) interval_ms: u64,
+    /// Replay the changes after this seq first (0: the whole log)
+    #[arg(long, value_name = "SEQ")]
+    pub(crate) since: Option<u64>,
 }
 
 /// The flags of `cost`.

@@ -9,9 +9,9 @@ use plugin_metastore::{Error, MetadataStore, PluginMetadata, PluginQuery};
 use crate::args::{Cli, Command, ContainerCommand, PidCommand};
 use crate::cost;
 use crate::failure::{CliResult, Failure, plain, reason};
-use crate::output::{details, display_path, print, table, to_json};
-use crate::processes;
+use crate::output::{details, display_path, print, print_records, table, to_json};
 use crate::target::{find, find_key, not_found};
+use crate::{backup, processes, watch};
 
 /// The environment variable that names the store when `--db` is absent.
 const DB_ENV: &str = "PLUGIN_METASTORE_DB";
@@ -27,11 +27,16 @@ pub(crate) fn run(cli: Cli) -> CliResult {
         Command::Demo => processes::demo(&open(&resolve_db(db)?)?),
         Command::List(args) => {
             let store = open_reading(&resolve_db(db)?)?;
-            let plugins = read_plugins(&store, &args.query(), args.skip_bad)?;
             if args.json {
-                print(&to_json(&plugins)?)
+                print_records(&store, &args.query(), args.skip_bad)
             } else {
-                print(&table(&plugins))
+                match store.summaries(&args.query()) {
+                    Ok(rows) => print(&table(&rows)),
+                    Err(e @ Error::BadData { .. }) => Err(Failure(format!(
+                        "{e}; `list --json --skip-bad` lists the rest and names such rows"
+                    ))),
+                    Err(e) => Err(e.into()),
+                }
             }
         }
         Command::Show { target, json } => {
@@ -44,14 +49,11 @@ pub(crate) fn run(cli: Cli) -> CliResult {
             }
         }
         Command::Import { file } => import(db, &file),
-        Command::Export { skip_bad } => {
-            let store = open_reading(&resolve_db(db)?)?;
-            print(&to_json(&read_plugins(
-                &store,
-                &PluginQuery::new(),
-                skip_bad,
-            )?)?)
-        }
+        Command::Export { skip_bad } => print_records(
+            &open_reading(&resolve_db(db)?)?,
+            &PluginQuery::new(),
+            skip_bad,
+        ),
         Command::Delete { target } => {
             let store = open_existing(&resolve_db(db)?)?;
             let p = find_key(&store, &target)?;
@@ -71,6 +73,9 @@ pub(crate) fn run(cli: Cli) -> CliResult {
         }
         Command::Check { json } => processes::check(&open_reading(&resolve_db(db)?)?, json),
         Command::Reap(args) => processes::reap(&open_existing(&resolve_db(db)?)?, &args),
+        Command::Watch(args) => watch::watch(&open_existing(&resolve_db(db)?)?, &args),
+        Command::Backup { path } => backup::backup(&open_existing(&resolve_db(db)?)?, &path),
+        Command::Verify { json } => backup::verify(&resolve_db(db)?, json),
     }
 }
 
@@ -267,32 +272,4 @@ fn must_exist(path: &Path) -> CliResult {
         )));
     }
     Ok(())
-}
-
-/// The plugins of `query`. A plugin that cannot be read fails the command
-/// with a hint, or with `skip_bad` is left out and named on stderr.
-fn read_plugins(
-    store: &MetadataStore,
-    query: &PluginQuery,
-    skip_bad: bool,
-) -> CliResult<Vec<PluginMetadata>> {
-    let mut plugins = Vec::new();
-    let collect = |p| {
-        plugins.push(p);
-        Ok(())
-    };
-    if !skip_bad {
-        return match store.for_each(query, collect) {
-            Ok(()) => Ok(plugins),
-            Err(e @ Error::BadData { .. }) => Err(Failure(format!(
-                "{e}; --skip-bad leaves such plugins out and names them"
-            ))),
-            Err(e) => Err(e.into()),
-        };
-    }
-    let skipped = store.for_each_readable(query, collect)?;
-    for e in &skipped {
-        crate::failure::warn(&format!("skipped a plugin that cannot be read: {e}"));
-    }
-    Ok(plugins)
 }

@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod args;
+mod backup;
 mod commands;
 mod cost;
 mod failure;
@@ -24,6 +25,7 @@ mod output;
 mod processes;
 mod target;
 mod text;
+mod watch;
 
 use args::Cli;
 use failure::{Failure, report};

@@ -5,7 +5,8 @@
 use std::io::{self, Write};
 
 use comfy_table::{ContentArrangement, Table, presets};
-use plugin_metastore::{Error, MetadataStore, PluginMetadata};
+use plugin_metastore::{Error, MetadataStore, PluginMetadata, PluginQuery, PluginSummary};
+use serde_json::ser::PrettyFormatter;
 
 use crate::failure::{CliResult, Failure};
 use crate::text::{hidden, printable};
@@ -20,9 +21,10 @@ pub(crate) fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> CliResult<Stri
 }
 
 /// The `list` table: unique id, mode, provider, status, PIDs, container,
-/// cost/h, active.
-pub(crate) fn table(plugins: &[PluginMetadata]) -> String {
-    if plugins.is_empty() {
+/// cost/h, active; then the count. Built from summaries, so no JSON is
+/// read. (comfy-table lays the table out whole, which needs every row.)
+pub(crate) fn table(rows: &[PluginSummary]) -> String {
+    if rows.is_empty() {
         return "no plugins\n".to_owned();
     }
     let mut t = Table::new();
@@ -38,8 +40,7 @@ pub(crate) fn table(plugins: &[PluginMetadata]) -> String {
             "cost/h",
             "active",
         ]);
-    for p in plugins {
-        let remote = p.remote_resource.as_ref();
+    for p in rows {
         let pids = p
             .spawned_pids
             .iter()
@@ -49,20 +50,21 @@ pub(crate) fn table(plugins: &[PluginMetadata]) -> String {
         t.add_row([
             printable(&p.unique_id()),
             p.execution_mode.to_string(),
-            remote.map_or_else(|| "-".to_owned(), |r| r.provider.to_string()),
-            remote.map_or_else(|| "-".to_owned(), |r| printable(&r.status)),
+            p.provider.map_or_else(|| "-".to_owned(), |r| r.to_string()),
+            p.remote_status
+                .as_deref()
+                .map_or_else(|| "-".to_owned(), printable),
             or_dash(pids),
             p.container_id
                 .as_deref()
                 .map_or_else(|| "-".to_owned(), short_container),
-            remote
-                .and_then(|r| r.estimated_cost_per_hour)
+            p.cost_per_hour
                 .map_or_else(|| "-".to_owned(), |c| format!("${c:.2}")),
-            yes_no(p.has_active_resources()),
+            yes_no(p.has_active_resources),
         ]);
     }
-    let s = if plugins.len() == 1 { "" } else { "s" };
-    format!("{t}\n{} plugin{s}\n", plugins.len())
+    let s = if rows.len() == 1 { "" } else { "s" };
+    format!("{t}\n{} plugin{s}\n", rows.len())
 }
 
 /// `-` for an empty cell.
@@ -194,4 +196,46 @@ pub(crate) fn display_path(store: &MetadataStore) -> String {
     store
         .path()
         .map_or_else(|| "memory".to_owned(), |p| p.display().to_string())
+}
+
+/// Prints the full records of `query` as the JSON array [`to_json`] makes of
+/// them (the same bytes), one plugin at a time: memory stays one plugin
+/// however large the store. A row that cannot be read stops the output
+/// there, with the error and a hint; with `skip_bad` it is left out and
+/// named on stderr. A closed pipe is not an error, as for [`print`].
+pub(crate) fn print_records(
+    store: &MetadataStore,
+    query: &PluginQuery,
+    skip_bad: bool,
+) -> CliResult {
+    use serde::ser::{SerializeSeq, Serializer};
+    let out = io::BufWriter::new(io::stdout().lock());
+    let mut json = serde_json::Serializer::with_formatter(out, PrettyFormatter::new());
+    let mut skipped = Vec::new();
+    let written = (|| -> plugin_metastore::Result<()> {
+        let mut seq = json.serialize_seq(None)?;
+        let each = |p: PluginMetadata| Ok(seq.serialize_element(&p)?);
+        if skip_bad {
+            skipped = store.for_each_readable(query, each)?;
+        } else {
+            store.for_each(query, each)?;
+        }
+        SerializeSeq::end(seq)?;
+        let mut out = json.into_inner();
+        out.write_all(b"\n")?;
+        out.flush()?;
+        Ok(())
+    })();
+    for e in &skipped {
+        crate::failure::warn(&format!("skipped a plugin that cannot be read: {e}"));
+    }
+    match written {
+        Ok(()) => Ok(()),
+        Err(Error::Json(e)) if e.io_error_kind() == Some(io::ErrorKind::BrokenPipe) => Ok(()),
+        Err(Error::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e @ Error::BadData { .. }) => Err(Failure(format!(
+            "{e}; --skip-bad leaves such plugins out and names them"
+        ))),
+        Err(e) => Err(e.into()),
+    }
 }

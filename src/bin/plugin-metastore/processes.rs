@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use comfy_table::{ContentArrangement, Table, presets};
 use plugin_metastore::{
-    MetadataStore, PidCheck, ReapAction, ReapOptions, Reaped, pid_in_use, seed,
+    MetadataStore, PidCheck, PluginQuery, ReapAction, ReapOptions, Reaped, pid_in_use, seed,
 };
 
 use crate::args::ReapArgs;
@@ -51,7 +51,7 @@ pub(crate) fn demo(store: &MetadataStore) -> CliResult {
     if added.iter().any(|p| p.unique_id() == voxtral.unique_id()) {
         out.push_str(&record_child(store, &voxtral.category, &voxtral.name)?);
     }
-    out.push_str(&table(&store.list()?));
+    out.push_str(&table(&store.summaries(&PluginQuery::new())?));
     print(&out)
 }
 

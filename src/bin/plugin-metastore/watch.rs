@@ -1,0 +1,96 @@
+//! `watch`: one JSON line per change to the store, until SIGINT, SIGTERM or
+//! a closed output.
+//!
+//! The loop makes one cheap check per interval (the library's
+//! `ChangeWatcher`) and sleeps in slices of at most 50 ms between checks,
+//! looking at the stop flag each time, so a signal ends it within 50 ms
+//! whatever the interval. Each line is written and flushed on its own; a
+//! write to a closed pipe ends the command with exit code 0 (the reader
+//! has stopped reading, which is not a failure).
+
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use plugin_metastore::{Changes, MetadataStore};
+
+use crate::args::WatchArgs;
+use crate::failure::{CliResult, Failure};
+
+/// The longest the loop sleeps before looking at the stop flag.
+const SLICE: Duration = Duration::from_millis(50);
+
+/// Runs `watch` on `store` until stopped.
+pub(crate) fn watch(store: &MetadataStore, args: &WatchArgs) -> CliResult {
+    let stop = stop_on_signals()?;
+    let interval = Duration::from_millis(args.interval_ms);
+    let start = match args.since {
+        Some(seq) => seq,
+        None => store.change_cursor()?,
+    };
+    let mut watcher = store.watch(start)?.interval(interval);
+    let _ = writeln!(
+        io::stderr().lock(),
+        "watching {} after change {start} (Ctrl-C stops)",
+        crate::output::display_path(store)
+    );
+    let mut out = io::stdout().lock();
+    while !stop.load(Ordering::Relaxed) {
+        let checked = Instant::now();
+        let changes = watcher.next_changes(Duration::ZERO)?;
+        match write_changes(&mut out, &changes) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(Failure(format!("cannot write to standard output: {e}"))),
+        }
+        sleep_until(checked + interval, &stop);
+    }
+    Ok(())
+}
+
+/// One line per change, or the reset line; flushed.
+fn write_changes(out: &mut impl Write, changes: &Changes) -> io::Result<()> {
+    match changes {
+        Changes::Reset { cursor } => writeln!(out, "{{\"reset\":true,\"seq\":{cursor}}}")?,
+        Changes::Since { changes, .. } => {
+            for change in changes {
+                let line = serde_json::to_string(change).map_err(io::Error::other)?;
+                writeln!(out, "{line}")?;
+            }
+        }
+    }
+    out.flush()
+}
+
+/// Sleeps until `deadline` or until `stop` is set, whichever is first.
+fn sleep_until(deadline: Instant, stop: &AtomicBool) {
+    loop {
+        let now = Instant::now();
+        if now >= deadline || stop.load(Ordering::Relaxed) {
+            return;
+        }
+        std::thread::sleep(SLICE.min(deadline - now));
+    }
+}
+
+/// A flag set by the first SIGINT or SIGTERM; a second one ends the
+/// process at once (exit code 1), for a loop that does not stop.
+#[cfg(unix)]
+fn stop_on_signals() -> CliResult<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::flag;
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
+            .and_then(|_| flag::register(signal, Arc::clone(&stop)))
+            .map_err(|e| Failure(format!("cannot handle signal {signal}: {e}")))?;
+    }
+    Ok(stop)
+}
+
+/// Elsewhere the default handling (the process ends) stays.
+#[cfg(not(unix))]
+fn stop_on_signals() -> CliResult<Arc<AtomicBool>> {
+    Ok(Arc::new(AtomicBool::new(false)))
+}

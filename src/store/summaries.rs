@@ -1,0 +1,94 @@
+//! List rows for a UI: [`MetadataStore::summaries`].
+//!
+//! A list view shows a few columns of every plugin; decoding whole plugins
+//! for it parses every `config_schema` and `metadata` JSON document, which
+//! is most of the cost of [`MetadataStore::list`]. Summaries read only the
+//! columns shown, in two statements whatever the count (the plugins with
+//! their remote resources; their PIDs), in row-id order, and sort in
+//! memory: SQLite's BINARY collation is byte order, as is Rust's `str`
+//! order, so the result is exactly the `(category, name)` order of
+//! [`query`](MetadataStore::query).
+
+use rusqlite::{Transaction, params_from_iter};
+
+use super::MetadataStore;
+use super::decode::{decode_pid_at, decode_summary};
+use super::sql::SummarySql;
+use crate::error::Result;
+use crate::model::PluginSummary;
+use crate::query::PluginQuery;
+
+impl MetadataStore {
+    /// The plugins matching `query` as list rows ([`PluginSummary`]): the
+    /// same plugins, in the same `(category, name)` order, as
+    /// [`query`](Self::query), without reading or parsing their JSON. All
+    /// rows come from one snapshot; a row the library cannot read is an
+    /// [`Error::BadData`](crate::Error::BadData), as for `query`.
+    pub fn summaries(&self, query: &PluginQuery) -> Result<Vec<PluginSummary>> {
+        let sql = SummarySql::new(query);
+        self.checked(|| {
+            let tx = self.read()?;
+            let rows = read_summaries(&tx, &sql)?;
+            tx.commit()?;
+            Ok(rows)
+        })
+    }
+}
+
+/// Reads the rows of `sql`, gives each its PIDs, and puts them in
+/// `(category, name)` order.
+fn read_summaries(tx: &Transaction<'_>, sql: &SummarySql) -> Result<Vec<PluginSummary>> {
+    let mut rows: Vec<(i64, PluginSummary)> = Vec::new();
+    {
+        let mut stmt = tx.prepare_cached(&sql.plugins)?;
+        let mut cursor = stmt.query(params_from_iter(sql.params.iter()))?;
+        while let Some(row) = cursor.next()? {
+            rows.push(decode_summary(row)?);
+        }
+    }
+    let mut pids: Vec<(i64, i64, u32)> = Vec::new();
+    {
+        let mut stmt = tx.prepare_cached(&sql.pids)?;
+        let mut cursor = stmt.query(params_from_iter(sql.params.iter()))?;
+        while let Some(row) = cursor.next()? {
+            pids.push(decode_pid_at(row)?);
+        }
+    }
+    // (plugin_id, position) is the table's key: sorted, each plugin's PIDs
+    // are one run, in list order.
+    pids.sort_unstable();
+    for (id, summary) in &mut rows {
+        let start = pids.partition_point(|&(owner, _, _)| owner < *id);
+        summary.spawned_pids.extend(
+            pids[start..]
+                .iter()
+                .take_while(|&&(owner, _, _)| owner == *id)
+                .map(|&(_, _, pid)| pid),
+        );
+        summary.has_active_resources = !summary.spawned_pids.is_empty()
+            || summary
+                .container_id
+                .as_deref()
+                .is_some_and(|c| !c.is_empty())
+            || summary.remote_status.as_deref() == Some("running");
+    }
+    if sql.ordered {
+        return Ok(rows.into_iter().map(|(_, s)| s).collect());
+    }
+    Ok(in_key_order(rows))
+}
+
+/// The summaries in `(category, name)` order. Sorts positions rather than
+/// the rows themselves, so each row moves once.
+fn in_key_order(rows: Vec<(i64, PluginSummary)>) -> Vec<PluginSummary> {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_unstable_by(|&a, &b| {
+        let (a, b) = (&rows[a].1, &rows[b].1);
+        (a.category.as_str(), a.name.as_str()).cmp(&(b.category.as_str(), b.name.as_str()))
+    });
+    let mut slots: Vec<Option<PluginSummary>> = rows.into_iter().map(|(_, s)| Some(s)).collect();
+    order
+        .into_iter()
+        .filter_map(|i| slots.get_mut(i).and_then(Option::take))
+        .collect()
+}

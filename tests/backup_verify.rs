@@ -1,0 +1,327 @@
+//! `backup` while another process keeps writing, and `verify` on sound,
+//! old and broken files: what they report, and that verify changes
+//! nothing.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use plugin_metastore::{
+    CloudProviderType, Error, MetadataStore, PluginMetadata, RemoteResourceInfo,
+};
+use serde_json::json;
+use support::{
+    integrity_check, metastore, metastore_ok, migration_files, old_version_file, sample,
+    sample_store, sqlite3,
+};
+
+/// Plugin `pair/{side}` at generation `g`: every field says `g`, so a
+/// plugin read back whole has one generation throughout.
+fn generation(side: &str, g: u64) -> PluginMetadata {
+    let mut p = PluginMetadata::new(side, "pair", format!("gen {g}"), json!({"g": g}));
+    p.spawned_pids = vec![(g * 10 + 1) as u32, (g * 10 + 2) as u32];
+    let mut r = RemoteResourceInfo::new(CloudProviderType::Aws);
+    r.status = "running".into();
+    r.estimated_cost_per_hour = Some(g as f64);
+    r.metadata.insert("g".into(), json!(g));
+    p.remote_resource = Some(r);
+    p
+}
+
+/// The generation of a `pair` plugin, checking that all of it agrees.
+#[track_caller]
+fn generation_of(p: &PluginMetadata) -> u64 {
+    let g = p.config_schema["g"].as_u64().unwrap();
+    assert_eq!(
+        *p,
+        generation(&p.name, g),
+        "a plugin with mixed generations"
+    );
+    g
+}
+
+/// Every file in `dir` with its bytes.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            (path, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn a_backup_taken_while_another_process_writes_is_whole_and_opens_as_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_store(dir.path(), "live.db", 2000);
+    let store = MetadataStore::open(&db).unwrap();
+
+    // Another process imports both pair plugins, one generation per
+    // transaction, as fast as it can until told to stop.
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (stop, done, db) = (Arc::clone(&stop), Arc::clone(&done), db.clone());
+        let record = dir.path().join("pair.json");
+        std::thread::spawn(move || {
+            let mut g = 1;
+            while !stop.load(Ordering::Relaxed) {
+                let pair = [generation("a", g), generation("b", g)];
+                std::fs::write(&record, serde_json::to_string(&pair).unwrap()).unwrap();
+                metastore_ok(&db, &["import", record.to_str().unwrap()]);
+                done.store(g, Ordering::Relaxed);
+                g += 1;
+            }
+        })
+    };
+    // Waits until the writer has committed generation `g`.
+    let committed = |g: u64| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while done.load(Ordering::Relaxed) < g {
+            assert!(Instant::now() < deadline, "the writer made no progress");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    committed(2);
+
+    let mut expected_samples: Vec<PluginMetadata> = (0..2000).map(sample).collect();
+    expected_samples.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut seen = Vec::new();
+    for k in 0..4 {
+        let copy = dir.path().join(format!("backup-{k}.db"));
+        let made = store.backup(&copy).unwrap();
+        assert_eq!(made.path, copy);
+        assert_eq!(made.plugins, 2002);
+        assert_eq!(made.schema_version, MetadataStore::latest_schema_version());
+        // When the backup returns, generation `done` has committed and
+        // at most the next one too: the next backup waits for the one
+        // after, so every backup holds a later state than the one before.
+        let after = done.load(Ordering::Relaxed);
+        seen.push(copy);
+        committed(after + 2);
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+
+    let mut generations = Vec::new();
+    for copy in &seen {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(copy).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", copy.display());
+        }
+        assert_eq!(integrity_check(copy), "ok");
+        let restored = MetadataStore::open(copy).unwrap();
+        let all = restored.list().unwrap();
+        assert_eq!(all.len(), 2002);
+        let pair: Vec<u64> = all
+            .iter()
+            .filter(|p| p.category == "pair")
+            .map(generation_of)
+            .collect();
+        assert_eq!(pair.len(), 2);
+        assert_eq!(
+            pair[0], pair[1],
+            "both plugins of one transaction, or neither"
+        );
+        assert!(pair[0] >= 2);
+        generations.push(pair[0]);
+        let samples: Vec<PluginMetadata> =
+            all.into_iter().filter(|p| p.category == "sample").collect();
+        assert!(
+            samples == expected_samples,
+            "the untouched plugins came back whole"
+        );
+        assert!(MetadataStore::verify(copy).unwrap().is_sound());
+    }
+    // Taken at different moments of a continuous stream of writes.
+    assert!(
+        generations.windows(2).all(|w| w[0] < w[1]),
+        "{generations:?}"
+    );
+}
+
+#[test]
+fn a_backup_never_overwrites_and_the_cli_says_what_it_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_store(dir.path(), "plugins.db", 5);
+    let store = MetadataStore::open(&db).unwrap();
+
+    let taken = dir.path().join("taken.db");
+    std::fs::write(&taken, b"precious").unwrap();
+    let err = store.backup(&taken).unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidInput { field: "path", reason, .. } if reason.contains("already exists")),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&taken).unwrap(), b"precious");
+    // A stray journal beside the target would be applied to the copy.
+    let stray = dir.path().join("stray.db");
+    std::fs::write(dir.path().join("stray.db-wal"), b"").unwrap();
+    assert!(matches!(
+        store.backup(&stray),
+        Err(Error::InvalidInput { .. })
+    ));
+    assert!(!stray.exists());
+
+    let copy = dir.path().join("copy.db");
+    let out = metastore_ok(&db, &["backup", copy.to_str().unwrap()]);
+    assert!(
+        out.contains("5 plugins") && out.contains("integrity_check ok"),
+        "{out}"
+    );
+    assert_eq!(
+        MetadataStore::open(&copy).unwrap().list().unwrap(),
+        (0..5).map(sample).collect::<Vec<_>>()
+    );
+    let again = metastore(&db)
+        .args(["backup", copy.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
+
+#[test]
+fn verify_names_every_planted_problem_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_store(dir.path(), "broken.db", 6);
+    let newer = MetadataStore::latest_schema_version() + 1;
+    sqlite3(
+        &db,
+        &format!(
+            "INSERT INTO plugin_pids (plugin_id, position, pid) VALUES (999, 0, 77); \
+             PRAGMA ignore_check_constraints = ON; \
+             UPDATE plugins SET execution_mode = 'warp_drive' WHERE name = 'plugin2'; \
+             UPDATE remote_resources SET provider = 'moon' \
+                 WHERE plugin_id = (SELECT id FROM plugins WHERE name = 'plugin4'); \
+             INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+                 VALUES ({newer}, 'from_the_future', '2030-01-01T00:00:00Z', '1')"
+        ),
+    );
+    let before = snapshot(dir.path());
+
+    let report = MetadataStore::verify(&db).unwrap();
+    assert!(!report.is_sound());
+    let lines: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    let has = |check: &str, words: &[&str]| {
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("{check}: ")) && words.iter().all(|w| l.contains(w)))
+    };
+    assert!(
+        has("foreign_key_check", &["plugin_pids", "999", "plugins"]),
+        "{lines:#?}"
+    );
+    assert!(
+        has(
+            "bad row",
+            &["table plugins", "execution_mode", "row 3", "warp_drive"]
+        ),
+        "{lines:#?}"
+    );
+    assert!(
+        has(
+            "bad row",
+            &["table remote_resources", "provider", "row 5", "moon"]
+        ),
+        "{lines:#?}"
+    );
+    assert!(
+        has(
+            "migration history",
+            &[&format!("V{newer}"), "from_the_future", "newer"]
+        ),
+        "{lines:#?}"
+    );
+    assert_eq!(report.plugins, 6);
+
+    let out = metastore(&db).arg("verify").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let printed: Vec<&str> = stdout.lines().collect();
+    let expected: Vec<String> = lines.iter().map(|l| format!("problem: {l}")).collect();
+    assert_eq!(printed, expected);
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap().trim_end(),
+        format!("plugin-metastore: {} has 4 problems", db.display())
+    );
+
+    assert!(
+        snapshot(dir.path()) == before,
+        "verify changed a file, or made one"
+    );
+}
+
+#[test]
+fn verify_finds_a_sound_store_sound_and_an_old_one_sound_with_notes_unmigrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_store(dir.path(), "sound.db", 3);
+    let report = MetadataStore::verify(&db).unwrap();
+    assert!(report.is_sound(), "{:?}", report.problems);
+    assert!(report.notes.is_empty(), "{:?}", report.notes);
+    assert_eq!(
+        (report.plugins, report.schema_version),
+        (3, MetadataStore::latest_schema_version())
+    );
+    assert_eq!(
+        metastore_ok(&db, &["verify"]),
+        format!(
+            "{} is sound: schema version {}, 3 plugins\n",
+            db.display(),
+            MetadataStore::latest_schema_version()
+        )
+    );
+
+    // While a store has the file open (its WAL in use), too.
+    let live = MetadataStore::open(&db).unwrap();
+    live.save(&sample(9)).unwrap();
+    assert!(MetadataStore::verify(&db).unwrap().is_sound());
+    live.save(&sample(10)).unwrap();
+    assert_eq!(live.list().unwrap().len(), 5);
+    drop(live);
+
+    // A file from the first version: sound, every later migration a note,
+    // and not migrated.
+    let old_dir = tempfile::tempdir().unwrap();
+    let old = old_dir.path().join("v1.db");
+    old_version_file(&old);
+    let before = snapshot(old_dir.path());
+    let report = MetadataStore::verify(&old).unwrap();
+    assert!(report.is_sound(), "{:?}", report.problems);
+    assert_eq!((report.plugins, report.schema_version), (4, 1));
+    let pending: Vec<String> = migration_files()
+        .into_iter()
+        .filter(|(v, _)| *v > 1)
+        .map(|(v, name)| {
+            format!("migration V{v} {name} is not applied yet: a store opening the file applies it")
+        })
+        .collect();
+    assert_eq!(report.notes, pending);
+    assert!(
+        snapshot(old_dir.path()) == before,
+        "verify migrated or touched the file"
+    );
+
+    // Not a database at all.
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, vec![0x5a; 8192]).unwrap();
+    let report = MetadataStore::verify(&junk).unwrap();
+    assert_eq!(report.problems.len(), 1);
+    assert_eq!(
+        report.problems[0].to_string(),
+        "file: not an SQLite database"
+    );
+    assert!(matches!(
+        MetadataStore::verify(dir.path().join("missing.db")),
+        Err(Error::CannotOpen { .. })
+    ));
+}
