@@ -32,11 +32,11 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 
 use super::MetadataStore;
-use super::decode::decode_change;
+use super::decode::Col;
 use super::sql;
 use crate::error::Result;
 
@@ -297,4 +297,25 @@ pub(super) fn end_write(conn: &Connection, slot: LogSlot, pending: &Pending) -> 
     }
     conn.prepare_cached(sql::END_LOGGED_WRITE)?.execute([])?;
     Ok(())
+}
+
+/// Decodes one row of [`CHANGES_SINCE`](super::sql::CHANGES_SINCE):
+/// `(seq, category, name, op)`.
+pub(super) fn decode_change(row: &Row<'_>) -> Result<Change> {
+    let seq: i64 = row.get(0)?;
+    let col = Col {
+        row,
+        table: "change_log",
+        id: seq,
+    };
+    let positive = u64::try_from(seq)
+        .ok()
+        .filter(|&s| s > 0)
+        .ok_or_else(|| col.bad("seq", seq.to_string(), "a seq is > 0"))?;
+    Ok(Change::new(
+        positive,
+        col.text(1, "category")?,
+        col.text(2, "name")?,
+        col.parsed(3, "op")?,
+    ))
 }

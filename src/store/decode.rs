@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use rusqlite::Row;
 use rusqlite::types::ValueRef;
 
-use super::changes::Change;
 use crate::cost::RemoteStatusEntry;
 use crate::error::{Error, Result, show};
 use crate::model::{CloudProviderType, PluginMetadata, PluginSummary, RemoteResourceInfo};
@@ -134,37 +133,16 @@ pub(super) fn decode_summary(row: &Row<'_>) -> Result<(i64, PluginSummary)> {
     Ok((id, summary))
 }
 
-/// Decodes one row of [`CHANGES_SINCE`](super::sql::CHANGES_SINCE):
-/// `(seq, category, name, op)`.
-pub(super) fn decode_change(row: &Row<'_>) -> Result<Change> {
-    let seq: i64 = row.get(0)?;
-    let col = Col {
-        row,
-        table: "change_log",
-        id: seq,
-    };
-    let positive = u64::try_from(seq)
-        .ok()
-        .filter(|&s| s > 0)
-        .ok_or_else(|| col.bad("seq", seq.to_string(), "a seq is > 0"))?;
-    Ok(Change::new(
-        positive,
-        col.text(1, "category")?,
-        col.text(2, "name")?,
-        col.parsed(3, "op")?,
-    ))
-}
-
 /// Typed access to one row's columns; every failure names the table,
 /// column, row and value.
-struct Col<'r, 's> {
-    row: &'r Row<'s>,
-    table: &'static str,
-    id: i64,
+pub(super) struct Col<'r, 's> {
+    pub(super) row: &'r Row<'s>,
+    pub(super) table: &'static str,
+    pub(super) id: i64,
 }
 
 impl<'r> Col<'r, '_> {
-    fn bad(&self, column: &'static str, value: String, reason: &str) -> Error {
+    pub(super) fn bad(&self, column: &'static str, value: String, reason: &str) -> Error {
         Error::BadData {
             path: PathBuf::new(),
             table: self.table,
@@ -202,7 +180,7 @@ impl<'r> Col<'r, '_> {
         }
     }
 
-    fn text(&self, idx: usize, column: &'static str) -> Result<String> {
+    pub(super) fn text(&self, idx: usize, column: &'static str) -> Result<String> {
         self.opt_text(idx, column)?
             .ok_or_else(|| self.bad(column, "NULL".to_owned(), "expected text"))
     }
@@ -241,7 +219,11 @@ impl<'r> Col<'r, '_> {
         }
     }
 
-    fn parsed<T: std::str::FromStr>(&self, idx: usize, column: &'static str) -> Result<T> {
+    pub(super) fn parsed<T: std::str::FromStr>(
+        &self,
+        idx: usize,
+        column: &'static str,
+    ) -> Result<T> {
         let text = self.str(idx, column)?;
         text.parse::<T>()
             .map_err(|_| self.bad(column, format!("{text:?}"), "not a value this build knows"))

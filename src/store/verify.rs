@@ -20,7 +20,8 @@ use rusqlite::{Connection, Row};
 use serde::Serialize;
 
 use super::MetadataStore;
-use super::decode::{decode_change, decode_pid_claim, decode_plugin, read_pid};
+use super::changes::decode_change;
+use super::decode::{decode_pid_claim, decode_plugin, read_pid};
 use super::sql;
 use crate::error::{Error, Result, show};
 use crate::migrate;
