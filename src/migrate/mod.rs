@@ -64,6 +64,7 @@ struct Applied {
 type Known = (i64, String, u64);
 
 /// This build's migrations.
+#[cfg(test)]
 pub(crate) fn runner() -> refinery::Runner {
     migrations::runner()
 }
@@ -191,6 +192,17 @@ fn is_current(history: &History, known: &[Known], path: &Path) -> Result<bool> {
         .all(|k| history.applied.iter().any(|a| a.version == k.0)))
 }
 
+/// [`read_history`], refusing a lost history ([`check_history_not_lost`]),
+/// from one snapshot: read apart, another process's first migration could
+/// commit in between and make its new tables look like a lost history.
+fn read_whole_history(conn: &Connection, path: &Path) -> Result<History> {
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Deferred)?;
+    let history = read_history(&tx)?;
+    check_history_not_lost(&tx, &history, path)?;
+    tx.commit()?;
+    Ok(history)
+}
+
 /// Refuses, untouched, a file whose history is empty although it holds
 /// tables: its history was deleted (refinery would try to create every
 /// table again and fail).
@@ -222,18 +234,16 @@ fn check_history_not_lost(conn: &Connection, history: &History, path: &Path) -> 
 /// application's, lost, unreadable to refinery, or from a newer build (the
 /// checks [`migrate`] makes, run before the WAL switch).
 pub(crate) fn precheck(conn: &Connection, path: &Path) -> Result<()> {
-    let history = read_history(conn)?;
-    check_history_not_lost(conn, &history, path)?;
-    is_current(&history, &known(&runner()), path).map(|_| ())
+    let history = read_whole_history(conn, path)?;
+    is_current(&history, build_known(), path).map(|_| ())
 }
 
 /// For a store opened read-only: refuses a file this build would migrate
 /// (that needs writing) as well as every file [`migrate`] refuses.
 pub(crate) fn check_current(conn: &Connection, path: &Path) -> Result<()> {
-    let history = read_history(conn)?;
-    check_history_not_lost(conn, &history, path)?;
-    if is_current(&history, &known(&runner()), path)? {
-        return check_objects(conn, path, &runner());
+    let history = read_whole_history(conn, path)?;
+    if is_current(&history, build_known(), path)? {
+        return check_objects(conn, path, None);
     }
     let found = history.applied.iter().map(|a| a.version).max().unwrap_or(0);
     Err(Error::ReadOnly {
@@ -248,10 +258,9 @@ pub(crate) fn check_current(conn: &Connection, path: &Path) -> Result<()> {
 
 /// [`schema::check_objects`] against the objects `runner`'s migrations
 /// create (this build's computed once per process).
-fn check_objects(conn: &Connection, path: &Path, runner: &refinery::Runner) -> Result<()> {
+fn check_objects(conn: &Connection, path: &Path, runner: Option<&refinery::Runner>) -> Result<()> {
     static OURS: OnceLock<std::result::Result<schema::Objects, String>> = OnceLock::new();
-    let mine = known(runner);
-    if mine != known(&migrations::runner()) {
+    if let Some(runner) = runner.filter(|r| known(r) != build_known()) {
         let expected = schema::expected_by(refinery::Runner::new(runner.get_migrations()))?;
         return schema::check_objects(conn, path, &expected);
     }
@@ -275,9 +284,22 @@ fn known(runner: &refinery::Runner) -> Vec<Known> {
         .collect()
 }
 
+/// This build's migrations as [`Known`], computed once (building a
+/// runner parses and hashes every migration's SQL).
+fn build_known() -> &'static [Known] {
+    static KNOWN: OnceLock<Vec<Known>> = OnceLock::new();
+    KNOWN.get_or_init(|| known(&migrations::runner()))
+}
+
 /// Brings the schema of `conn` (the file at `path`) up to date with this
-/// build's migrations.
+/// build's migrations. A current file (the usual open) costs one read of
+/// the history and the schema check; refinery is built only when
+/// something is pending.
 pub(crate) fn migrate_to_current(conn: &mut Connection, path: &Path) -> Result<()> {
+    let history = read_whole_history(conn, path)?;
+    if is_current(&history, build_known(), path)? {
+        return check_objects(conn, path, None);
+    }
     migrate(conn, path, migrations::runner())
 }
 
@@ -319,16 +341,15 @@ fn migrate_using(
     const MAX_ATTEMPTS: usize = 20;
     let mut attempt = 0;
     loop {
-        let before = read_history(conn)?;
-        check_history_not_lost(conn, &before, path)?;
+        let before = read_whole_history(conn, path)?;
         if is_current(&before, &known, path)? {
-            return check_objects(conn, path, runner);
+            return check_objects(conn, path, Some(runner));
         }
         conn.set_transaction_behavior(TransactionBehavior::Immediate);
         let outcome = run(conn);
         conn.set_transaction_behavior(TransactionBehavior::Deferred);
         match outcome {
-            Ok(_) => return check_objects(conn, path, runner),
+            Ok(_) => return check_objects(conn, path, Some(runner)),
             Err(e) => {
                 attempt += 1;
                 let after = read_history(conn)?;
@@ -336,7 +357,7 @@ fn migrate_using(
                     continue;
                 }
                 if is_current(&after, &known, path)? {
-                    return check_objects(conn, path, runner);
+                    return check_objects(conn, path, Some(runner));
                 }
                 return Err(match e {
                     e @ Error::Migration { .. } => e,
