@@ -444,7 +444,7 @@ fn save_in(conn: &Connection, p: &PluginMetadata, at: &str) -> R<(i64, bool)> {
         ],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    save_pids(conn, id, &p.spawned_pids, at)?;
+    save_pids(conn, id, &p.spawned_pids, at, created)?;
     match &p.remote_resource {
         Some(r) => save_remote(conn, id, r)?,
         None => {
@@ -460,9 +460,9 @@ type Identity = (Option<i64>, Option<String>, Option<String>);
 
 /// Replaces the plugin's PIDs, keeping the identity of PIDs it already had
 /// and reading the process identity of new ones, as the store does.
-fn save_pids(conn: &Connection, id: i64, pids: &[u32], at: &str) -> R<()> {
+fn save_pids(conn: &Connection, id: i64, pids: &[u32], at: &str, created: bool) -> R<()> {
     let mut kept: HashMap<u32, Identity> = HashMap::new();
-    if !pids.is_empty() {
+    if !pids.is_empty() && !created {
         let mut stmt = conn.prepare_cached(
             "SELECT pid, start_time, boot_id, recorded_at FROM plugin_pids WHERE plugin_id = ?1",
         )?;

@@ -315,18 +315,20 @@ fn save_in(tx: &WriteTx<'_>, p: &PluginMetadata, at: &str) -> Result<()> {
         ChangeOp::Update
     };
     tx.changed(id, &p.category, &p.name, op);
-    write_pids(tx, id, &p.spawned_pids, at)?;
+    write_pids(tx, id, &p.spawned_pids, at, created)?;
     write_remote(tx, id, p.remote_resource.as_ref())
 }
 
 /// Replaces plugin `id`'s PID list with `pids`. A PID the plugin already
 /// had keeps its row's identity and `recorded_at` (a re-save is not a fresh
 /// claim); a new one gets its process's identity now.
-fn write_pids(tx: &Transaction<'_>, id: i64, pids: &[u32], at: &str) -> Result<()> {
+fn write_pids(tx: &Transaction<'_>, id: i64, pids: &[u32], at: &str, created: bool) -> Result<()> {
     // Overwriting must not need to decode what it replaces: a row with a
-    // value forced in by hand is simply not kept.
+    // value forced in by hand is simply not kept. A plugin created in this
+    // transaction has no claim older than it to keep: its PIDs were
+    // recorded now (the identities read again now are the same).
     let mut kept: HashMap<i64, StoredIdentity> = HashMap::new();
-    if !pids.is_empty() {
+    if !pids.is_empty() && !created {
         let mut stmt = tx.prepare_cached(sql::PID_IDENTITIES)?;
         let mut rows = stmt.query([id])?;
         while let Some(row) = rows.next()? {
