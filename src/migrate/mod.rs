@@ -232,10 +232,18 @@ fn check_history_not_lost(conn: &Connection, history: &History, path: &Path) -> 
 
 /// Refuses, before anything is written, a file whose history is another
 /// application's, lost, unreadable to refinery, or from a newer build (the
-/// checks [`migrate`] makes, run before the WAL switch).
-pub(crate) fn precheck(conn: &Connection, path: &Path) -> Result<()> {
+/// checks [`migrate`] makes, run before the WAL switch). Returns whether
+/// the file is current: then opening needs only [`check_schema`], not a
+/// second read of the history.
+pub(crate) fn precheck(conn: &Connection, path: &Path) -> Result<bool> {
     let history = read_whole_history(conn, path)?;
-    is_current(&history, build_known(), path).map(|_| ())
+    is_current(&history, build_known(), path)
+}
+
+/// Refuses a current store whose schema lacks an object or column this
+/// build's migrations made.
+pub(crate) fn check_schema(conn: &Connection, path: &Path) -> Result<()> {
+    check_objects(conn, path, None)
 }
 
 /// For a store opened read-only: refuses a file this build would migrate

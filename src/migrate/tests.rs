@@ -6,7 +6,10 @@ use crate::open::{StoreOptions, configure, create_owner_only, open_file};
 
 /// A file opened and brought up to date, as a store opens it.
 fn open_current(path: &Path) -> Connection {
-    let mut conn = open_file(path, &StoreOptions::default(), precheck).unwrap();
+    let mut conn = open_file(path, &StoreOptions::default(), &mut |c, p| {
+        precheck(c, p).map(|_| ())
+    })
+    .unwrap();
     migrate_to_current(&mut conn, path).unwrap();
     conn
 }
@@ -130,7 +133,7 @@ fn losing_the_migration_race_to_another_process_is_not_an_error() {
         &path,
         Some(&path),
         &StoreOptions::default(),
-        precheck,
+        &mut |c, p| precheck(c, p).map(|_| ()),
     )
     .unwrap();
     let runner = migrations::runner().set_grouped(true);
@@ -162,9 +165,13 @@ fn losing_the_migration_race_to_another_process_is_not_an_error() {
 fn open_file_with_runner(path: &Path, runner: refinery::Runner) -> Connection {
     create_owner_only(path).unwrap();
     let mut conn = Connection::open(path).unwrap();
-    configure(&conn, path, Some(path), &StoreOptions::default(), |_, _| {
-        Ok(())
-    })
+    configure(
+        &conn,
+        path,
+        Some(path),
+        &StoreOptions::default(),
+        &mut |_, _| Ok(()),
+    )
     .unwrap();
     migrate(&mut conn, path, runner).unwrap();
     conn

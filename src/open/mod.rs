@@ -130,7 +130,7 @@ const CACHE_SIZE_KIB: i64 = 64 * 1024;
 pub(crate) fn open_file(
     path: &Path,
     options: &StoreOptions,
-    precheck: Precheck,
+    precheck: Precheck<'_>,
 ) -> Result<Connection> {
     let cannot = |reason: String| Error::CannotOpen {
         path: path.to_path_buf(),
@@ -268,7 +268,9 @@ fn file_uri(path: &Path, query: &str) -> Option<String> {
 /// Opens a configured in-memory database.
 pub(crate) fn open_memory(options: &StoreOptions) -> Result<Connection> {
     let conn = Connection::open_in_memory()?;
-    configure(&conn, Path::new(":memory:"), None, options, |_, _| Ok(()))?;
+    configure(&conn, Path::new(":memory:"), None, options, &mut |_, _| {
+        Ok(())
+    })?;
     Ok(conn)
 }
 
@@ -314,7 +316,7 @@ pub(crate) fn sqlite_code(e: &rusqlite::Error) -> Option<ErrorCode> {
 /// What the caller checks before the file is first written: that its
 /// migration history is this tool's (see `migrate::precheck`), so another
 /// application's database is refused byte for byte.
-pub(crate) type Precheck = fn(&Connection, &Path) -> Result<()>;
+pub(crate) type Precheck<'a> = &'a mut dyn FnMut(&Connection, &Path) -> Result<()>;
 
 /// Step one: connection settings, all outside any transaction. Also the
 /// first read of the file, which tells whether it is a database at all.
@@ -323,7 +325,7 @@ pub(crate) fn configure(
     path: &Path,
     file: Option<&Path>,
     options: &StoreOptions,
-    precheck: Precheck,
+    precheck: Precheck<'_>,
 ) -> Result<()> {
     conn.busy_timeout(busy_timeout(options))?;
     check_is_store(conn, path)?;

@@ -24,10 +24,9 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::MetadataStore;
-use super::changes::ChangeOp;
 use super::decode::{decode_cost_row, decode_history};
 use super::sql;
+use super::{MetadataStore, WriteTx};
 use crate::cost::{BurnRate, CostQuery, CostReport, RemoteStatusEntry, Tally};
 use crate::error::{Error, Result};
 use crate::time::{self, timestamp};
@@ -216,10 +215,6 @@ impl MetadataStore {
                 }
                 newest => key.advance(&tx, id, status, &at, &current, newest)?,
             };
-            if outcome == RecordedStatus::Current {
-                // The plugin's current state changed: the feed says so.
-                tx.changed(id, category, name, ChangeOp::Update);
-            }
             if outcome != RecordedStatus::Unchanged {
                 tx.commit()?;
             }
@@ -291,7 +286,7 @@ impl Key<'_> {
     /// resource's status, unless it already is `status`.
     fn advance(
         &self,
-        tx: &Transaction<'_>,
+        tx: &WriteTx<'_>,
         id: i64,
         status: &str,
         at: &str,
@@ -306,8 +301,7 @@ impl Key<'_> {
             .execute(params![self.category, self.name, at, seq, status, id])?;
         tx.prepare_cached(sql::SET_REMOTE_STATUS)?
             .execute(params![status, id])?;
-        tx.prepare_cached(sql::TOUCH_PLUGIN_ID)?
-            .execute(params![time::now(), id])?;
+        tx.touch_id(id, self.category, self.name, &time::now())?;
         Ok(RecordedStatus::Current)
     }
 

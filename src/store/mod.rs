@@ -99,10 +99,21 @@ impl MetadataStore {
     /// durability).
     pub fn open_with(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
         let path = path.as_ref();
-        let mut conn = open::open_file(path, &options, migrate::precheck)
+        let mut current = false;
+        let mut precheck = |conn: &Connection, path: &Path| {
+            current = migrate::precheck(conn, path)?;
+            Ok(())
+        };
+        let mut conn = open::open_file(path, &options, &mut precheck)
             .map_err(|e| e.in_file(path, options.busy_timeout))?;
-        migrate::migrate_to_current(&mut conn, path)
-            .map_err(|e| e.in_file(path, options.busy_timeout))?;
+        // The precheck read the history: a current file is not read again
+        // (nothing can make it pending since).
+        if current {
+            migrate::check_schema(&conn, path)
+        } else {
+            migrate::migrate_to_current(&mut conn, path)
+        }
+        .map_err(|e| e.in_file(path, options.busy_timeout))?;
         Ok(MetadataStore {
             conn,
             path: path.to_path_buf(),
@@ -216,6 +227,16 @@ impl WriteTx<'_> {
     /// Records that this transaction changed plugin `id`.
     pub(crate) fn changed(&self, id: i64, category: &str, name: &str, op: ChangeOp) {
         self.changed.borrow_mut().record(id, category, name, op);
+    }
+
+    /// Bumps `updated_at` of plugin `id` (known to exist) to `at` and
+    /// records it as changed: how every lifecycle change marks its plugin.
+    pub(crate) fn touch_id(&self, id: i64, category: &str, name: &str, at: &str) -> Result<()> {
+        self.tx
+            .prepare_cached(sql::TOUCH_PLUGIN_ID)?
+            .execute(rusqlite::params![at, id])?;
+        self.changed(id, category, name, ChangeOp::Update);
+        Ok(())
     }
 
     /// Writes the change log's rows and ends the feed's part, then commits.

@@ -13,7 +13,6 @@ use std::time::Duration;
 use rusqlite::params;
 use serde::Serialize;
 
-use super::changes::ChangeOp;
 use super::decode::{PidClaim, decode_pid_claim};
 use super::sql;
 use super::{MetadataStore, WriteTx};
@@ -206,9 +205,14 @@ impl MetadataStore {
                     });
                 }
             }
-            let (category, name) = plugin.unzip();
-            let mut stmt = tx.prepare_cached(sql::PID_CLAIMS)?;
-            let mut rows = stmt.query(params![category, name])?;
+            let mut stmt = tx.prepare_cached(match plugin {
+                Some(_) => sql::PLUGIN_PID_CLAIMS,
+                None => sql::PID_CLAIMS,
+            })?;
+            let mut rows = match plugin {
+                Some((category, name)) => stmt.query([category, name])?,
+                None => stmt.query([])?,
+            };
             let mut claims = Vec::new();
             while let Some(row) = rows.next()? {
                 claims.push(decode_pid_claim(row)?);
@@ -306,7 +310,6 @@ fn remove_reaped(tx: &WriteTx<'_>, plan: &mut [Reaped]) -> Result<()> {
     let at = now();
     let mut remove = tx.prepare_cached(sql::REMOVE_CHECKED_PID)?;
     let mut still_there = tx.prepare_cached(sql::PID_EXISTS)?;
-    let mut touch = tx.prepare_cached(sql::TOUCH_PLUGIN_ID)?;
     for reaped in plan.iter_mut() {
         if !matches!(reaped.action, ReapAction::Removed | ReapAction::Killed) {
             continue;
@@ -321,8 +324,7 @@ fn remove_reaped(tx: &WriteTx<'_>, plan: &mut [Reaped]) -> Result<()> {
             c.boot_id
         ])?;
         if n > 0 {
-            touch.execute(params![at, key.plugin_id])?;
-            tx.changed(key.plugin_id, &c.category, &c.name, ChangeOp::Update);
+            tx.touch_id(key.plugin_id, &c.category, &c.name, &at)?;
         } else if still_there.exists(params![key.plugin_id, c.pid])? {
             // Re-recorded since the check (a fresh claim): not ours to drop.
             reaped.action = ReapAction::Kept;

@@ -88,13 +88,26 @@ pub(super) const PID_IDENTITIES: &str =
 pub(super) const RERECORD_PID: &str = "UPDATE plugin_pids \
      SET start_time = ?3, boot_id = ?4, recorded_at = ?5 WHERE plugin_id = ?1 AND pid = ?2";
 
-/// Every stored PID with its plugin and recorded identity, in
-/// `(category, name, position)` order; `?1 IS NULL` means every plugin.
-pub(super) const PID_CLAIMS: &str = "SELECT pp.plugin_id, pp.rowid, p.category, p.name, \
-         pp.pid, pp.start_time, pp.boot_id, pp.recorded_at \
-     FROM plugin_pids pp JOIN plugins p ON p.id = pp.plugin_id \
-     WHERE ?1 IS NULL OR (p.category = ?1 AND p.name = ?2) \
-     ORDER BY p.category, p.name, pp.position";
+/// The stored PIDs with their plugin and recorded identity, in
+/// `(category, name, position)` order, `WHERE` the given condition.
+macro_rules! pid_claims {
+    ($condition:literal) => {
+        concat!(
+            "SELECT pp.plugin_id, pp.rowid, p.category, p.name, \
+                 pp.pid, pp.start_time, pp.boot_id, pp.recorded_at \
+             FROM plugin_pids pp JOIN plugins p ON p.id = pp.plugin_id WHERE ",
+            $condition,
+            " ORDER BY p.category, p.name, pp.position"
+        )
+    };
+}
+
+/// Every stored PID ([`pid_claims!`]).
+pub(super) const PID_CLAIMS: &str = pid_claims!("1");
+
+/// The stored PIDs of plugin `(?1, ?2)`: one seek in the key's index, not a
+/// walk over every plugin.
+pub(super) const PLUGIN_PID_CLAIMS: &str = pid_claims!("p.category = ?1 AND p.name = ?2");
 
 /// Removes a checked PID only if its row is still the one checked: a PID
 /// removed and re-added in between has another `recorded_at`.

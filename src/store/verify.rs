@@ -15,7 +15,6 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use rusqlite::types::Null;
 use rusqlite::{Connection, Row};
 use serde::Serialize;
 
@@ -301,10 +300,7 @@ impl Checker {
                 |r| r.get(0),
             )?;
             if identity {
-                let every_plugin = [Null, Null];
-                self.decode_all(sql::PID_CLAIMS, every_plugin, |r| {
-                    decode_pid_claim(r).map(drop)
-                })?;
+                self.decode_all(sql::PID_CLAIMS, (), |r| decode_pid_claim(r).map(drop))?;
             } else {
                 let pids = "SELECT plugin_id, pid, rowid FROM plugin_pids";
                 self.decode_all(pids, (), |r| read_pid(Some(r)).map(drop))?;

@@ -71,7 +71,9 @@ impl MetadataStore {
         };
         let path = path.to_path_buf();
         let busy_timeout = self.options.busy_timeout;
-        let conn = open::open_file(&path, &self.options, migrate::precheck)?;
+        let conn = open::open_file(&path, &self.options, &mut |c, p| {
+            migrate::precheck(c, p).map(|_| ())
+        })?;
         let seen = data_version(&conn).map_err(|e| e.in_file(&path, busy_timeout))?;
         Ok(ChangeWatcher {
             conn,
