@@ -347,9 +347,21 @@ fn json_numbers_within_64_bits_round_trip_exactly() {
 #[test]
 fn json_integers_beyond_64_bits_are_refused_by_name() {
     for (number, field, at) in [
-        ("18446744073709551616", "config_schema", "config_schema.numbers[1]"),
-        ("-9223372036854775809", "remote_resource.metadata", "remote_resource.metadata.numbers[1]"),
-        ("123456789012345678901234567890", "config_schema", "config_schema.numbers[1]"),
+        (
+            "18446744073709551616",
+            "config_schema",
+            "config_schema.numbers[1]",
+        ),
+        (
+            "-9223372036854775809",
+            "remote_resource.metadata",
+            "remote_resource.metadata.numbers[1]",
+        ),
+        (
+            "123456789012345678901234567890",
+            "config_schema",
+            "config_schema.numbers[1]",
+        ),
     ] {
         let (schema, metadata) = if field == "config_schema" {
             (format!("[1, {number}]"), "[1]".to_owned())
@@ -369,7 +381,10 @@ fn json_integers_beyond_64_bits_are_refused_by_name() {
             }) => {
                 assert_eq!(got, field, "{reason}");
                 assert!(reason.starts_with("record 2 (c_n): "), "{reason}");
-                assert!(reason.contains(&format!("integer {number} at {at} ")), "{reason}");
+                assert!(
+                    reason.contains(&format!("integer {number} at {at} ")),
+                    "{reason}"
+                );
             }
             other => panic!("{number}: {other:?}"),
         }
@@ -404,7 +419,10 @@ fn json_integers_beyond_64_bits_are_refused_by_name() {
             reason,
             ..
         }) => {
-            assert_eq!((column, value.as_str()), ("config_schema", "18446744073709551616"));
+            assert_eq!(
+                (column, value.as_str()),
+                ("config_schema", "18446744073709551616")
+            );
             assert!(reason.contains("beyond 64 bits at n[0]"), "{reason}");
         }
         other => panic!("{other:?}"),
@@ -532,7 +550,11 @@ fn validation_refuses_whatever_the_schema_refuses() {
         (r.ssh_port, r.gpu_count) = (port, gpus);
         cases.push((format!("port {port} gpus {gpus}"), p));
     }
-    for json in ["{\"k\": \"\\u0000\"}", "{\"n\": 1.7976931348623157e308}", "{\"\": []}"] {
+    for json in [
+        "{\"k\": \"\\u0000\"}",
+        "{\"n\": 1.7976931348623157e308}",
+        "{\"\": []}",
+    ] {
         let mut p = base();
         p.config_schema = serde_json::from_str(json).unwrap();
         p.remote_resource.as_mut().unwrap().metadata = serde_json::from_str(json).unwrap();

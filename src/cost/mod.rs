@@ -223,13 +223,19 @@ impl BurnRate {
 /// never $0. Intervals are cut to the window `[since, until)`; time after
 /// now is never counted (nothing is invented for the future). Grouping by
 /// day cuts intervals at UTC midnight.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Serializes (for a UI) as `{since, until, by, groups, total,
+/// burn_rate}`, times as the store writes them; each group as the CLI's
+/// `cost --json` prints it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct CostReport {
     /// The window's start (`None`: the start of the history).
+    #[serde(serialize_with = "time::serialize_opt")]
     pub since: Option<DateTime<Utc>>,
     /// The window's end as asked (counting stops at now if that is
     /// earlier).
+    #[serde(serialize_with = "time::serialize")]
     pub until: DateTime<Utc>,
     /// The grouping.
     pub by: CostGrouping,

@@ -426,7 +426,10 @@ fn inexact_in_records(records: &[PluginMetadata], found: exact::Inexact) -> Erro
         .get(index)
         .map(|p| format!(" ({})", p.unique_id()))
         .unwrap_or_default();
-    Error::invalid(field, inexact_reason(index + 1, &id, &exact::render(path), &found.number))
+    Error::invalid(
+        field,
+        inexact_reason(index + 1, &id, &exact::render(path), &found.number),
+    )
 }
 
 /// Why an integer beyond 64 bits is refused, for record `record`.

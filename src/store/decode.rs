@@ -10,8 +10,8 @@ use rusqlite::types::ValueRef;
 
 use crate::cost::RemoteStatusEntry;
 use crate::error::{Error, Result, show};
-use crate::model::{CloudProviderType, PluginMetadata, PluginSummary, RemoteResourceInfo};
 use crate::model::exact;
+use crate::model::{CloudProviderType, PluginMetadata, PluginSummary, RemoteResourceInfo};
 use crate::time;
 
 /// Decodes `(plugin_id, pid, rowid)`: the owner, and the PID or why it
