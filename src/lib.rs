@@ -89,6 +89,7 @@
 
 mod cost;
 mod error;
+mod location;
 mod migrate;
 mod model;
 mod open;
@@ -101,6 +102,7 @@ mod time;
 
 pub use cost::{BurnRate, CostGroup, CostGrouping, CostQuery, CostReport, RemoteStatusEntry};
 pub use error::{Error, Result};
+pub use location::default_path;
 pub use model::{
     CloudProviderType, MAX_JSON_DEPTH, PluginExecutionMode, PluginMetadata, PluginSummary,
     RemoteResourceInfo,
