@@ -168,7 +168,7 @@ fn results_the_cli_prints_no_json_for_have_their_documented_shape() {
                 "unique_id": "local_w",
                 "category": "local",
                 "name": "w",
-                "op": serde_json::to_value(&changes_op(&changes)).unwrap(),
+                "op": serde_json::to_value(changes_op(&changes)).unwrap(),
             }]
         })
     );
