@@ -87,6 +87,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod connect;
 mod cost;
 mod error;
 mod migrate;

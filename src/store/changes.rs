@@ -30,6 +30,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::Path;
 use std::str::FromStr;
 
 use rusqlite::{Connection, Row, params};
@@ -38,7 +39,7 @@ use serde::Serialize;
 use super::MetadataStore;
 use super::decode::Col;
 use super::sql;
-use crate::error::Result;
+use crate::error::{Fallible, Result};
 
 /// What happened to a plugin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -170,7 +171,7 @@ impl MetadataStore {
     pub fn changes_since(&self, cursor: u64) -> Result<Changes> {
         self.checked(|| {
             let tx = self.read()?;
-            let changes = since(&tx, cursor)?;
+            let changes = since(&tx, &self.path, cursor)?;
             tx.commit()?;
             Ok(changes)
         })
@@ -178,7 +179,7 @@ impl MetadataStore {
 }
 
 /// The log's newest seq and the newest seq pruned from it.
-fn position(conn: &Connection) -> Result<(u64, u64)> {
+fn position(conn: &Connection) -> Fallible<(u64, u64)> {
     let (head, pruned): (i64, i64) = conn
         .prepare_cached(sql::FEED_POSITION)?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -194,7 +195,7 @@ fn seq(v: i64) -> u64 {
 
 /// [`MetadataStore::changes_since`] on any connection (the store's, or a
 /// watcher's), inside the caller's read transaction.
-pub(super) fn since(conn: &Connection, cursor: u64) -> Result<Changes> {
+pub(super) fn since(conn: &Connection, path: &Path, cursor: u64) -> Fallible<Changes> {
     let (head, pruned) = position(conn)?;
     if cursor < pruned || cursor > head {
         return Ok(Changes::Reset { cursor: head });
@@ -204,7 +205,7 @@ pub(super) fn since(conn: &Connection, cursor: u64) -> Result<Changes> {
     let mut rows = stmt.query([after])?;
     let mut changes = Vec::new();
     while let Some(row) = rows.next()? {
-        changes.push(decode_change(row)?);
+        changes.push(decode_change(row, path)?);
     }
     let cursor = changes.last().map_or(cursor, |c| c.seq);
     Ok(Changes::Since { changes, cursor })
@@ -252,7 +253,7 @@ pub(super) struct LogSlot {
 /// A write transaction's start: number it (which turns the change-log
 /// triggers off for it), and prune the log if it has grown a quarter past
 /// its capacity.
-pub(super) fn begin_write(conn: &Connection) -> Result<LogSlot> {
+pub(super) fn begin_write(conn: &Connection) -> Fallible<LogSlot> {
     let (txn, pruned, capacity): (i64, i64, i64) = conn
         .prepare_cached(sql::BEGIN_LOGGED_WRITE)?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
@@ -277,7 +278,7 @@ pub(super) fn begin_write(conn: &Connection) -> Result<LogSlot> {
 /// and pruning would leave, without writing rows only to delete them (a
 /// 100,000-plugin `save_all` writes 10,000 rows). Every cursor from before
 /// the transaction is then told to re-read everything.
-pub(super) fn end_write(conn: &Connection, slot: LogSlot, pending: &Pending) -> Result<()> {
+pub(super) fn end_write(conn: &Connection, slot: LogSlot, pending: &Pending) -> Fallible<()> {
     let LogSlot { txn, capacity } = slot;
     let count = i64::try_from(pending.rows.len()).unwrap_or(i64::MAX);
     let skip = (count - capacity).max(0);
@@ -301,10 +302,11 @@ pub(super) fn end_write(conn: &Connection, slot: LogSlot, pending: &Pending) -> 
 
 /// Decodes one row of [`CHANGES_SINCE`](super::sql::CHANGES_SINCE):
 /// `(seq, category, name, op)`.
-pub(super) fn decode_change(row: &Row<'_>) -> Result<Change> {
+pub(super) fn decode_change(row: &Row<'_>, path: &Path) -> Fallible<Change> {
     let seq: i64 = row.get(0)?;
     let col = Col {
         row,
+        path,
         table: "change_log",
         id: seq,
     };
