@@ -40,6 +40,7 @@ use super::MetadataStore;
 use super::decode::Col;
 use super::sql;
 use crate::error::{Fallible, Result};
+use crate::model::unique_id;
 
 /// What happened to a plugin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -104,7 +105,7 @@ impl Change {
     pub(super) fn new(seq: u64, category: String, name: String, op: ChangeOp) -> Self {
         Change {
             seq,
-            unique_id: format!("{category}_{name}"),
+            unique_id: unique_id(&category, &name),
             category,
             name,
             op,
