@@ -10,11 +10,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+mod change;
 mod enums;
 mod summary;
 #[cfg(test)]
 mod tests;
 
+pub use change::{Change, ChangeOp, Changes};
+pub(crate) use enums::string_enum;
 pub use enums::{CloudProviderType, PluginExecutionMode};
 pub use summary::PluginSummary;
 

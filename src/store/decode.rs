@@ -10,7 +10,7 @@ use rusqlite::types::ValueRef;
 
 use crate::cost::RemoteStatusEntry;
 use crate::error::{Error, Fallible, Fault, show};
-use crate::model::{CloudProviderType, PluginMetadata, PluginSummary, RemoteResourceInfo};
+use crate::model::{Change, CloudProviderType, PluginMetadata, PluginSummary, RemoteResourceInfo};
 use crate::time;
 
 /// Decodes `(plugin_id, pid, rowid)`: the owner, and the PID or why it
@@ -327,6 +327,28 @@ pub(super) fn decode_plugin(row: &Row<'_>, path: &Path) -> Fallible<(i64, Plugin
             remote_resource: remote,
             ..plugin
         },
+    ))
+}
+
+/// Decodes one row of [`CHANGES_SINCE`](super::sql::CHANGES_SINCE):
+/// `(seq, category, name, op)`.
+pub(super) fn decode_change(row: &Row<'_>, path: &Path) -> Fallible<Change> {
+    let seq: i64 = row.get(0)?;
+    let col = Col {
+        row,
+        path,
+        table: "change_log",
+        id: seq,
+    };
+    let positive = u64::try_from(seq)
+        .ok()
+        .filter(|&s| s > 0)
+        .ok_or_else(|| col.bad("seq", seq.to_string(), "a seq is > 0"))?;
+    Ok(Change::new(
+        positive,
+        col.text(1, "category")?,
+        col.text(2, "name")?,
+        col.parsed(3, "op")?,
     ))
 }
 

@@ -6,10 +6,10 @@
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::changes::ChangeOp;
 use super::sql;
 use super::{MetadataStore, WriteTx};
 use crate::error::{Error, Fallible, Result};
+use crate::model::ChangeOp;
 use crate::model::{RemoteResourceInfo, unique_id, validate_pid};
 use crate::process;
 use crate::time::now;

@@ -19,7 +19,7 @@ use rusqlite::{Connection, Row};
 use serde::Serialize;
 
 use super::MetadataStore;
-use super::changes::decode_change;
+use super::decode::decode_change;
 use super::decode::{decode_pid_claim, decode_plugin, read_pid};
 use super::sql;
 use crate::connect::{self, Mode};

@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use super::MetadataStore;
-use super::changes::{Changes, since};
+use super::changes::since;
 use crate::connect::{self, Mode};
 use crate::error::{Error, Fallible, Fault, Result, Site};
+use crate::model::Changes;
 
 /// Waits for changes to a store file and reads them, on a connection of its
 /// own (see [`MetadataStore::watch`]).
