@@ -87,6 +87,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod connect;
 mod cost;
 mod error;
 mod location;
@@ -104,15 +105,15 @@ pub use cost::{BurnRate, CostGroup, CostGrouping, CostQuery, CostReport, RemoteS
 pub use error::{Error, Result};
 pub use location::default_path;
 pub use model::{
-    CloudProviderType, MAX_JSON_DEPTH, PluginExecutionMode, PluginMetadata, PluginSummary,
-    RemoteResourceInfo,
+    Change, ChangeOp, Changes, CloudProviderType, MAX_JSON_DEPTH, PluginExecutionMode,
+    PluginMetadata, PluginSummary, RemoteResourceInfo,
 };
 pub use open::{StoreOptions, Synchronous};
 pub use process::{PidState, pid_in_use};
 pub use query::PluginQuery;
 pub use store::{
-    Backup, Change, ChangeOp, ChangeWatcher, Changes, MetadataStore, PidCheck, Problem, ReapAction,
-    ReapOptions, Reaped, RecordedStatus, Verification,
+    Backup, ChangeWatcher, MetadataStore, PidCheck, Problem, ReapAction, ReapOptions, Reaped,
+    RecordedStatus, Verification,
 };
 pub use time::parse_time;
 
