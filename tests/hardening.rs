@@ -343,7 +343,8 @@ fn json_numbers_within_64_bits_round_trip_exactly() {
 /// without serde_json's `arbitrary_precision`, which the crate leaves off:
 /// reading records refuses it naming the field, its path, the number and
 /// the record; a CLI import of it writes nothing; a stored one (written by
-/// hand) is reported as bad data naming the column and the number.
+/// hand) is reported as bad data naming the column and the number. A float
+/// beyond `f64` is refused by name as well.
 #[test]
 fn json_integers_beyond_64_bits_are_refused_by_name() {
     for (number, field, at) in [
@@ -400,6 +401,32 @@ fn json_integers_beyond_64_bits_are_refused_by_name() {
         assert!(err.contains(&format!("integer {number} at {at} ")), "{err}");
         assert!(!Path::new(db).exists(), "a refused import created {db}");
     }
+
+    // A float beyond f64 is refused too, by serde_json, and named.
+    let records =
+        r#"[{"name": "n", "category": "c", "title": "t", "config_schema": {"x": -1e400}}]"#;
+    match plugin_metastore::PluginMetadata::from_json_records(records) {
+        Err(Error::InvalidInput { reason, .. }) => {
+            assert!(
+                reason.starts_with("the number -1e400 at line 1 column "),
+                "{reason}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.json");
+    std::fs::write(&file, records).unwrap();
+    let db = dir.path().join("f.db");
+    let (code, _, err) = cli(&[
+        "--db",
+        db.to_str().unwrap(),
+        "import",
+        file.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("the number -1e400 at line 1 column "), "{err}");
+    assert!(!db.exists());
 
     let dir = tempfile::tempdir().unwrap();
     let db = sample_store(dir.path(), "by-hand.db", 1);

@@ -137,12 +137,52 @@ pub(crate) fn first_inexact_integer(text: &str) -> Option<Inexact> {
     None
 }
 
+/// The number token serde_json stopped at: at or just before `line` and
+/// `column` (1-based, as its errors give them).
+pub(crate) fn number_at(text: &str, line: usize, column: usize) -> Option<&str> {
+    let line_start = if line <= 1 {
+        0
+    } else {
+        text.match_indices('\n').nth(line - 2)?.0 + 1
+    };
+    let bytes = text.as_bytes();
+    let is_number = |b: u8| matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9');
+    let mut end = (line_start + column).min(bytes.len());
+    while end > line_start && !bytes[end - 1].is_ascii_digit() {
+        end -= 1;
+    }
+    while end < bytes.len() && is_number(bytes[end]) {
+        end += 1;
+    }
+    let mut start = end;
+    while start > line_start && is_number(bytes[start - 1]) {
+        start -= 1;
+    }
+    (start < end).then(|| &text[start..end])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn found(text: &str) -> Option<(String, String)> {
         first_inexact_integer(text).map(|f| (render(&f.path), f.number))
+    }
+
+    #[test]
+    fn the_number_serde_json_stopped_at_is_found() {
+        for text in [
+            "{\"a\": 1e400}",
+            "[\n  1,\n  -2.5e+999\n]",
+            "{\"a\": [1, 2, 1e400, 3]}",
+        ] {
+            let e = serde_json::from_str::<serde_json::Value>(text).unwrap_err();
+            let n = number_at(text, e.line(), e.column());
+            assert!(
+                matches!(n, Some("1e400" | "-2.5e+999")),
+                "{text}: {n:?} at {e}"
+            );
+        }
     }
 
     #[test]

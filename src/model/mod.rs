@@ -279,7 +279,9 @@ impl PluginMetadata {
     /// as an [`Error::InvalidInput`] naming the record, the field path and
     /// the number, rather than rounded to a float as serde_json does (this
     /// crate does not turn on serde_json's `arbitrary_precision`: cargo
-    /// would turn it on for the whole app). The records are not validated:
+    /// would turn it on for the whole app). A float beyond `f64` is an
+    /// [`Error::InvalidInput`] naming it and its line and column. The
+    /// records are not validated:
     /// call [`validate`](Self::validate).
     pub fn from_json_records(text: &str) -> Result<Vec<PluginMetadata>> {
         // A byte-order mark (some Windows editors write one) is not JSON.
@@ -288,8 +290,23 @@ impl PluginMetadata {
         // serde_json stops at 128 levels with its own message; say what
         // `validate` says about any JSON deeper than MAX_JSON_DEPTH.
         let depth = |e: serde_json::Error| {
-            if e.to_string().starts_with("recursion limit exceeded") {
+            let message = e.to_string();
+            let number = message
+                .starts_with("number out of range")
+                .then(|| exact::number_at(text, e.line(), e.column()))
+                .flatten();
+            if message.starts_with("recursion limit exceeded") {
                 too_deep("config_schema or remote_resource.metadata")
+            } else if let Some(number) = number {
+                Error::invalid(
+                    "records",
+                    format!(
+                        "the number {number} at line {} column {} is beyond the largest \
+                         64-bit float (about 1.8e308)",
+                        e.line(),
+                        e.column()
+                    ),
+                )
             } else {
                 Error::Json(e)
             }
