@@ -8,9 +8,10 @@
 //! signature changed in 0.41 (0.32 has only the legacy `trace`). Cargo
 //! tells a build script nothing about a dependency's version, so this reads
 //! the crate's own `Cargo.lock` (written by cargo before any build script
-//! runs) and sets `rusqlite_legacy_trace` below 0.41. Only test code looks
-//! at it; when the crate is built as a dependency there is no lock of its
-//! own here, nothing is set and nothing changes.
+//! runs) and sets `rusqlite_legacy_trace` below 0.41. Only the crate's own
+//! unit tests look at it, so when the crate is built as a dependency
+//! (where the lock beside its sources, if any, is not the build's) it
+//! changes nothing.
 
 use std::path::Path;
 
