@@ -261,4 +261,8 @@ Examples:
         #[arg(long)]
         json: bool,
     },
+
+    /// Print a Datasette metadata document (JSON) for this schema: titles, units, canned cost queries
+    #[command(after_help = crate::datasette::EXAMPLES)]
+    DatasetteMetadata(crate::datasette::DatasetteArgs),
 }
