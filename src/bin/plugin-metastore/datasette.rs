@@ -41,7 +41,9 @@ Examples:
 pub(crate) fn run(db: &Path, args: &DatasetteArgs) -> CliResult {
     let name = match &args.name {
         Some(n) if n.is_empty() => {
-            return Err(Failure("--name: the database name must not be empty".into()));
+            return Err(Failure(
+                "--name: the database name must not be empty".into(),
+            ));
         }
         Some(n) => n.clone(),
         None => database_name(db)?,
@@ -142,18 +144,33 @@ const OBJECTS: &[Described] = &[
             "Plugins",
             "One readable row per plugin, ordered by (category, name) as `plugin-metastore list`.",
             &[
-                ("unique_id", "category_name: the id the CLI takes (may be ambiguous; the key is (category, name))"),
+                (
+                    "unique_id",
+                    "category_name: the id the CLI takes (may be ambiguous; the key is (category, name))",
+                ),
                 ("category", "The plugin's category"),
                 ("name", "The plugin's name within its category"),
                 ("title", "Human-readable title"),
-                ("execution_mode", "in_process, subprocess, docker, conda_env, external_service (local); cloud_gpu, cloud_api, remote_server, hybrid (cloud)"),
+                (
+                    "execution_mode",
+                    "in_process, subprocess, docker, conda_env, external_service (local); cloud_gpu, cloud_api, remote_server, hybrid (cloud)",
+                ),
                 ("runs", "local or cloud, from execution_mode"),
-                ("provider", "Cloud provider of its remote resource (blank: none)"),
-                ("remote_status", "Status of its remote resource as last recorded; only exactly 'running' is billed"),
+                (
+                    "provider",
+                    "Cloud provider of its remote resource (blank: none)",
+                ),
+                (
+                    "remote_status",
+                    "Status of its remote resource as last recorded; only exactly 'running' is billed",
+                ),
                 ("pid_count", "How many child PIDs are stored"),
                 ("container_id", "Docker container id ('' or blank: none)"),
                 ("cost_per_hour", RATE),
-                ("has_active_resources", "1 if it holds a PID, a container, or a running remote resource (stored facts; `plugin-metastore check` tells whether PIDs are still ours)"),
+                (
+                    "has_active_resources",
+                    "1 if it holds a PID, a container, or a running remote resource (stored facts; `plugin-metastore check` tells whether PIDs are still ours)",
+                ),
                 ("is_configured", "1 if configured"),
                 ("updated_at", "Last change (RFC 3339 UTC)"),
             ],
@@ -183,7 +200,10 @@ const OBJECTS: &[Described] = &[
                 ("unique_id", "category_name"),
                 ("provider", "Cloud provider"),
                 ("region", "Region"),
-                ("status", "Status as last recorded; only exactly 'running' is billed"),
+                (
+                    "status",
+                    "Status as last recorded; only exactly 'running' is billed",
+                ),
                 ("instance_id", "Instance id"),
                 ("job_id", "Job id"),
                 ("resource_type", "Resource type"),
@@ -203,7 +223,10 @@ const OBJECTS: &[Described] = &[
         &[
             ("provider", "Cloud provider"),
             ("running", "How many resources run"),
-            ("usd_per_hour", "$/h: the sum of their rates; blank when any of them has no known rate (see priced_usd_per_hour)"),
+            (
+                "usd_per_hour",
+                "$/h: the sum of their rates; blank when any of them has no known rate (see priced_usd_per_hour)",
+            ),
             ("priced_usd_per_hour", "$/h: the sum of the known rates"),
             ("unpriced_running", "How many run at an unknown rate"),
         ],
@@ -216,17 +239,35 @@ const OBJECTS: &[Described] = &[
             "Billed intervals",
             "The cost rule of `plugin-metastore cost` in SQL: one row per interval of the status history, from a row to the next row of the same plugin (the newest to now). Only status exactly 'running' is billed, at the rate of the row that starts the interval. Sum cost_usd over status = 'running' for what `cost` reports; the canned queries cut intervals to a window and split days at UTC midnight.",
             &[
-                ("category", "The plugin's category (kept after the plugin is deleted)"),
+                (
+                    "category",
+                    "The plugin's category (kept after the plugin is deleted)",
+                ),
                 ("name", "The plugin's name"),
                 ("unique_id", "category_name"),
                 ("provider", "Cloud provider from started_at on"),
                 ("instance_id", "Instance id from started_at on"),
-                ("status", "Status during the interval; only exactly 'running' is billed"),
-                ("started_at", "Start (RFC 3339 UTC, microseconds): the history row's time"),
-                ("ended_at", "End: the next row of the same plugin, or now for the newest"),
-                ("hours", "Length of the interval in hours (exact to the microsecond)"),
+                (
+                    "status",
+                    "Status during the interval; only exactly 'running' is billed",
+                ),
+                (
+                    "started_at",
+                    "Start (RFC 3339 UTC, microseconds): the history row's time",
+                ),
+                (
+                    "ended_at",
+                    "End: the next row of the same plugin, or now for the newest",
+                ),
+                (
+                    "hours",
+                    "Length of the interval in hours (exact to the microsecond)",
+                ),
                 ("cost_per_hour", RATE),
-                ("cost_usd", "$: hours × cost_per_hour when running; 0 when not running or 0 hours; blank when running at an unknown rate (unknown, never $0)"),
+                (
+                    "cost_usd",
+                    "$: hours × cost_per_hour when running; 0 when not running or 0 hours; blank when running at an unknown rate (unknown, never $0)",
+                ),
             ],
         )
     },
@@ -237,8 +278,14 @@ const OBJECTS: &[Described] = &[
         &[
             ("unique_id", "category_name"),
             ("pid", "Process id"),
-            ("start_time", "The process's start time when recorded (Linux: clock ticks since boot); blank: not read"),
-            ("boot_id", "The boot it ran in (Linux: /proc/sys/kernel/random/boot_id); blank: not read"),
+            (
+                "start_time",
+                "The process's start time when recorded (Linux: clock ticks since boot); blank: not read",
+            ),
+            (
+                "boot_id",
+                "The boot it ran in (Linux: /proc/sys/kernel/random/boot_id); blank: not read",
+            ),
             ("recorded_at", "When the store recorded it (RFC 3339 UTC)"),
         ],
     ),
@@ -265,13 +312,19 @@ const OBJECTS: &[Described] = &[
                 ("category", "Category"),
                 ("name", "Name within the category"),
                 ("title", "Human-readable title"),
-                ("config_schema", "JSON object: the plugin's configuration schema"),
+                (
+                    "config_schema",
+                    "JSON object: the plugin's configuration schema",
+                ),
                 ("description", "Description"),
                 ("version", "Version"),
                 ("is_configured", "1 if configured"),
                 ("execution_mode", "How it runs (see plugin_overview)"),
                 ("manages_child_processes", "1 if it spawns child processes"),
-                ("manages_external_resources", "1 if it manages external resources"),
+                (
+                    "manages_external_resources",
+                    "1 if it manages external resources",
+                ),
                 ("container_id", "Docker container id ('' or blank: none)"),
                 ("conda_env_name", "Conda environment"),
                 ("created_at", "Created (RFC 3339 UTC)"),
@@ -287,7 +340,10 @@ const OBJECTS: &[Described] = &[
             ("plugin_id", "The plugin (plugins.id)"),
             ("position", "Order in the plugin's PID list"),
             ("pid", "Process id"),
-            ("start_time", "Start time when recorded (Linux: clock ticks since boot)"),
+            (
+                "start_time",
+                "Start time when recorded (Linux: clock ticks since boot)",
+            ),
             ("boot_id", "Boot it ran in"),
             ("recorded_at", "When the store recorded it (RFC 3339 UTC)"),
         ],
@@ -329,7 +385,10 @@ const OBJECTS: &[Described] = &[
                 ("seq", "Order of rows with the same `at`"),
                 ("provider", "Cloud provider"),
                 ("instance_id", "Instance id"),
-                ("status", "Status, or 'removed' once the resource or plugin went away"),
+                (
+                    "status",
+                    "Status, or 'removed' once the resource or plugin went away",
+                ),
                 ("cost_per_hour", RATE),
             ],
         )
@@ -343,7 +402,10 @@ const OBJECTS: &[Described] = &[
             &[
                 ("id", "Always 1"),
                 ("writing_txn", "Set only inside a library write transaction"),
-                ("pruned_through", "The newest change-log seq deleted by pruning"),
+                (
+                    "pruned_through",
+                    "The newest change-log seq deleted by pruning",
+                ),
                 ("capacity", "How many change-log rows are kept"),
             ],
         )
@@ -356,7 +418,10 @@ const OBJECTS: &[Described] = &[
             "One row per changed plugin, in commit order; recent_changes reads better. Do not edit.",
             &[
                 ("seq", "Position in commit order"),
-                ("txn", "The library transaction that wrote it (blank: by hand)"),
+                (
+                    "txn",
+                    "The library transaction that wrote it (blank: by hand)",
+                ),
                 ("plugin_id", "The plugin's row id then"),
                 ("category", "The plugin's category"),
                 ("name", "The plugin's name"),
