@@ -262,7 +262,10 @@ fn the_canned_cost_queries_give_what_cost_report_gives_on_generated_histories() 
             );
         }
     }
-    assert!(compared > 50, "seed {seed}: only {compared} groups compared");
+    assert!(
+        compared > 50,
+        "seed {seed}: only {compared} groups compared"
+    );
 }
 
 #[test]
