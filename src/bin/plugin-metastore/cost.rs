@@ -98,8 +98,9 @@ fn bar(value: f64, max: f64) -> String {
     let eighths = ((value / max).min(1.0) * (BAR_WIDTH * 8) as f64).round() as usize;
     let eighths = eighths.max(1);
     let mut s = "█".repeat(eighths / 8);
-    if eighths % 8 > 0 {
-        s.push(EIGHTHS[eighths % 8 - 1]);
+    match eighths % 8 {
+        0 => {}
+        rest => s.push(EIGHTHS[rest - 1]),
     }
     s
 }
