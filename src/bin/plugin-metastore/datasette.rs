@@ -501,8 +501,7 @@ timed AS (
 }
 
 /// The figures of one group, as `cost --json` names them.
-const FIGURES: &str = "\
-       sum(us) / 3600000000.0 AS running_hours,
+const FIGURES: &str = "       sum(us) / 3600000000.0 AS running_hours,
        CASE WHEN count(rate) = count(*) THEN total(rate * us / 3600000000.0) END AS cost_usd,
        total(CASE WHEN rate IS NULL THEN us END) / 3600000000.0 AS unknown_rate_hours,
        total(CASE WHEN rate IS NOT NULL THEN us END) / 3600000000.0 AS priced_hours,
@@ -538,7 +537,7 @@ const STALE_PIDS: &str = "\
 -- tells which are alive, exited, reused or unverified, and `reap` cleans up.
 SELECT i.unique_id, i.pid, i.start_time, i.boot_id, i.recorded_at,
        CASE WHEN i.boot_id IS NULL OR i.start_time IS NULL
-            THEN 'no identity recorded: cannot be verified'
+            THEN 'no identity recorded (not alive when recorded, or unreadable): cannot be verified'
             ELSE 'recorded on another boot' END AS why
 FROM pid_identity i
 WHERE i.boot_id IS NULL OR i.start_time IS NULL
@@ -567,6 +566,7 @@ fn queries() -> Value {
             ),
             "sql": cost_query(by),
             "params": ["since", "until"],
+            "hide_sql": true,
         })
     };
     json!({
