@@ -45,7 +45,10 @@ fn datasette() -> Option<PathBuf> {
     if !ok(Command::new("python3").arg("-m").arg("venv").arg(&venv)) {
         let why = "SKIPPED: python3 -m venv does not work here, so Datasette cannot be \
                    installed (apt-get install python3-venv), or set PLUGIN_METASTORE_DATASETTE";
-        assert!(std::env::var_os("CI").is_none(), "{why} (CI is set: not skipping)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{why} (CI is set: not skipping)"
+        );
         println!("{why}");
         eprintln!("{why}");
         return None;
