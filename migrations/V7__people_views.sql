@@ -5,9 +5,10 @@
 
 -- One row per interval of the remote status history: from a row to the
 -- next row of the same plugin (ordered by (at, seq), as `cost` reads it),
--- the newest row to now; rows in the history's key order (category, name,
--- at, seq), read along the primary key with no sort. `hours` is exact to the microsecond (the stored
--- timestamps' precision; julianday() would round to milliseconds).
+-- the newest row to now (read once per query); rows in the history's key
+-- order (category, name, at, seq), read along the primary key with no
+-- sort. `hours` is exact to the microsecond (the stored timestamps'
+-- precision; julianday() would round to milliseconds).
 -- `cost_usd` is hours × the rate of the row that starts the interval, for
 -- status exactly 'running' (the only billed status, 'Running' is not);
 -- other statuses cost 0, an interval of 0 hours costs 0, and a running
@@ -24,30 +25,34 @@
 -- interval that ends at the next row, or at its own start if it is the
 -- newest (0 hours); reports never count time after now.
 CREATE VIEW billed_intervals AS
+WITH
+-- Now, read once for the whole query, as text and in microseconds.
+clock(at) AS (SELECT strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z'),
+now(at, us) AS (
+    SELECT at, CAST(strftime('%s', substr(at, 1, 19)) AS INTEGER) * 1000000
+               + CAST(substr(at, 21, 6) AS INTEGER)
+    FROM clock),
+-- Each row's time in microseconds since the Unix epoch, exactly.
+timed AS (
+    SELECT h.*, CAST(strftime('%s', substr(h.at, 1, 19)) AS INTEGER) * 1000000
+                + CAST(substr(h.at, 21, 6) AS INTEGER) AS us
+    FROM remote_status_history h),
+intervals AS (
+    SELECT t.category, t.name, t.category || '_' || t.name AS unique_id,
+           t.provider, t.instance_id, t.status, t.cost_per_hour,
+           t.at AS started_at,
+           coalesce(lead(t.at) OVER timeline, max(t.at, now.at)) AS ended_at,
+           max(0, coalesce(lead(t.us) OVER timeline, now.us) - t.us) AS us
+    FROM timed t, now
+    WINDOW timeline AS (PARTITION BY t.category, t.name ORDER BY t.at, t.seq)
+    ORDER BY t.category, t.name, t.at, t.seq)
 SELECT category, name, unique_id, provider, instance_id, status,
        started_at, ended_at,
        us / 3600000000.0 AS hours,
        cost_per_hour,
        CASE WHEN status <> 'running' OR us = 0 THEN 0.0
             ELSE cost_per_hour * us / 3600000000.0 END AS cost_usd
-FROM (
-    SELECT category, name, unique_id, provider, instance_id, status,
-           started_at, ended_at, cost_per_hour, seq,
-           max(0, (CAST(strftime('%s', substr(ended_at, 1, 19)) AS INTEGER) * 1000000
-                   + CAST(substr(ended_at, 21, 6) AS INTEGER))
-                - (CAST(strftime('%s', substr(started_at, 1, 19)) AS INTEGER) * 1000000
-                   + CAST(substr(started_at, 21, 6) AS INTEGER))) AS us
-    FROM (
-        SELECT h.category, h.name, h.category || '_' || h.name AS unique_id,
-               h.provider, h.instance_id, h.status, h.cost_per_hour, h.seq,
-               h.at AS started_at,
-               coalesce(lead(h.at) OVER timeline,
-                        max(h.at, strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z')) AS ended_at
-        FROM remote_status_history h
-        WINDOW timeline AS (PARTITION BY h.category, h.name ORDER BY h.at, h.seq)
-        ORDER BY h.category, h.name, h.at, h.seq
-    )
-);
+FROM intervals;
 
 -- The views people open, again, now in the order `list` uses:
 -- (category, name). Names, columns and values are those of version 2.
