@@ -11,7 +11,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Fallible};
 
 /// One schema object (`table plugins`) or one column (`column
 /// plugins.title`), as words for a message.
@@ -36,23 +36,23 @@ fn read_objects(conn: &Connection) -> rusqlite::Result<Objects> {
     Ok(found)
 }
 
-/// The objects `runner`'s migrations create on an empty database.
-pub(crate) fn expected_by(runner: refinery::Runner) -> Result<Objects> {
-    let mut conn = Connection::open_in_memory()?;
+/// The objects `runner`'s migrations create on an empty database, or why
+/// they could not be made (the caller names the file it was checking).
+pub(crate) fn expected_by(runner: refinery::Runner) -> Result<Objects, String> {
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        format!("this build's migrations could not be {what} in memory: {e}")
+    };
+    let mut conn = Connection::open_in_memory().map_err(|e| fail("run", &e))?;
     runner
         .set_grouped(true)
         .run(&mut conn)
-        .map_err(|e| Error::Migration {
-            path: ":memory:".into(),
-            reason: e.to_string(),
-            source: Some(e),
-        })?;
-    Ok(read_objects(&conn)?)
+        .map_err(|e| fail("run", &e))?;
+    read_objects(&conn).map_err(|e| fail("read back", &e))
 }
 
 /// Refuses a store whose schema lacks any of the `expected` objects (see
 /// [`expected_by`]), naming each missing object or column.
-pub(crate) fn check_objects(conn: &Connection, path: &Path, expected: &Objects) -> Result<()> {
+pub(crate) fn check_objects(conn: &Connection, path: &Path, expected: &Objects) -> Fallible<()> {
     let damaged = |reason: String| Error::Damaged {
         path: path.into(),
         reason,
@@ -82,7 +82,8 @@ pub(crate) fn check_objects(conn: &Connection, path: &Path, expected: &Objects) 
     Err(damaged(format!(
         "its schema lacks {} (changed by hand?); the file was left as it is",
         missing.join(", ")
-    )))
+    ))
+    .into())
 }
 
 #[cfg(test)]

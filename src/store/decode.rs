@@ -1,26 +1,30 @@
 //! Rows into the model: every column read through one typed accessor, so a
-//! value the model cannot hold is an [`Error::BadData`] naming the table,
-//! column, row and value — never a panic, never a silent default. The
-//! store fills in the file's path on its way out.
+//! value the model cannot hold is an [`Error::BadData`] naming the file,
+//! table, column, row and value — never a panic, never a silent default.
+//! Each decoder is given the file's path, so its errors are whole.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use rusqlite::Row;
 use rusqlite::types::ValueRef;
 
 use crate::cost::RemoteStatusEntry;
-use crate::error::{Error, Result, show};
-use crate::model::{CloudProviderType, PluginMetadata, PluginSummary, RemoteResourceInfo};
+use crate::error::{Error, Fallible, Fault, show};
+use crate::model::{Change, CloudProviderType, PluginMetadata, PluginSummary, RemoteResourceInfo};
 use crate::time;
 
 /// Decodes `(plugin_id, pid, rowid)`: the owner, and the PID or why it
 /// cannot be read (kept apart, so a lenient reader can skip its plugin).
-pub(super) fn read_pid(row: Option<&Row<'_>>) -> Result<Option<(i64, Result<u32>)>> {
+pub(super) fn read_pid(
+    row: Option<&Row<'_>>,
+    path: &Path,
+) -> Fallible<Option<(i64, Fallible<u32>)>> {
     let Some(row) = row else { return Ok(None) };
     let owner: i64 = row.get(0)?;
     let rowid: i64 = row.get(2)?;
     let col = Col {
         row,
+        path,
         table: "plugin_pids",
         id: rowid,
     };
@@ -47,10 +51,11 @@ pub(super) struct PidClaim {
 }
 
 /// Decodes one row of [`PID_CLAIMS`](super::sql::PID_CLAIMS).
-pub(super) fn decode_pid_claim(row: &Row<'_>) -> Result<PidClaim> {
+pub(super) fn decode_pid_claim(row: &Row<'_>, path: &Path) -> Fallible<PidClaim> {
     let rowid: i64 = row.get(1)?;
     let col = Col {
         row,
+        path,
         table: "plugin_pids",
         id: rowid,
     };
@@ -77,10 +82,11 @@ pub(super) fn decode_pid_claim(row: &Row<'_>) -> Result<PidClaim> {
 
 /// Decodes `(plugin_id, position, pid, rowid)` of a summary's PID row into
 /// `(plugin_id, position, pid)`.
-pub(super) fn decode_pid_at(row: &Row<'_>) -> Result<(i64, i64, u32)> {
+pub(super) fn decode_pid_at(row: &Row<'_>, path: &Path) -> Fallible<(i64, i64, u32)> {
     let rowid: i64 = row.get(3)?;
     let col = Col {
         row,
+        path,
         table: "plugin_pids",
         id: rowid,
     };
@@ -94,15 +100,17 @@ pub(super) fn decode_pid_at(row: &Row<'_>) -> Result<(i64, i64, u32)> {
 /// Decodes one row of [`SUMMARY_COLUMNS`](super::sql::SUMMARY_COLUMNS)
 /// into `(id, summary)`; the PIDs (and so `has_active_resources`) are
 /// filled in by the caller.
-pub(super) fn decode_summary(row: &Row<'_>) -> Result<(i64, PluginSummary)> {
+pub(super) fn decode_summary(row: &Row<'_>, path: &Path) -> Fallible<(i64, PluginSummary)> {
     let id: i64 = row.get(0)?;
     let c = Col {
         row,
+        path,
         table: "plugins",
         id,
     };
     let r = Col {
         row,
+        path,
         table: "remote_resources",
         id,
     };
@@ -137,29 +145,31 @@ pub(super) fn decode_summary(row: &Row<'_>) -> Result<(i64, PluginSummary)> {
 /// column, row and value.
 pub(super) struct Col<'r, 's> {
     pub(super) row: &'r Row<'s>,
+    /// The file the row is read from.
+    pub(super) path: &'r Path,
     pub(super) table: &'static str,
     pub(super) id: i64,
 }
 
 impl<'r> Col<'r, '_> {
-    pub(super) fn bad(&self, column: &'static str, value: String, reason: &str) -> Error {
-        Error::BadData {
-            path: PathBuf::new(),
+    pub(super) fn bad(&self, column: &'static str, value: String, reason: &str) -> Fault {
+        Fault::Whole(Error::BadData {
+            path: self.path.to_path_buf(),
             table: self.table,
             column,
             row: self.id,
             value,
             reason: reason.to_owned(),
-        }
+        })
     }
 
-    fn value(&self, idx: usize, column: &'static str) -> Result<ValueRef<'r>> {
+    fn value(&self, idx: usize, column: &'static str) -> Fallible<ValueRef<'r>> {
         self.row
             .get_ref(idx)
             .map_err(|e| self.bad(column, "?".to_owned(), &e.to_string()))
     }
 
-    fn opt_text(&self, idx: usize, column: &'static str) -> Result<Option<String>> {
+    fn opt_text(&self, idx: usize, column: &'static str) -> Fallible<Option<String>> {
         match self.value(idx, column)? {
             ValueRef::Null => Ok(None),
             ValueRef::Text(bytes) => String::from_utf8(bytes.to_vec())
@@ -171,7 +181,7 @@ impl<'r> Col<'r, '_> {
 
     /// A text column borrowed from the row, for values that are parsed
     /// rather than kept (JSON, enums): no copy.
-    fn str(&self, idx: usize, column: &'static str) -> Result<&'r str> {
+    fn str(&self, idx: usize, column: &'static str) -> Fallible<&'r str> {
         match self.value(idx, column)? {
             ValueRef::Text(bytes) => std::str::from_utf8(bytes)
                 .map_err(|_| self.bad(column, format!("{bytes:?}"), "not valid UTF-8")),
@@ -180,12 +190,12 @@ impl<'r> Col<'r, '_> {
         }
     }
 
-    pub(super) fn text(&self, idx: usize, column: &'static str) -> Result<String> {
+    pub(super) fn text(&self, idx: usize, column: &'static str) -> Fallible<String> {
         self.opt_text(idx, column)?
             .ok_or_else(|| self.bad(column, "NULL".to_owned(), "expected text"))
     }
 
-    fn opt_integer(&self, idx: usize, column: &'static str) -> Result<Option<i64>> {
+    fn opt_integer(&self, idx: usize, column: &'static str) -> Fallible<Option<i64>> {
         match self.value(idx, column)? {
             ValueRef::Null => Ok(None),
             ValueRef::Integer(i) => Ok(Some(i)),
@@ -193,12 +203,12 @@ impl<'r> Col<'r, '_> {
         }
     }
 
-    fn integer(&self, idx: usize, column: &'static str) -> Result<i64> {
+    fn integer(&self, idx: usize, column: &'static str) -> Fallible<i64> {
         self.opt_integer(idx, column)?
             .ok_or_else(|| self.bad(column, "NULL".to_owned(), "expected an integer"))
     }
 
-    fn boolean(&self, idx: usize, column: &'static str) -> Result<bool> {
+    fn boolean(&self, idx: usize, column: &'static str) -> Fallible<bool> {
         match self.integer(idx, column)? {
             0 => Ok(false),
             1 => Ok(true),
@@ -210,7 +220,7 @@ impl<'r> Col<'r, '_> {
         &self,
         idx: usize,
         column: &'static str,
-    ) -> Result<serde_json::Map<String, serde_json::Value>> {
+    ) -> Fallible<serde_json::Map<String, serde_json::Value>> {
         let text = self.str(idx, column)?;
         match serde_json::from_str::<serde_json::Value>(text) {
             Ok(serde_json::Value::Object(map)) => Ok(map),
@@ -223,18 +233,18 @@ impl<'r> Col<'r, '_> {
         &self,
         idx: usize,
         column: &'static str,
-    ) -> Result<T> {
+    ) -> Fallible<T> {
         let text = self.str(idx, column)?;
         text.parse::<T>()
             .map_err(|_| self.bad(column, format!("{text:?}"), "not a value this build knows"))
     }
 
-    fn ranged<T: TryFrom<i64>>(&self, idx: usize, column: &'static str) -> Result<T> {
+    fn ranged<T: TryFrom<i64>>(&self, idx: usize, column: &'static str) -> Fallible<T> {
         let v = self.integer(idx, column)?;
         T::try_from(v).map_err(|_| self.bad(column, v.to_string(), "out of range"))
     }
 
-    fn opt_cost(&self, idx: usize, column: &'static str) -> Result<Option<f64>> {
+    fn opt_cost(&self, idx: usize, column: &'static str) -> Fallible<Option<f64>> {
         let cost = match self.value(idx, column)? {
             ValueRef::Null => return Ok(None),
             ValueRef::Real(f) => f,
@@ -260,10 +270,11 @@ fn clip(text: &str) -> String {
 
 /// Decodes one row of [`PLUGIN_COLUMNS`] into `(id, plugin)`; PIDs are
 /// added by the caller.
-pub(super) fn decode_plugin(row: &Row<'_>) -> Result<(i64, PluginMetadata)> {
+pub(super) fn decode_plugin(row: &Row<'_>, path: &Path) -> Fallible<(i64, PluginMetadata)> {
     let id: i64 = row.get(0)?;
     let c = Col {
         row,
+        path,
         table: "plugins",
         id,
     };
@@ -289,6 +300,7 @@ pub(super) fn decode_plugin(row: &Row<'_>) -> Result<(i64, PluginMetadata)> {
         Some(_) => {
             let r = Col {
                 row,
+                path,
                 table: "remote_resources",
                 id,
             };
@@ -318,6 +330,28 @@ pub(super) fn decode_plugin(row: &Row<'_>) -> Result<(i64, PluginMetadata)> {
     ))
 }
 
+/// Decodes one row of [`CHANGES_SINCE`](super::sql::CHANGES_SINCE):
+/// `(seq, category, name, op)`.
+pub(super) fn decode_change(row: &Row<'_>, path: &Path) -> Fallible<Change> {
+    let seq: i64 = row.get(0)?;
+    let col = Col {
+        row,
+        path,
+        table: "change_log",
+        id: seq,
+    };
+    let positive = u64::try_from(seq)
+        .ok()
+        .filter(|&s| s > 0)
+        .ok_or_else(|| col.bad("seq", seq.to_string(), "a seq is > 0"))?;
+    Ok(Change::new(
+        positive,
+        col.text(1, "category")?,
+        col.text(2, "name")?,
+        col.parsed(3, "op")?,
+    ))
+}
+
 /// One row of [`COST_ROWS`](super::sql::COST_ROWS), borrowed from the row:
 /// what the cost report's one pass needs.
 pub(super) struct CostRow<'r> {
@@ -332,8 +366,8 @@ pub(super) struct CostRow<'r> {
 
 /// Decodes one row of [`COST_ROWS`](super::sql::COST_ROWS): `category,
 /// name, at, seq, provider, status = 'running', cost_per_hour`.
-pub(super) fn decode_cost_row<'r>(row: &'r Row<'_>) -> Result<CostRow<'r>> {
-    let (c, category, name, at_text) = history_key(row)?;
+pub(super) fn decode_cost_row<'r>(row: &'r Row<'_>, path: &'r Path) -> Fallible<CostRow<'r>> {
+    let (c, category, name, at_text) = history_key(row, path)?;
     let decoded = (|| {
         Ok(CostRow {
             category,
@@ -348,8 +382,8 @@ pub(super) fn decode_cost_row<'r>(row: &'r Row<'_>) -> Result<CostRow<'r>> {
 }
 
 /// Decodes one row of [`HISTORY_OF`](super::sql::HISTORY_OF).
-pub(super) fn decode_history(row: &Row<'_>) -> Result<RemoteStatusEntry> {
-    let (c, category, name, at_text) = history_key(row)?;
+pub(super) fn decode_history(row: &Row<'_>, path: &Path) -> Fallible<RemoteStatusEntry> {
+    let (c, category, name, at_text) = history_key(row, path)?;
     let decoded = (|| {
         let at = stored_time(&c, at_text)?;
         Ok(RemoteStatusEntry {
@@ -368,10 +402,14 @@ pub(super) fn decode_history(row: &Row<'_>) -> Result<RemoteStatusEntry> {
 
 /// The key of a history row: a [`Col`] naming it by its `seq` (the table
 /// has no rowid), and its category, name and `at` text.
-fn history_key<'r, 's>(row: &'r Row<'s>) -> Result<(Col<'r, 's>, &'r str, &'r str, &'r str)> {
+fn history_key<'r, 's>(
+    row: &'r Row<'s>,
+    path: &'r Path,
+) -> Fallible<(Col<'r, 's>, &'r str, &'r str, &'r str)> {
     let seq: i64 = row.get(3)?;
     let c = Col {
         row,
+        path,
         table: "remote_status_history",
         id: seq,
     };
@@ -380,7 +418,7 @@ fn history_key<'r, 's>(row: &'r Row<'s>) -> Result<(Col<'r, 's>, &'r str, &'r st
 }
 
 /// A stored timestamp as microseconds since the epoch, or bad data.
-fn stored_time(c: &Col<'_, '_>, text: &str) -> Result<i64> {
+fn stored_time(c: &Col<'_, '_>, text: &str) -> Fallible<i64> {
     time::parse_stored_micros(text).ok_or_else(|| {
         c.bad(
             "at",
@@ -391,16 +429,16 @@ fn stored_time(c: &Col<'_, '_>, text: &str) -> Result<i64> {
 }
 
 /// Says which history row bad data is in (its `row` is only its `seq`).
-fn in_history_row(e: Error, category: &str, name: &str, at: &str) -> Error {
+fn in_history_row(e: Fault, category: &str, name: &str, at: &str) -> Fault {
     match e {
-        Error::BadData {
+        Fault::Whole(Error::BadData {
             path,
             table,
             column,
             row,
             value,
             reason,
-        } => Error::BadData {
+        }) => Fault::Whole(Error::BadData {
             path,
             table,
             column,
@@ -409,7 +447,7 @@ fn in_history_row(e: Error, category: &str, name: &str, at: &str) -> Error {
             reason: format!(
                 "{reason}; in the row of ({category:?}, {name:?}) at {at:?}, seq {row}"
             ),
-        },
+        }),
         other => other,
     }
 }
