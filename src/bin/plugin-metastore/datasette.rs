@@ -1,6 +1,7 @@
 //! `datasette-metadata`: a Datasette metadata document (the 0.6x
 //! `-m metadata.json` format) for this build's schema: titles and
-//! descriptions of the tables, views and columns, units, the internal
+//! descriptions of the tables, views and the columns that need one (with
+//! their units: `$/h`, `$`, hours), the internal
 //! tables hidden, label columns, facets, and canned queries (cost by day,
 //! provider and plugin over `billed_intervals`; stale PIDs; what runs now).
 //!
@@ -73,8 +74,6 @@ struct Described {
     title: &'static str,
     description: &'static str,
     columns: &'static [(&'static str, &'static str)],
-    /// Column → unit (Pint's names: Datasette converts and shows them).
-    units: &'static [(&'static str, &'static str)],
     facets: &'static [&'static str],
     label_column: Option<&'static str>,
     hidden: bool,
@@ -92,7 +91,6 @@ impl Described {
             title,
             description,
             columns,
-            units: &[],
             facets: &[],
             label_column: None,
             hidden: false,
@@ -112,14 +110,6 @@ impl Described {
         if !self.facets.is_empty() {
             t.insert("facets".into(), json!(self.facets));
         }
-        if !self.units.is_empty() {
-            let units: Map<String, Value> = self
-                .units
-                .iter()
-                .map(|(c, u)| ((*c).to_owned(), (*u).into()))
-                .collect();
-            t.insert("units".into(), units.into());
-        }
         let columns: Map<String, Value> = self
             .columns
             .iter()
@@ -130,8 +120,9 @@ impl Described {
     }
 }
 
-/// `$/h`: how every hourly rate is described (Pint, which Datasette uses
-/// for units, has no currency).
+/// `$/h`: how every hourly rate is described. Units are said in the
+/// descriptions, not with Datasette's `units` (Pint has no currency, and
+/// Datasette shows Pint quantities "compact": 0.25 hours as "250 mh").
 const RATE: &str = "$/h: dollars per hour; blank = no known rate (unknown, never $0)";
 
 /// The schema, table by table and view by view (views first: they are what
@@ -148,9 +139,6 @@ const OBJECTS: &[Described] = &[
                     "unique_id",
                     "category_name: the id the CLI takes (may be ambiguous; the key is (category, name))",
                 ),
-                ("category", "The plugin's category"),
-                ("name", "The plugin's name within its category"),
-                ("title", "Human-readable title"),
                 (
                     "execution_mode",
                     "in_process, subprocess, docker, conda_env, external_service (local); cloud_gpu, cloud_api, remote_server, hybrid (cloud)",
@@ -164,14 +152,12 @@ const OBJECTS: &[Described] = &[
                     "remote_status",
                     "Status of its remote resource as last recorded; only exactly 'running' is billed",
                 ),
-                ("pid_count", "How many child PIDs are stored"),
                 ("container_id", "Docker container id ('' or blank: none)"),
                 ("cost_per_hour", RATE),
                 (
                     "has_active_resources",
                     "1 if it holds a PID, a container, or a running remote resource (stored facts; `plugin-metastore check` tells whether PIDs are still ours)",
                 ),
-                ("is_configured", "1 if configured"),
                 ("updated_at", "Last change (RFC 3339 UTC)"),
             ],
         )
@@ -181,12 +167,8 @@ const OBJECTS: &[Described] = &[
         "Holding something now",
         "Plugins that hold PIDs, a container or a running remote resource: what must be cleaned up. Ordered by (category, name).",
         &[
-            ("unique_id", "category_name"),
-            ("execution_mode", "How the plugin runs"),
             ("pids", "Its PIDs, comma-separated, in order"),
-            ("container_id", "Its container (blank: none)"),
             ("running_on", "Provider of its running remote resource"),
-            ("instance_id", "Instance id of its running remote resource"),
             ("cost_per_hour", RATE),
         ],
     ),
@@ -197,22 +179,11 @@ const OBJECTS: &[Described] = &[
             "Remote resources",
             "Every plugin's remote (cloud) resource, ordered by (category, name).",
             &[
-                ("unique_id", "category_name"),
-                ("provider", "Cloud provider"),
-                ("region", "Region"),
                 (
                     "status",
                     "Status as last recorded; only exactly 'running' is billed",
                 ),
-                ("instance_id", "Instance id"),
-                ("job_id", "Job id"),
-                ("resource_type", "Resource type"),
-                ("gpu_count", "Number of GPUs"),
-                ("gpu_type", "GPU type"),
                 ("cost_per_hour", RATE),
-                ("endpoint_url", "Endpoint URL"),
-                ("ssh_host", "SSH host"),
-                ("ssh_port", "SSH port"),
             ],
         )
     },
@@ -221,7 +192,6 @@ const OBJECTS: &[Described] = &[
         "Burn rate now",
         "What is costing money right now, per provider: the resources whose status is exactly 'running'.",
         &[
-            ("provider", "Cloud provider"),
             ("running", "How many resources run"),
             (
                 "usd_per_hour",
@@ -232,7 +202,6 @@ const OBJECTS: &[Described] = &[
         ],
     ),
     Described {
-        units: &[("hours", "hours")],
         facets: &["status", "provider"],
         ..Described::new(
             "billed_intervals",
@@ -243,10 +212,6 @@ const OBJECTS: &[Described] = &[
                     "category",
                     "The plugin's category (kept after the plugin is deleted)",
                 ),
-                ("name", "The plugin's name"),
-                ("unique_id", "category_name"),
-                ("provider", "Cloud provider from started_at on"),
-                ("instance_id", "Instance id from started_at on"),
                 (
                     "status",
                     "Status during the interval; only exactly 'running' is billed",
@@ -261,7 +226,7 @@ const OBJECTS: &[Described] = &[
                 ),
                 (
                     "hours",
-                    "Length of the interval in hours (exact to the microsecond)",
+                    "Hours (h): the interval's length, exact to the microsecond",
                 ),
                 ("cost_per_hour", RATE),
                 (
@@ -276,8 +241,6 @@ const OBJECTS: &[Described] = &[
         "Stored PIDs",
         "Every stored PID with the identity recorded for it, ordered by (category, name, position). SQL cannot see processes: `plugin-metastore check` tells alive, exited, reused or unverified.",
         &[
-            ("unique_id", "category_name"),
-            ("pid", "Process id"),
             (
                 "start_time",
                 "The process's start time when recorded (Linux: clock ticks since boot); blank: not read",
@@ -295,7 +258,6 @@ const OBJECTS: &[Described] = &[
         "The change log as people read it, newest first.",
         &[
             ("seq", "Position in commit order"),
-            ("unique_id", "category_name"),
             ("op", "insert, update or delete"),
             ("made", "library, or by hand (another tool)"),
         ],
@@ -309,24 +271,16 @@ const OBJECTS: &[Described] = &[
             "One row per plugin; the key is (category, name). plugin_overview reads better.",
             &[
                 ("id", "Row id (other tables refer to it)"),
-                ("category", "Category"),
-                ("name", "Name within the category"),
-                ("title", "Human-readable title"),
                 (
                     "config_schema",
                     "JSON object: the plugin's configuration schema",
                 ),
-                ("description", "Description"),
-                ("version", "Version"),
-                ("is_configured", "1 if configured"),
                 ("execution_mode", "How it runs (see plugin_overview)"),
-                ("manages_child_processes", "1 if it spawns child processes"),
                 (
                     "manages_external_resources",
                     "1 if it manages external resources",
                 ),
                 ("container_id", "Docker container id ('' or blank: none)"),
-                ("conda_env_name", "Conda environment"),
                 ("created_at", "Created (RFC 3339 UTC)"),
                 ("updated_at", "Last change (RFC 3339 UTC)"),
             ],
@@ -339,7 +293,6 @@ const OBJECTS: &[Described] = &[
         &[
             ("plugin_id", "The plugin (plugins.id)"),
             ("position", "Order in the plugin's PID list"),
-            ("pid", "Process id"),
             (
                 "start_time",
                 "Start time when recorded (Linux: clock ticks since boot)",
@@ -356,17 +309,7 @@ const OBJECTS: &[Described] = &[
             "At most one remote (cloud) resource per plugin; remote_overview reads better.",
             &[
                 ("plugin_id", "The plugin (plugins.id)"),
-                ("provider", "Cloud provider"),
-                ("region", "Region"),
-                ("instance_id", "Instance id"),
-                ("job_id", "Job id"),
-                ("endpoint_url", "Endpoint URL"),
-                ("ssh_host", "SSH host"),
-                ("ssh_port", "SSH port"),
                 ("status", "Status; only exactly 'running' is billed"),
-                ("resource_type", "Resource type"),
-                ("gpu_count", "Number of GPUs"),
-                ("gpu_type", "GPU type"),
                 ("estimated_cost_per_hour", RATE),
                 ("metadata", "JSON object"),
             ],
@@ -380,11 +323,8 @@ const OBJECTS: &[Described] = &[
             "Append-only: from `at` on, the plugin's resource is in `status` at `cost_per_hour`. Kept after a plugin is deleted. billed_intervals turns it into hours and dollars.",
             &[
                 ("category", "The plugin's category"),
-                ("name", "The plugin's name"),
                 ("at", "From when the row holds (RFC 3339 UTC, microseconds)"),
                 ("seq", "Order of rows with the same `at`"),
-                ("provider", "Cloud provider"),
-                ("instance_id", "Instance id"),
                 (
                     "status",
                     "Status, or 'removed' once the resource or plugin went away",
