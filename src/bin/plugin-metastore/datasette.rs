@@ -440,12 +440,13 @@ timed AS (
     )
 }
 
-/// The figures of one group, as `cost --json` names them.
+/// The figures of one group, as `cost --json` names them; dollars rounded
+/// to a millionth (so 13.2 does not read 13.200000000000003).
 const FIGURES: &str = "       sum(us) / 3600000000.0 AS running_hours,
-       CASE WHEN count(rate) = count(*) THEN total(rate * us / 3600000000.0) END AS cost_usd,
+       CASE WHEN count(rate) = count(*) THEN round(total(rate * us / 3600000000.0), 6) END AS cost_usd,
        total(CASE WHEN rate IS NULL THEN us END) / 3600000000.0 AS unknown_rate_hours,
        total(CASE WHEN rate IS NOT NULL THEN us END) / 3600000000.0 AS priced_hours,
-       total(rate * us / 3600000000.0) AS priced_cost_usd";
+       round(total(rate * us / 3600000000.0), 6) AS priced_cost_usd";
 
 /// The canned cost query grouped by `by` (`provider`, `plugin`, `day`).
 pub(crate) fn cost_query(by: &str) -> String {
