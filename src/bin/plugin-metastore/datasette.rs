@@ -402,12 +402,16 @@ WITH bounds AS (
       AND (nullif(:until, '') IS NULL OR strftime('%s', :until) IS NOT NULL)
 ),
 -- Each running interval cut to the window (the timestamps are text in one
--- fixed format, so text order is time order).
+-- fixed format, so text order is time order). The bounds are scalar
+-- subqueries, not a join, so the view is read in one pass, not copied.
 pieces AS (
     SELECT b.category, b.name, b.unique_id, b.provider, b.cost_per_hour AS rate,
-           max(b.started_at, w.since) AS s, min(b.ended_at, w.until) AS e
-    FROM billed_intervals b, bounds w
-    WHERE b.status = 'running' AND b.started_at < w.until AND b.ended_at > w.since
+           max(b.started_at, (SELECT since FROM bounds)) AS s,
+           min(b.ended_at, (SELECT until FROM bounds)) AS e
+    FROM billed_intervals b
+    WHERE b.status = 'running'
+      AND b.started_at < (SELECT until FROM bounds)
+      AND b.ended_at > (SELECT since FROM bounds)
 ),
 ";
 
@@ -416,7 +420,9 @@ const DAYS: &str = "\
 -- Each piece split at UTC midnight.
 days AS (
     SELECT category, name, unique_id, provider, rate, s,
-           min(e, date(s, '+1 day') || 'T00:00:00.000000Z') AS e, e AS stop
+           CASE WHEN substr(e, 1, 10) = substr(s, 1, 10) THEN e
+                ELSE min(e, date(s, '+1 day') || 'T00:00:00.000000Z') END AS e,
+           e AS stop
     FROM pieces WHERE s < e
     UNION ALL
     SELECT category, name, unique_id, provider, rate, e,
@@ -429,11 +435,13 @@ days AS (
 fn timed(from: &str) -> String {
     format!(
         "\
--- The microseconds of each piece, exactly (julianday() rounds to ms).
-timed AS (
+-- The microseconds of each piece, exactly: whole seconds from julianday()
+-- (exact once rounded), then the stored microseconds. MATERIALIZED (SQLite
+-- 3.35+): computed once per piece, not once per use below.
+timed AS MATERIALIZED (
     SELECT *,
-           (CAST(strftime('%s', substr(e, 1, 19)) AS INTEGER) * 1000000 + CAST(substr(e, 21, 6) AS INTEGER))
-         - (CAST(strftime('%s', substr(s, 1, 19)) AS INTEGER) * 1000000 + CAST(substr(s, 21, 6) AS INTEGER)) AS us
+           CAST(round((julianday(substr(e, 1, 19)) - julianday(substr(s, 1, 19))) * 86400) AS INTEGER) * 1000000
+         + CAST(substr(e, 21, 6) AS INTEGER) - CAST(substr(s, 21, 6) AS INTEGER) AS us
     FROM {from} WHERE s < e
 )
 "
