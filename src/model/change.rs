@@ -1,5 +1,5 @@
 //! The change feed's types ([`Changes`], [`Change`], [`ChangeOp`]): what
-//! [`MetadataStore::changes_since`](crate::MetadataStore::changes_since)
+//! [`MetadataStore::changes_since`](crate::MetadataStore::changes_since)(crate::MetadataStore::changes_since)
 //! and a [`ChangeWatcher`](crate::ChangeWatcher) return. No SQL here; the
 //! feed itself is the store's `changes` module.
 
@@ -49,7 +49,7 @@ impl Change {
     }
 }
 
-/// What [`MetadataStore::changes_since`] found.
+/// What [`MetadataStore::changes_since`](crate::MetadataStore::changes_since) found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[must_use]
 pub enum Changes {
