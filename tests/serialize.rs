@@ -74,6 +74,25 @@ fn library_results_serialize_as_the_cli_prints_them() {
             "cost --by {by}"
         );
         assert!(!report.groups.is_empty());
+        let totals = cli_json(
+            &db,
+            &[
+                "cost",
+                "--since",
+                "2026-01-01",
+                "--until",
+                "2026-01-02",
+                "--by",
+                by,
+                "--json",
+                "--totals",
+            ],
+        );
+        assert_eq!(
+            serde_json::to_value(&report).unwrap(),
+            totals,
+            "cost --by {by} --totals"
+        );
     }
 
     let history = store.remote_history("llm", "a").unwrap();
@@ -115,12 +134,9 @@ fn results_the_cli_prints_no_json_for_have_their_documented_shape() {
         )
         .unwrap();
     let value = serde_json::to_value(&report).unwrap();
-    assert_eq!(value["since"], "2026-01-01T00:00:00.000000Z");
-    assert_eq!(value["until"], "2026-01-02T00:00:00.000000Z");
-    assert_eq!(
-        value["by"],
-        serde_json::to_value(CostGrouping::Provider).unwrap()
-    );
+    assert_eq!(value["window"]["since"], "2026-01-01T00:00:00.000000Z");
+    assert_eq!(value["window"]["until"], "2026-01-02T00:00:00.000000Z");
+    assert_eq!(value["window"]["by"], "provider");
     assert_eq!(
         value["groups"],
         serde_json::to_value(&report.groups).unwrap()
@@ -128,10 +144,13 @@ fn results_the_cli_prints_no_json_for_have_their_documented_shape() {
     assert_eq!(value["total"]["key"], "total");
     assert_eq!(value["total"]["running_hours"], 12.0);
     assert_eq!(value["total"]["cost_usd"], 30.0);
-    assert_eq!(value["burn_rate"]["running"], 0);
+    assert_eq!(
+        value["burn_rate"],
+        json!({"running": 0, "usd_per_hour": 0.0, "priced_usd_per_hour": 0.0, "unpriced_running": 0})
+    );
     let open = CostQuery::new().until(at("2026-01-02"));
     assert_eq!(
-        serde_json::to_value(store.cost_report(&open).unwrap()).unwrap()["since"],
+        serde_json::to_value(store.cost_report(&open).unwrap()).unwrap()["window"]["since"],
         Value::Null
     );
 

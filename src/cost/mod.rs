@@ -149,7 +149,11 @@ pub struct CostGroup {
 
 /// What is costing money right now: the remote resources whose status is
 /// exactly `running`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+///
+/// Serializes as `{running, usd_per_hour, priced_usd_per_hour,
+/// unpriced_running}` (`usd_per_hour`: [`usd_per_hour`](Self::usd_per_hour),
+/// null when a rate is unknown), as the CLI's `cost --json --totals`.
+#[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct BurnRate {
     /// How many are running.
@@ -158,6 +162,18 @@ pub struct BurnRate {
     pub priced_usd_per_hour: f64,
     /// How many of them have no known rate.
     pub unpriced_running: u64,
+}
+
+impl Serialize for BurnRate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("BurnRate", 4)?;
+        out.serialize_field("running", &self.running)?;
+        out.serialize_field("usd_per_hour", &self.usd_per_hour())?;
+        out.serialize_field("priced_usd_per_hour", &self.priced_usd_per_hour)?;
+        out.serialize_field("unpriced_running", &self.unpriced_running)?;
+        out.end()
+    }
 }
 
 impl BurnRate {
@@ -184,18 +200,16 @@ impl BurnRate {
 /// now is never counted (nothing is invented for the future). Grouping by
 /// day cuts intervals at UTC midnight.
 ///
-/// Serializes (for a UI) as `{since, until, by, groups, total,
-/// burn_rate}`, times as the store writes them; each group as the CLI's
-/// `cost --json` prints it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// Serializes as the CLI's `cost --json --totals` prints it: `{groups,
+/// total, burn_rate, window: {since, until, by}}`, times as the store
+/// writes them (`since` null for the start of the history).
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct CostReport {
     /// The window's start (`None`: the start of the history).
-    #[serde(serialize_with = "time::serialize_opt")]
     pub since: Option<DateTime<Utc>>,
     /// The window's end as asked (counting stops at now if that is
     /// earlier).
-    #[serde(serialize_with = "time::serialize")]
     pub until: DateTime<Utc>,
     /// The grouping.
     pub by: CostGrouping,
@@ -206,6 +220,34 @@ pub struct CostReport {
     pub total: CostGroup,
     /// The burn rate now (whatever the window).
     pub burn_rate: BurnRate,
+}
+
+impl Serialize for CostReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        /// The window, as `{since, until, by}`.
+        #[derive(Serialize)]
+        struct Window<'a> {
+            #[serde(serialize_with = "time::serialize_opt")]
+            since: Option<DateTime<Utc>>,
+            #[serde(serialize_with = "time::serialize")]
+            until: DateTime<Utc>,
+            by: &'a str,
+        }
+        let mut out = s.serialize_struct("CostReport", 4)?;
+        out.serialize_field("groups", &self.groups)?;
+        out.serialize_field("total", &self.total)?;
+        out.serialize_field("burn_rate", &self.burn_rate)?;
+        out.serialize_field(
+            "window",
+            &Window {
+                since: self.since,
+                until: self.until,
+                by: self.by.as_str(),
+            },
+        )?;
+        out.end()
+    }
 }
 
 /// One row of a plugin's remote status history: from `at` on, its remote
