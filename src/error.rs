@@ -161,6 +161,22 @@ pub enum Error {
     /// A file-system error.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+
+    /// The `AsyncStore` (feature `async`) was closed: the call was made
+    /// after `close()` began (or its work could not run because the store
+    /// went away); nothing was done.
+    #[error("the store was closed; nothing was done")]
+    Closed,
+
+    /// A closure or store call run by an
+    /// `AsyncStore` (feature `async`) panicked; the handle keeps
+    /// working. What the call committed before the panic stays committed.
+    #[error("a store call panicked: {message}")]
+    Panicked {
+        /// The panic's message (`"a panic without a message"` when it had
+        /// no text payload).
+        message: String,
+    },
 }
 
 impl Error {

@@ -87,6 +87,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "async")]
+mod async_store;
 mod cost;
 mod error;
 mod migrate;
@@ -99,6 +101,8 @@ pub mod seed;
 mod store;
 mod time;
 
+#[cfg(feature = "async")]
+pub use async_store::{AsyncStore, ChangeStream, DEFAULT_READERS};
 pub use cost::{BurnRate, CostGroup, CostGrouping, CostQuery, CostReport, RemoteStatusEntry};
 pub use error::{Error, Result};
 pub use model::{
