@@ -57,7 +57,10 @@ impl AsyncStore {
     }
 
     /// [`MetadataStore::save`], on the writer.
-    pub fn save(&self, plugin: PluginMetadata) -> impl Future<Output = Result<()>> + Send + 'static {
+    pub fn save(
+        &self,
+        plugin: PluginMetadata,
+    ) -> impl Future<Output = Result<()>> + Send + 'static {
         self.write(move |s| s.save(&plugin))
     }
 

@@ -124,7 +124,11 @@ impl AsyncStore {
 
     /// [`open`](Self::open) with explicit options and `readers` reader
     /// connections (0: reads run on the writer thread).
-    pub fn open_with(path: impl AsRef<Path>, options: StoreOptions, readers: usize) -> Result<Self> {
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        options: StoreOptions,
+        readers: usize,
+    ) -> Result<Self> {
         let path = path.as_ref();
         let writer = MetadataStore::open_with(path, options.clone())?;
         let readers = (0..readers)
@@ -176,7 +180,11 @@ impl AsyncStore {
             )?);
             if let Some(queue) = &read_queue {
                 for (i, reader) in readers.into_iter().enumerate() {
-                    threads.push(serve(format!("metastore-reader-{i}"), queue.clone(), reader)?);
+                    threads.push(serve(
+                        format!("metastore-reader-{i}"),
+                        queue.clone(),
+                        reader,
+                    )?);
                 }
             }
             Ok::<_, std::io::Error>(())

@@ -63,9 +63,9 @@ mod watch;
 pub use backup::Backup;
 pub use changes::{Change, ChangeOp, Changes};
 pub use history::RecordedStatus;
-pub use processes::{PidCheck, ReapAction, ReapOptions, Reaped};
 #[cfg(feature = "async")]
 pub(crate) use processes::stop_alive;
+pub use processes::{PidCheck, ReapAction, ReapOptions, Reaped};
 pub use verify::{Problem, Verification};
 pub use watch::ChangeWatcher;
 
