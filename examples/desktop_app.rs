@@ -96,9 +96,8 @@ fn app_plugins() -> Vec<PluginMetadata> {
         );
         if i == 7 {
             p.execution_mode = PluginExecutionMode::CloudGpu;
-            let mut r = plugin_metastore::RemoteResourceInfo::new(
-                plugin_metastore::CloudProviderType::Aws,
-            );
+            let mut r =
+                plugin_metastore::RemoteResourceInfo::new(plugin_metastore::CloudProviderType::Aws);
             r.status = "stopped".into();
             r.estimated_cost_per_hour = Some(2.5);
             p.remote_resource = Some(r);
@@ -146,15 +145,20 @@ async fn run() -> std::result::Result<(), Box<dyn std::error::Error>> {
 
     // The change feed, forwarded to the UI's channel.
     let (ui, mut events) = mpsc::channel::<UiEvent>(64);
-    let mut feed = state
-        .store
-        .changes_every(state.store.change_cursor().await?, Duration::from_millis(50));
+    let mut feed = state.store.changes_every(
+        state.store.change_cursor().await?,
+        Duration::from_millis(50),
+    );
     let forwarder = tokio::spawn(async move {
         while let Some(item) = feed.next().await {
             let event = match item {
                 Ok(Changes::Reset { .. }) => UiEvent::Reload,
                 Ok(changes) => UiEvent::Changed(
-                    changes.changes().iter().map(|c| c.unique_id.clone()).collect(),
+                    changes
+                        .changes()
+                        .iter()
+                        .map(|c| c.unique_id.clone())
+                        .collect(),
                 ),
                 Err(e) => UiEvent::FeedError(e.to_string()),
             };
@@ -196,7 +200,9 @@ async fn run() -> std::result::Result<(), Box<dyn std::error::Error>> {
                     1 => total_cost(&state).await,
                     7 => {
                         let status = if round % 2 == 0 { "running" } else { "stopped" };
-                        set_status(&state, "llm", "model_7", status).await.map(|()| 0.0)
+                        set_status(&state, "llm", "model_7", status)
+                            .await
+                            .map(|()| 0.0)
                     }
                     _ => configure(&state, category, &format!("model_{i}"), round)
                         .await

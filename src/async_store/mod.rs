@@ -229,23 +229,33 @@ impl AsyncStore {
     pub fn close(&self) -> impl Future<Output = Result<()>> + Send + 'static {
         let shared = self.shared.clone();
         async move {
-            let done = {
+            let (done, first) = {
                 let mut closing = lock(&shared.closing);
                 if closing.done {
                     return Ok(());
                 }
                 let (tx, rx) = oneshot::channel();
                 closing.waiting.push(tx);
-                if !closing.started {
-                    closing.started = true;
-                    shared.stop();
-                    let joiner = shared.clone();
-                    std::thread::Builder::new()
-                        .name("metastore-close".to_owned())
-                        .spawn(move || joiner.join_all())?;
-                }
-                rx
+                let first = !closing.started;
+                closing.started = true;
+                (rx, first)
             };
+            // Outside the `closing` lock: `changes_every` takes the streams'
+            // lock first, then `closing`. A stream made before `started`
+            // was set is in the list `stop` walks; one made after is
+            // refused.
+            if first {
+                shared.stop();
+                let joiner = shared.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("metastore-close".to_owned())
+                    .spawn(move || joiner.join_all());
+                if spawned.is_err() {
+                    // No thread to spare: join here (this blocks the
+                    // caller's thread for as long as the queued work runs).
+                    shared.join_all();
+                }
+            }
             // The joiner never drops a waiter unsent.
             done.await.map_err(|_| Error::Closed)
         }
