@@ -87,10 +87,14 @@ async fn total_cost(state: &AppState) -> Result<f64> {
 /// The app's plugins, as it would declare them at start-up.
 fn app_plugins() -> Vec<PluginMetadata> {
     let mut plugins = Vec::new();
-    for i in 0..8 {
+    for i in 0..8u32 {
         let mut p = PluginMetadata::new(
             format!("model_{i}"),
-            if i % 2 == 0 { "transcription" } else { "llm" },
+            if i.is_multiple_of(2) {
+                "transcription"
+            } else {
+                "llm"
+            },
             format!("Model {i}"),
             json!({"type": "object", "properties": {"size": {"type": "string"}}}),
         );
@@ -194,12 +198,20 @@ async fn run() -> std::result::Result<(), Box<dyn std::error::Error>> {
         for i in 0..8u64 {
             let state = state.clone();
             commands.spawn(async move {
-                let category = if i % 2 == 0 { "transcription" } else { "llm" };
+                let category = if i.is_multiple_of(2) {
+                    "transcription"
+                } else {
+                    "llm"
+                };
                 match i {
                     0 => list_plugins(&state).await.map(|rows| rows.len() as f64),
                     1 => total_cost(&state).await,
                     7 => {
-                        let status = if round % 2 == 0 { "running" } else { "stopped" };
+                        let status = if round.is_multiple_of(2) {
+                            "running"
+                        } else {
+                            "stopped"
+                        };
                         set_status(&state, "llm", "model_7", status)
                             .await
                             .map(|()| 0.0)
