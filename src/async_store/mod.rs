@@ -63,7 +63,7 @@ pub use stream::ChangeStream;
 /// let ui = store.clone(); // keep one in the app's state; clones are cheap
 /// futures::executor::block_on(async {
 ///     ui.save(PluginMetadata::new("tiny", "asr", "Tiny", serde_json::json!({}))).await?;
-///     assert_eq!(ui.get("asr", "tiny").await?.map(|p| p.display_name), Some("Tiny".into()));
+///     assert_eq!(ui.get("asr", "tiny").await?.map(|p| p.title), Some("Tiny".into()));
 ///     store.close().await // finishes queued work; later calls fail with Error::Closed
 /// })
 /// # }
