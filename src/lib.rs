@@ -89,6 +89,7 @@
 
 #[cfg(feature = "async")]
 mod async_store;
+mod connect;
 mod cost;
 mod error;
 mod migrate;
@@ -106,15 +107,15 @@ pub use async_store::{AsyncStore, ChangeStream, DEFAULT_READERS};
 pub use cost::{BurnRate, CostGroup, CostGrouping, CostQuery, CostReport, RemoteStatusEntry};
 pub use error::{Error, Result};
 pub use model::{
-    CloudProviderType, MAX_JSON_DEPTH, PluginExecutionMode, PluginMetadata, PluginSummary,
-    RemoteResourceInfo,
+    Change, ChangeOp, Changes, CloudProviderType, MAX_JSON_DEPTH, PluginExecutionMode,
+    PluginMetadata, PluginSummary, RemoteResourceInfo,
 };
 pub use open::{StoreOptions, Synchronous};
 pub use process::{PidState, pid_in_use};
 pub use query::PluginQuery;
 pub use store::{
-    Backup, Change, ChangeOp, ChangeWatcher, Changes, MetadataStore, PidCheck, Problem, ReapAction,
-    ReapOptions, Reaped, RecordedStatus, Verification,
+    Backup, ChangeWatcher, MetadataStore, PidCheck, Problem, ReapAction, ReapOptions, Reaped,
+    RecordedStatus, Verification,
 };
 pub use time::parse_time;
 

@@ -94,6 +94,8 @@ struct Shared {
     readers: usize,
     /// The file; `None` in memory.
     path: Option<PathBuf>,
+    /// How it was opened: the change streams' connections use it too.
+    options: StoreOptions,
     /// The connections' threads, joined by `close`.
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// The change streams' threads.
@@ -132,9 +134,9 @@ impl AsyncStore {
         let path = path.as_ref();
         let writer = MetadataStore::open_with(path, options.clone())?;
         let readers = (0..readers)
-            .map(|_| open_reader(path))
+            .map(|_| open_reader(path, &options))
             .collect::<Result<Vec<_>>>()?;
-        Self::start(writer, readers, Some(path.to_path_buf()))
+        Self::start(writer, readers, Some(path.to_path_buf()), options)
     }
 
     /// Opens an existing store for reading only, like
@@ -143,10 +145,11 @@ impl AsyncStore {
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let writer = MetadataStore::open_read_only(path)?;
+        let options = StoreOptions::default();
         let readers = (0..DEFAULT_READERS)
-            .map(|_| open_reader(path))
+            .map(|_| open_reader(path, &options))
             .collect::<Result<Vec<_>>>()?;
-        Self::start(writer, readers, Some(path.to_path_buf()))
+        Self::start(writer, readers, Some(path.to_path_buf()), options)
     }
 
     /// A private store in memory ([`MetadataStore::open_in_memory`]): one
@@ -155,13 +158,14 @@ impl AsyncStore {
     /// [`Error::InvalidInput`] and ends.
     pub fn open_in_memory() -> Result<Self> {
         let writer = MetadataStore::open_in_memory()?;
-        Self::start(writer, Vec::new(), None)
+        Self::start(writer, Vec::new(), None, StoreOptions::default())
     }
 
     fn start(
         writer: MetadataStore,
         readers: Vec<MetadataStore>,
         path: Option<PathBuf>,
+        options: StoreOptions,
     ) -> Result<Self> {
         let write_queue = Queue::new();
         let read_queue = (!readers.is_empty()).then(Queue::new);
@@ -194,6 +198,7 @@ impl AsyncStore {
             reader: read_queue,
             readers: count,
             path,
+            options,
             threads: Mutex::new(threads),
             streams: Mutex::new(Vec::new()),
             closing: Mutex::new(Closing::default()),
@@ -308,8 +313,8 @@ impl Drop for Shared {
 
 /// Opens one reader connection: read-only, so a `read` closure that tries
 /// to write gets [`Error::ReadOnly`].
-fn open_reader(path: &Path) -> Result<MetadataStore> {
-    MetadataStore::open_read_only(path)
+fn open_reader(path: &Path, options: &StoreOptions) -> Result<MetadataStore> {
+    MetadataStore::open_read_only_with(path, options.clone())
 }
 
 /// Locks `m`; a poisoned lock still guards consistent data here (nothing

@@ -24,8 +24,10 @@ use std::time::Duration;
 use futures_core::Stream;
 
 use super::{AsyncStore, lock, open_reader};
+use crate::Changes;
 use crate::error::{Error, Result};
-use crate::store::{ChangeWatcher, Changes};
+use crate::open::StoreOptions;
+use crate::store::ChangeWatcher;
 
 /// Batches a stream holds that its task has not taken yet.
 const BUFFER: usize = 4;
@@ -141,6 +143,7 @@ impl AsyncStore {
                 ..FeedInner::default()
             }),
         };
+        let options = self.shared.options.clone();
         let Some(path) = self.shared.path.clone() else {
             return once(Error::invalid(
                 "changes",
@@ -156,7 +159,7 @@ impl AsyncStore {
         let feeder = state.clone();
         let spawned = std::thread::Builder::new()
             .name("metastore-changes".to_owned())
-            .spawn(move || feed(&feeder, path, cursor, interval));
+            .spawn(move || feed(&feeder, path, &options, cursor, interval));
         match spawned {
             Ok(thread) => {
                 feeds.push(Feed {
@@ -171,9 +174,9 @@ impl AsyncStore {
 }
 
 /// The thread of one stream (see the module doc).
-fn feed(state: &FeedState, path: PathBuf, cursor: u64, interval: Duration) {
+fn feed(state: &FeedState, path: PathBuf, options: &StoreOptions, cursor: u64, interval: Duration) {
     let interval = interval.max(Duration::from_millis(1));
-    let watcher = open_reader(&path).and_then(|reader| reader.watch(cursor));
+    let watcher = open_reader(&path, options).and_then(|reader| reader.watch(cursor));
     let mut watcher = match watcher {
         Ok(w) => w.interval(interval),
         Err(e) => {

@@ -16,7 +16,8 @@ use serde::Serialize;
 use super::decode::{PidClaim, decode_pid_claim};
 use super::sql;
 use super::{MetadataStore, WriteTx};
-use crate::error::{Error, Result};
+use crate::error::{Error, Fallible, Result};
+use crate::model::unique_id;
 use crate::process::{self, Identity, PidState, Stopped};
 use crate::time::now;
 
@@ -212,10 +213,7 @@ impl MetadataStore {
                     .prepare_cached(sql::PLUGIN_ID)?
                     .exists([category, name])?;
                 if !exists {
-                    return Err(Error::NotFound {
-                        category: category.to_owned(),
-                        name: name.to_owned(),
-                    });
+                    return Err(Error::not_found(category, name).into());
                 }
             }
             let mut stmt = tx.prepare_cached(match plugin {
@@ -228,7 +226,7 @@ impl MetadataStore {
             };
             let mut claims = Vec::new();
             while let Some(row) = rows.next()? {
-                claims.push(decode_pid_claim(row)?);
+                claims.push(decode_pid_claim(row, &self.path)?);
             }
             drop(rows);
             drop(stmt);
@@ -248,7 +246,7 @@ fn check_claim(claim: PidClaim, boot: Option<&str>) -> PidCheck {
     };
     let (state, detail) = process::classify(&recorded, process::probe(claim.pid), boot);
     PidCheck {
-        unique_id: format!("{}_{}", claim.category, claim.name),
+        unique_id: unique_id(&claim.category, &claim.name),
         category: claim.category,
         name: claim.name,
         pid: claim.pid,
@@ -319,7 +317,7 @@ pub(crate) fn stop_alive(plan: &mut [Reaped], grace: Duration) {
 
 /// Deletes the rows planned as `removed` or `killed`, each only if it is
 /// still the row that was checked, and bumps their plugins' `updated_at`.
-fn remove_reaped(tx: &WriteTx<'_>, plan: &mut [Reaped]) -> Result<()> {
+fn remove_reaped(tx: &WriteTx<'_>, plan: &mut [Reaped]) -> Fallible<()> {
     let at = now();
     let mut remove = tx.prepare_cached(sql::REMOVE_CHECKED_PID)?;
     let mut still_there = tx.prepare_cached(sql::PID_EXISTS)?;
