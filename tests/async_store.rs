@@ -379,3 +379,30 @@ async fn a_read_only_store_reads_and_refuses_writes() {
     ));
     store.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_beyond_the_queues_capacity_wait_for_a_slot_and_all_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = AsyncStore::open(dir.path().join("plugins.db")).unwrap();
+    let (release, blocked) = block_writer(&store).await;
+    // More saves than the writer's queue holds (256), all waiting behind
+    // the busy writer: the later ones wait for a slot, not a thread.
+    let mut saves = Vec::new();
+    for i in 0..400 {
+        saves.push(tokio::spawn(store.save(plugin("many", &format!("p{i}")))));
+    }
+    tokio::task::yield_now().await;
+    release.send(()).unwrap();
+    blocked.await;
+    for save in saves {
+        save.await.unwrap().unwrap();
+    }
+    assert_eq!(
+        store
+            .count(PluginQuery::new().category("many"))
+            .await
+            .unwrap(),
+        400
+    );
+    store.close().await.unwrap();
+}
