@@ -67,6 +67,8 @@ mod watch;
 
 pub use backup::Backup;
 pub use history::RecordedStatus;
+#[cfg(feature = "async")]
+pub(crate) use processes::stop_alive;
 pub use processes::{PidCheck, ReapAction, ReapOptions, Reaped};
 pub use verify::{Problem, Verification};
 pub use watch::ChangeWatcher;

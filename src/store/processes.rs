@@ -175,14 +175,27 @@ impl MetadataStore {
     /// stored PID; a process that could not be stopped is
     /// [`ReapAction::Failed`] and stays recorded.
     pub fn reap(&self, options: &ReapOptions) -> Result<Vec<Reaped>> {
-        let checks = self.check_pids()?;
-        let mut plan: Vec<Reaped> = checks.into_iter().map(|c| plan(c, options)).collect();
+        let mut plan = self.reap_plan(options)?;
         if options.dry_run {
             return Ok(plan);
         }
         if options.kill {
             stop_alive(&mut plan, options.grace);
         }
+        self.reap_remove(plan)
+    }
+
+    /// [`reap`](Self::reap)'s first step, which only reads: the check, and
+    /// what to do with each PID. (The async handle runs the three steps
+    /// on different threads, so the grace period holds up no write.)
+    pub(crate) fn reap_plan(&self, options: &ReapOptions) -> Result<Vec<Reaped>> {
+        let checks = self.check_pids()?;
+        Ok(checks.into_iter().map(|c| plan(c, options)).collect())
+    }
+
+    /// [`reap`](Self::reap)'s last step: removes the rows of the PIDs the
+    /// plan removed or killed, in one write transaction.
+    pub(crate) fn reap_remove(&self, mut plan: Vec<Reaped>) -> Result<Vec<Reaped>> {
         self.checked(|| {
             let tx = self.write()?;
             remove_reaped(&tx, &mut plan)?;
@@ -273,7 +286,7 @@ fn plan(check: PidCheck, options: &ReapOptions) -> Reaped {
 
 /// Stops every process planned as `killed`, all at once (each waits its
 /// own grace period in its own thread).
-fn stop_alive(plan: &mut [Reaped], grace: Duration) {
+pub(crate) fn stop_alive(plan: &mut [Reaped], grace: Duration) {
     std::thread::scope(|scope| {
         for reaped in plan.iter_mut() {
             if reaped.action != ReapAction::Killed {
