@@ -18,7 +18,7 @@ use plugin_metastore::{
     CloudProviderType, MetadataStore, PluginExecutionMode, PluginMetadata, PluginQuery, seed,
 };
 use serde_json::json;
-use support::{ambiguous_pair, unusual_plugin};
+use support::{DEMO_TRANSITIONS, ambiguous_pair, unusual_plugin};
 use tempfile::TempDir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_plugin-metastore");
@@ -1114,30 +1114,10 @@ fn with_dated_history() -> Cli {
     let unpriced = r#"{"name": "mystery", "category": "gpu", "title": "M", "config_schema": {},
         "execution_mode": "cloud_gpu", "remote_resource": {"provider": "runpod", "status": "running"}}"#;
     cli.run_stdin(&["import", "-"], unpriced).ok();
-    for (id, status, at) in [
-        (
-            "transcription_whisper_large_aws",
-            "running",
-            "2026-11-01T20:00:00Z",
-        ),
-        (
-            "transcription_whisper_large_aws",
-            "stopped",
-            "2026-11-02T02:00:00Z",
-        ),
-        (
-            "finetuning_llm_finetune_lambda",
-            "running",
-            "2026-11-02T10:00:00Z",
-        ),
-        (
-            "finetuning_llm_finetune_lambda",
-            "stopped",
-            "2026-11-02T13:00:00Z",
-        ),
+    for (id, status, at) in DEMO_TRANSITIONS.into_iter().chain([
         ("gpu_mystery", "stopped", "2026-11-02"),
         ("gpu_mystery", "running", "2026-11-02T22:00:00+00:00"),
-    ] {
+    ]) {
         let out = cli.run(&["remote-status", id, status, "--at", at]).ok();
         assert!(out.starts_with(&format!("recorded \"{status}\"")), "{out}");
     }
