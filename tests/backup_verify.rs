@@ -325,3 +325,142 @@ fn verify_finds_a_sound_store_sound_and_an_old_one_sound_with_notes_unmigrated()
         Err(Error::CannotOpen { .. })
     ));
 }
+
+#[test]
+fn a_backup_target_is_a_plain_path_never_a_uri_and_nothing_is_written_for_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_store(dir.path(), "plugins.db", 3);
+    let store = MetadataStore::open(&db).unwrap();
+    for target in [
+        "file:copy.db",
+        "file:x.db?immutable=1",
+        ":memory:",
+        "file:/tmp/abs.db?mode=rwc",
+    ] {
+        let others = |dir: &Path| -> Vec<PathBuf> {
+            snapshot(dir)
+                .into_keys()
+                .filter(|p| {
+                    !p.file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .starts_with("plugins.db")
+                })
+                .collect()
+        };
+        let before = others(dir.path());
+        // The CLI, run in the store's directory so a relative URI would land there.
+        let out = metastore(&db)
+            .current_dir(dir.path())
+            .args(["backup", target])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{target}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("not a file path"), "{target}: {err}");
+        assert!(!err.contains("no such table"), "{target}: {err}");
+        // The library, from elsewhere.
+        match store.backup(target) {
+            Err(Error::InvalidInput {
+                field: "path",
+                reason,
+                ..
+            }) => {
+                assert!(reason.contains(target), "{reason}")
+            }
+            other => panic!("{target}: {other:?}"),
+        }
+        let after = others(dir.path());
+        assert_eq!(before, after, "{target} wrote a file");
+        assert!(!dir.path().join("copy.db").exists());
+        assert!(!dir.path().join("x.db").exists());
+    }
+    // ./file:copy.db is a file of that name, as the message says.
+    let named = dir.path().join("file:copy.db");
+    let b = store.backup(&named).unwrap();
+    assert_eq!(b.plugins, 3);
+    assert_eq!(
+        MetadataStore::open(&named)
+            .unwrap()
+            .count(&plugin_metastore::PluginQuery::new())
+            .unwrap(),
+        3
+    );
+}
+
+#[test]
+fn a_read_only_store_can_be_backed_up_and_the_copy_leaves_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_store(dir.path(), "plugins.db", 4);
+    let store = MetadataStore::open_read_only(&db).unwrap();
+    let copy = dir.path().join("rescue.db");
+    let b = store.backup(&copy).unwrap();
+    assert_eq!((b.plugins, b.path.clone()), (4, copy.clone()));
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("partial"))
+        .collect();
+    assert_eq!(names, Vec::<String>::new());
+    assert_eq!(integrity_check(&copy), "ok");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+}
+
+#[test]
+fn a_backup_killed_part_way_leaves_nothing_under_the_chosen_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_store(dir.path(), "plugins.db", 48);
+    // About 48 MB, so the copy takes long enough to be killed part way.
+    sqlite3(
+        &db,
+        "UPDATE plugins SET description = hex(randomblob(500000)); PRAGMA wal_checkpoint(TRUNCATE);",
+    );
+    for round in 0..3 {
+        let copy = dir.path().join(format!("copy-{round}.db"));
+        let prefix = format!(".copy-{round}.db.partial-");
+        let mut child = metastore(&db)
+            .arg("backup")
+            .arg(&copy)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Killed as soon as anything of the copy appears in the directory.
+        let killed = loop {
+            if child.try_wait().unwrap().is_some() {
+                break false;
+            }
+            let started = std::fs::read_dir(dir.path()).unwrap().any(|e| {
+                let name = e.unwrap().file_name().to_string_lossy().into_owned();
+                name.starts_with(&prefix) || name.starts_with(&format!("copy-{round}.db"))
+            });
+            if started {
+                let _ = child.kill();
+                break true;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        let status = child.wait().unwrap();
+        assert!(killed || status.success());
+        // Under the chosen name: nothing, or (killed after it was linked
+        // into place) the whole, checked copy.
+        if copy.exists() {
+            let whole = MetadataStore::open_read_only(&copy)
+                .and_then(|s| s.count(&plugin_metastore::PluginQuery::new()));
+            assert_eq!(
+                whole.ok(),
+                Some(48),
+                "round {round}: a partial copy under {copy:?}"
+            );
+        } else {
+            let out = metastore(&copy).arg("list").output().unwrap();
+            assert_eq!(out.status.code(), Some(1));
+            assert!(String::from_utf8_lossy(&out.stderr).contains("no store at"));
+        }
+    }
+}
