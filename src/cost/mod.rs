@@ -240,6 +240,14 @@ pub struct CostReport {
     pub total: CostGroup,
     /// The burn rate now (whatever the window).
     pub burn_rate: BurnRate,
+    /// History rows that could not be read (a value forced into the file
+    /// by hand), left out of the counts: one line each naming the row.
+    /// The rest of the history is counted as if the row were not there.
+    pub unreadable_rows: Vec<String>,
+    /// History rows dated after now (written while the clock was ahead),
+    /// not counted: one line each naming the row. Delete them in sqlite3
+    /// (see the README) when the clock was wrong.
+    pub future_rows: Vec<String>,
 }
 
 /// One row of a plugin's remote status history: from `at` on, its remote

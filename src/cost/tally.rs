@@ -197,6 +197,8 @@ impl Tally {
             groups,
             total: self.total.group("total".to_owned(), None),
             burn_rate,
+            unreadable_rows: Vec::new(),
+            future_rows: Vec::new(),
         }
     }
 }

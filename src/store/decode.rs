@@ -337,6 +337,8 @@ pub(super) struct CostRow<'r> {
     pub(super) name: &'r str,
     /// Microseconds since the Unix epoch.
     pub(super) at: i64,
+    /// `at` as stored.
+    pub(super) at_text: &'r str,
     pub(super) running: bool,
     pub(super) rate: Option<f64>,
     pub(super) provider: CloudProviderType,
@@ -351,6 +353,7 @@ pub(super) fn decode_cost_row<'r>(row: &'r Row<'_>, path: &'r Path) -> Fallible<
             category,
             name,
             at: stored_time(&c, at_text)?,
+            at_text,
             running: c.integer(5, "status")? == 1,
             rate: c.opt_cost(6, "cost_per_hour")?,
             provider: c.parsed(4, "provider")?,
@@ -384,12 +387,15 @@ fn history_key<'r, 's>(
     row: &'r Row<'s>,
     path: &'r Path,
 ) -> Fallible<(Col<'r, 's>, &'r str, &'r str, &'r str)> {
-    let seq: i64 = row.get(3)?;
-    let c = Col {
+    let mut c = Col {
         row,
         path,
         table: "remote_status_history",
-        id: seq,
+        id: 0,
+    };
+    c.id = match row.get_ref(3)? {
+        ValueRef::Integer(seq) => seq,
+        other => return Err(c.bad("seq", show(other), "not an integer")),
     };
     let (category, name, at) = (c.str(0, "category")?, c.str(1, "name")?, c.str(2, "at")?);
     Ok((c, category, name, at))
