@@ -211,12 +211,20 @@ fn verify_names_every_planted_problem_and_changes_nothing() {
     let report = MetadataStore::verify(&db).unwrap();
     assert!(!report.is_sound());
     let lines: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
-    assert_eq!(lines.len(), 4, "{lines:#?}");
+    // The trigger copied the bad provider into the history: named too.
+    assert_eq!(lines.len(), 5, "{lines:#?}");
     let has = |check: &str, words: &[&str]| {
         lines
             .iter()
             .any(|l| l.starts_with(&format!("{check}: ")) && words.iter().all(|w| l.contains(w)))
     };
+    assert!(
+        has(
+            "bad row",
+            &["table remote_status_history", "provider", "moon", "plugin4"]
+        ),
+        "{lines:#?}"
+    );
     assert!(
         has("foreign_key_check", &["plugin_pids", "999", "plugins"]),
         "{lines:#?}"
@@ -252,7 +260,7 @@ fn verify_names_every_planted_problem_and_changes_nothing() {
     assert_eq!(printed, expected);
     assert_eq!(
         String::from_utf8(out.stderr).unwrap().trim_end(),
-        format!("plugin-metastore: {} has 4 problems", db.display())
+        format!("plugin-metastore: {} has 5 problems", db.display())
     );
 
     assert!(
@@ -463,4 +471,166 @@ fn a_backup_killed_part_way_leaves_nothing_under_the_chosen_name() {
             assert!(String::from_utf8_lossy(&out.stderr).contains("no store at"));
         }
     }
+}
+
+/// `verify` through the CLI: exit code, stdout, stderr.
+fn verify_cli(db: &Path) -> (Option<i32>, String, String) {
+    let out = metastore(db).arg("verify").output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn verify_reads_every_value_the_commands_read_and_every_history_row() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "UPDATE plugins SET updated_at = x'00ff' WHERE id = 1",
+            "updated_at",
+        ),
+        (
+            "UPDATE plugins SET created_at = 'yesterday' WHERE id = 2",
+            "julianday(created_at)",
+        ),
+        (
+            "UPDATE plugins SET updated_at = 'soon' WHERE id = 3",
+            "updated_at",
+        ),
+        (
+            "UPDATE change_feed SET capacity = 'lots'",
+            "change_feed.capacity",
+        ),
+        (
+            "UPDATE change_feed SET capacity = 0",
+            "change_feed.capacity",
+        ),
+        (
+            "UPDATE change_feed SET pruned_through = -5",
+            "change_feed.pruned_through",
+        ),
+        (
+            "UPDATE remote_status_history SET provider = 'nope' WHERE rowid IN \
+             (SELECT rowid FROM remote_status_history LIMIT 1)",
+            "remote_status_history",
+        ),
+        (
+            "UPDATE remote_status_history SET status = x'07'",
+            "remote_status_history",
+        ),
+        (
+            "UPDATE plugin_pids SET pid = -3 WHERE rowid = 1",
+            "plugin_pids",
+        ),
+        (
+            "UPDATE remote_status_history SET at = '2999-01-01T00:00:00.000000Z'",
+            "dated in the future",
+        ),
+    ];
+    for (i, (sql, named)) in cases.iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        metastore_ok(&db, &["demo"]);
+        // remote_status_history is WITHOUT ROWID: its first row by key.
+        let sql = sql.replace(
+            "rowid IN (SELECT rowid FROM remote_status_history LIMIT 1)",
+            "name = (SELECT min(name) FROM remote_status_history)",
+        );
+        sqlite3(&db, &format!("PRAGMA ignore_check_constraints = 1; {sql};"));
+        let (code, out, err) = verify_cli(&db);
+        assert_eq!(code, Some(1), "case {i} {sql}: {out}{err}");
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("problem:") && l.contains(named)),
+            "case {i} {sql}: {out}"
+        );
+        assert!(!out.contains("is sound"), "case {i}: {out}");
+    }
+}
+
+#[test]
+fn verify_never_judges_a_half_written_file_and_says_when_it_could_not_look() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    metastore_ok(&db, &["demo"]);
+    // A writer killed mid-transaction in rollback-journal mode: a hot
+    // journal, and pages of the half-done write already in the file.
+    sqlite3(&db, "PRAGMA journal_mode = DELETE;");
+    let mut writer = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let stdin = writer.stdin.as_mut().unwrap();
+        writeln!(
+            stdin,
+            "PRAGMA cache_size = 1; BEGIN; UPDATE plugins SET description = hex(randomblob(20000)); SELECT 'written';"
+        )
+        .unwrap();
+    }
+    let lines = support::Lines::read(writer.stdout.take().unwrap());
+    assert_eq!(
+        lines.next_within(Duration::from_secs(60)).as_deref(),
+        Some("written")
+    );
+    writer.kill().unwrap();
+    writer.wait().unwrap();
+    let journal = dir.path().join("s.db-journal");
+    assert!(std::fs::metadata(&journal).unwrap().len() > 0);
+    let before = snapshot(dir.path());
+    let (code, out, err) = verify_cli(&db);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(!out.contains("problem:") && !out.contains("sound"), "{out}");
+    assert!(
+        err.contains("rollback journal") && !err.contains("corrupt"),
+        "{err}"
+    );
+    assert_eq!(before, snapshot(dir.path()), "verify changed a file");
+    // Any command rolls it back; then the file is sound again.
+    metastore_ok(&db, &["list"]);
+    let (code, out, _) = verify_cli(&db);
+    assert_eq!(code, Some(0), "{out}");
+
+    // A WAL cut mid-frame (a copy taken while it was written): said.
+    let store = MetadataStore::open(&db).unwrap();
+    store.save(&sample(40)).unwrap();
+    let copy_dir = tempfile::tempdir().unwrap();
+    let copy = copy_dir.path().join("s.db");
+    std::fs::copy(&db, &copy).unwrap();
+    let wal = std::fs::read(dir.path().join("s.db-wal")).unwrap();
+    assert!(wal.len() > 200);
+    std::fs::write(copy_dir.path().join("s.db-wal"), &wal[..wal.len() - 100]).unwrap();
+    let (code, out, err) = verify_cli(&copy);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("cut mid-write"), "{out}");
+
+    // A file another connection holds locked: it could not look.
+    let mut locker = std::process::Command::new("sqlite3")
+        .arg(&copy)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let stdin = locker.stdin.as_mut().unwrap();
+        writeln!(
+            stdin,
+            "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; SELECT 'locked';"
+        )
+        .unwrap();
+    }
+    let lines = support::Lines::read(locker.stdout.take().unwrap());
+    while lines.next_within(Duration::from_secs(60)).unwrap() != "locked" {}
+    let (code, out, err) = verify_cli(&copy);
+    drop(locker.stdin.take());
+    locker.wait().unwrap();
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(!out.contains("problem:"), "{out}");
+    assert!(err.contains("could not look"), "{err}");
+    drop(store);
 }
