@@ -397,3 +397,45 @@ fn a_watcher_hears_its_own_store_and_waits_for_a_timeout_otherwise() {
         Err(Error::InvalidInput { field: "watch", .. })
     ));
 }
+
+#[test]
+fn no_value_of_the_feed_in_the_file_makes_a_write_overflow_or_fail_without_words() {
+    for (set, writes) in [
+        ("capacity = 9000000000000000000", true),
+        ("capacity = 9223372036854775807", true),
+        ("capacity = 7400000000000000000, pruned_through = 0", true),
+        ("pruned_through = -9223372036854775808", true),
+        ("pruned_through = 9223372036854775807", true),
+        ("capacity = 'lots'", false),
+        ("capacity = x'01'", false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = support::sample_store(dir.path(), "feed.db", 3);
+        support::sqlite3(
+            &db,
+            &format!("PRAGMA ignore_check_constraints = 1; UPDATE change_feed SET {set};"),
+        );
+        let store = MetadataStore::open(&db).unwrap();
+        let saved = store.save(&support::sample(7));
+        if writes {
+            saved.unwrap_or_else(|e| panic!("{set}: {e}"));
+            let changes = store.changes_since(0).unwrap();
+            let _ = changes.cursor();
+        } else {
+            match saved {
+                Err(Error::BadData {
+                    table: "change_feed",
+                    column: "capacity",
+                    reason,
+                    ..
+                }) => {
+                    assert!(
+                        reason.contains("UPDATE change_feed SET capacity"),
+                        "{reason}"
+                    )
+                }
+                other => panic!("{set}: {other:?}"),
+            }
+        }
+    }
+}

@@ -905,3 +905,35 @@ fn a_row_dated_in_the_future_never_freezes_the_history_and_is_named() {
     assert_eq!(code, Some(0));
     assert!(err.contains("dated in the future"), "{err}");
 }
+
+#[test]
+fn a_cost_too_large_for_a_number_is_said_never_passed_off_as_an_unknown_rate() {
+    for (rate, overflows) in [
+        (1.797e308, true),
+        (1e308, true),
+        (1e300, false),
+        (f64::MAX, true),
+    ] {
+        let (_dir, db, store) = store();
+        cloud(&store, "huge", Aws, "stopped", Some(rate));
+        let two_hours_ago = Utc::now() - chrono::Duration::hours(2);
+        store
+            .set_remote_status_at("gpu", "huge", "running", two_hours_ago)
+            .unwrap();
+        let report = store.cost_report(&CostQuery::new()).unwrap();
+        let g = &report.total;
+        assert_eq!(g.unknown_rate_hours, 0.0, "{rate}");
+        assert_eq!(g.cost_overflow, overflows, "{rate}: {g:?}");
+        if overflows {
+            assert_eq!(g.cost_usd, None);
+            assert!(g.priced_cost_usd.is_finite());
+            let (code, out, _) = cli(&db, &["cost"]);
+            assert_eq!(code, Some(0));
+            assert!(out.contains("too large"), "{out}");
+            let (_, json, _) = cli(&db, &["cost", "--json"]);
+            assert!(json.contains("\"cost_overflow\": true"), "{json}");
+        } else {
+            assert!(g.cost_usd.unwrap() > 1e300);
+        }
+    }
+}

@@ -73,7 +73,11 @@ fn cost_table(r: &CostReport) -> String {
             t.add_row([
                 printable(&g.key),
                 hours(g.running_hours),
-                g.cost_usd.map_or_else(|| "unknown".to_owned(), dollars),
+                match g.cost_usd {
+                    Some(d) => dollars(d),
+                    None if g.cost_overflow => "too large".to_owned(),
+                    None => "unknown".to_owned(),
+                },
                 or_dash(g.unknown_rate_hours),
             ]);
         }
@@ -114,6 +118,13 @@ fn total_line(t: &CostGroup) -> String {
         hours(t.priced_hours),
         dollars(t.priced_cost_usd)
     );
+    if t.cost_overflow {
+        line = format!(
+            "total: {} running hours at a known rate, a cost too large for a number \
+             (a rate near 1.8e308 in the file?)",
+            hours(t.priced_hours)
+        );
+    }
     if t.unknown_rate_hours > 0.0 {
         line.push_str(&format!(
             "; {} running hours at an unknown rate (cost unknown)",
