@@ -180,7 +180,7 @@ impl MetadataStore {
 }
 
 /// The log's newest seq and the newest seq pruned from it.
-fn position(conn: &Connection) -> Fallible<(u64, u64)> {
+pub(super) fn position(conn: &Connection) -> Fallible<(u64, u64)> {
     let (head, pruned): (i64, i64) = conn
         .prepare_cached(sql::FEED_POSITION)?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;

@@ -73,7 +73,7 @@ pub(crate) fn run(cli: Cli) -> CliResult {
         }
         Command::Check { json } => processes::check(&open_reading(&resolve_db(db)?)?, json),
         Command::Reap(args) => processes::reap(&open_existing(&resolve_db(db)?)?, &args),
-        Command::Watch(args) => watch::watch(&open_existing(&resolve_db(db)?)?, &args),
+        Command::Watch(args) => watch::watch(open_existing(&resolve_db(db)?)?, &args),
         Command::Backup { path } => backup::backup(&open_reading(&resolve_db(db)?)?, &path),
         Command::Verify { json } => backup::verify(&resolve_db(db)?, json),
     }
