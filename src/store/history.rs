@@ -117,6 +117,7 @@ impl MetadataStore {
                 ),
             ));
         }
+        time::refuse_leap_second(&timestamp(at), at).map_err(|e| e.for_plugin(id))?;
         if at.timestamp() < EARLIEST {
             return Err(Error::invalid_in(
                 id(),

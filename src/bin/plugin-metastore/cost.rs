@@ -71,7 +71,7 @@ fn cost_table(r: &CostReport) -> String {
             .set_header([grouping_title(r.by), "running h", "cost", "unknown-rate h"]);
         for g in &r.groups {
             t.add_row([
-                printable(&g.key),
+                group_label(g, &r.groups),
                 hours(g.running_hours),
                 match g.cost_usd {
                     Some(d) => dollars(d),
@@ -240,6 +240,17 @@ fn warn_rows(unreadable: &[String], future: &[String]) {
             "to remove such a row: sqlite3 STORE \"DELETE FROM remote_status_history WHERE \
              category = '…' AND name = '…' AND at = '…'\" (see the README)",
         );
+    }
+}
+
+/// A group's key as the table shows it: a plugin whose unique id another
+/// plugin shares (`a_b` + `c` and `a` + `b_c`) also names its category.
+fn group_label(g: &CostGroup, all: &[CostGroup]) -> String {
+    match &g.category {
+        Some(category) if all.iter().filter(|o| o.key == g.key).count() > 1 => {
+            printable(&format!("{} (category {category:?})", g.key))
+        }
+        _ => printable(&g.key),
     }
 }
 
