@@ -187,7 +187,7 @@ pub enum Error {
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
 
-    /// The store was closed ([`AsyncStore::close`](crate::AsyncStore::close)):
+    /// The store was closed (`AsyncStore::close`, with the `async` feature):
     /// no more work is taken.
     #[error("the store is closed")]
     Closed,

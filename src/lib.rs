@@ -46,7 +46,9 @@
 //! triggers, the source of [`MetadataStore::cost_report`]) — plus
 //! refinery's `refinery_schema_history` and views for people
 //! (`plugin_overview`, `active_resources`, `remote_overview`,
-//! `remote_burn_rate`). Enums are stored as their text,
+//! `pid_identity`, `remote_burn_rate`, `recent_changes`, in a stable order;
+//! `billed_intervals`, the cost rule of [`MetadataStore::cost_report`] as
+//! SQL, one row per interval of the history). Enums are stored as their text,
 //! JSON as text, timestamps as RFC 3339 UTC text; CHECK constraints refuse
 //! by hand what the library refuses.
 //!
@@ -103,15 +105,15 @@ mod time;
 pub use cost::{BurnRate, CostGroup, CostGrouping, CostQuery, CostReport, RemoteStatusEntry};
 pub use error::{Error, Result};
 pub use model::{
-    CloudProviderType, MAX_JSON_DEPTH, PluginExecutionMode, PluginMetadata, PluginSummary,
-    RemoteResourceInfo,
+    Change, ChangeOp, Changes, CloudProviderType, MAX_JSON_DEPTH, PluginExecutionMode,
+    PluginMetadata, PluginSummary, RemoteResourceInfo,
 };
 pub use open::{StoreOptions, Synchronous};
 pub use process::{PidState, pid_in_use};
 pub use query::PluginQuery;
 pub use store::{
-    Backup, Change, ChangeOp, ChangeWatcher, Changes, MetadataStore, PidCheck, Problem, ReapAction,
-    ReapOptions, Reaped, RecordedStatus, Verification,
+    Backup, ChangeWatcher, MetadataStore, PidCheck, Problem, ReapAction, ReapOptions, Reaped,
+    RecordedStatus, Verification,
 };
 pub use time::parse_time;
 

@@ -284,24 +284,31 @@ pub(crate) fn require_current(conn: &Connection, path: &Path, examined: &Examine
     .into())
 }
 
-/// [`schema::check_objects`] against the objects `runner`'s migrations
-/// create (this build's computed once per process).
+/// Refuses ([`Error::Damaged`]) a store whose schema lacks an object or
+/// column `runner`'s migrations create ([`schema::lacks`]); this build's
+/// expected objects are computed once per process.
 fn check_objects(
     conn: &Connection,
     path: &Path,
     runner: Option<&refinery::Runner>,
 ) -> Fallible<()> {
     static OURS: OnceLock<std::result::Result<schema::Objects, String>> = OnceLock::new();
-    if let Some(runner) = runner.filter(|r| known(r) != build_known()) {
-        let expected = schema::expected_by(refinery::Runner::new(runner.get_migrations()))
-            .map_err(|reason| migration_failed(path, reason))?;
-        return schema::check_objects(conn, path, &expected);
-    }
-    let expected = OURS
-        .get_or_init(|| schema::expected_by(migrations::runner()))
-        .as_ref()
-        .map_err(|reason| migration_failed(path, reason.clone()))?;
-    schema::check_objects(conn, path, expected)
+    let theirs;
+    let expected = match runner.filter(|r| known(r) != build_known()) {
+        Some(runner) => {
+            theirs = schema::expected_by(refinery::Runner::new(runner.get_migrations()));
+            &theirs
+        }
+        None => OURS.get_or_init(|| schema::expected_by(migrations::runner())),
+    };
+    let lacks = match expected {
+        Ok(expected) => schema::lacks(conn, expected).map(|reason| Error::Damaged {
+            path: path.into(),
+            reason,
+        }),
+        Err(reason) => Some(migration_failed(path, reason.clone())),
+    };
+    lacks.map_or(Ok(()), |e| Err(e.into()))
 }
 
 /// The migrations of `runner` as [`Known`].

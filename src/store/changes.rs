@@ -29,133 +29,16 @@
 //! is never pruned), so a cursor never points at another change later.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, Row, params};
-use serde::Serialize;
+use rusqlite::{Connection, params};
 
 use super::MetadataStore;
-use super::decode::Col;
+use super::decode::decode_change;
 use super::sql;
 use crate::error::{Error, Fallible, Result, show};
-
-/// What happened to a plugin.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChangeOp {
-    /// The plugin was created (or a hand edit gave a plugin this key).
-    Insert,
-    /// The plugin, its PIDs or its remote resource changed.
-    Update,
-    /// The plugin was deleted (or a hand edit gave it another key).
-    Delete,
-}
-
-impl ChangeOp {
-    /// The op as stored and printed: `insert`, `update`, `delete`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeOp::Insert => "insert",
-            ChangeOp::Update => "update",
-            ChangeOp::Delete => "delete",
-        }
-    }
-}
-
-impl fmt::Display for ChangeOp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ChangeOp {
-    type Err = ();
-
-    fn from_str(s: &str) -> std::result::Result<Self, ()> {
-        match s {
-            "insert" => Ok(ChangeOp::Insert),
-            "update" => Ok(ChangeOp::Update),
-            "delete" => Ok(ChangeOp::Delete),
-            _ => Err(()),
-        }
-    }
-}
-
-/// One row of the change log: a plugin that changed, and how.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct Change {
-    /// Its place in commit order; pass the last one seen as the next
-    /// cursor.
-    pub seq: u64,
-    /// The plugin's display id, `category_name`.
-    pub unique_id: String,
-    /// The plugin's category.
-    pub category: String,
-    /// The plugin's name.
-    pub name: String,
-    /// What happened.
-    pub op: ChangeOp,
-}
-
-impl Change {
-    pub(super) fn new(seq: u64, category: String, name: String, op: ChangeOp) -> Self {
-        Change {
-            seq,
-            unique_id: format!("{category}_{name}"),
-            category,
-            name,
-            op,
-        }
-    }
-}
-
-/// What [`MetadataStore::changes_since`] found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[must_use]
-pub enum Changes {
-    /// Every change committed after the cursor, oldest first (one per
-    /// plugin per library transaction; a hand edit in `sqlite3` may give
-    /// one per table row). Ask again with `cursor`.
-    Since {
-        /// The changes; empty when nothing changed.
-        changes: Vec<Change>,
-        /// The seq of the last change, or the cursor asked with.
-        cursor: u64,
-    },
-    /// The log no longer reaches back to the cursor (or never reached it):
-    /// re-read everything you show, then ask again with `cursor`. Changes
-    /// committed while you re-read come after `cursor`, so none is lost.
-    Reset {
-        /// The newest seq when this was answered.
-        cursor: u64,
-    },
-}
-
-impl Changes {
-    /// The cursor to ask with next time.
-    pub fn cursor(&self) -> u64 {
-        match self {
-            Changes::Since { cursor, .. } | Changes::Reset { cursor } => *cursor,
-        }
-    }
-
-    /// The changes found (none for [`Changes::Reset`]).
-    pub fn changes(&self) -> &[Change] {
-        match self {
-            Changes::Since { changes, .. } => changes,
-            Changes::Reset { .. } => &[],
-        }
-    }
-
-    /// True when there is nothing to act on: no change, no reset.
-    pub fn is_empty(&self) -> bool {
-        matches!(self, Changes::Since { changes, .. } if changes.is_empty())
-    }
-}
+use crate::model::{ChangeOp, Changes};
 
 impl MetadataStore {
     /// The cursor of the newest change now: start a feed here to hear only
@@ -325,26 +208,4 @@ pub(super) fn end_write(conn: &Connection, slot: LogSlot, pending: &Pending) -> 
     }
     conn.prepare_cached(sql::END_LOGGED_WRITE)?.execute([])?;
     Ok(())
-}
-
-/// Decodes one row of [`CHANGES_SINCE`](super::sql::CHANGES_SINCE):
-/// `(seq, category, name, op)`.
-pub(super) fn decode_change(row: &Row<'_>, path: &Path) -> Fallible<Change> {
-    let seq: i64 = row.get(0)?;
-    let col = Col {
-        row,
-        path,
-        table: "change_log",
-        id: seq,
-    };
-    let positive = u64::try_from(seq)
-        .ok()
-        .filter(|&s| s > 0)
-        .ok_or_else(|| col.bad("seq", seq.to_string(), "a seq is > 0"))?;
-    Ok(Change::new(
-        positive,
-        col.text(1, "category")?,
-        col.text(2, "name")?,
-        col.parsed(3, "op")?,
-    ))
 }

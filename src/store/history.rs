@@ -32,6 +32,7 @@ use super::sql;
 use super::{MetadataStore, WriteTx};
 use crate::cost::{BurnRate, CostQuery, CostReport, RemoteStatusEntry, Tally};
 use crate::error::{Error, Fallible, Fault, Result};
+use crate::model::unique_id;
 use crate::time::{self, timestamp};
 
 /// What [`MetadataStore::set_remote_status_at`] did.
@@ -104,7 +105,7 @@ impl MetadataStore {
         status: &str,
         at: DateTime<Utc>,
     ) -> Result<RecordedStatus> {
-        let id = || format!("{category}_{name}");
+        let id = || unique_id(category, name);
         let now = Utc::now();
         if at > now {
             return Err(Error::invalid_in(
@@ -245,7 +246,7 @@ impl MetadataStore {
                 .optional()?;
             let Some(current) = current else {
                 return Err(Error::invalid_in(
-                    format!("{category}_{name}"),
+                    unique_id(category, name),
                     "remote_resource",
                     format!("the plugin has no remote resource to set the status {status:?} on"),
                 )

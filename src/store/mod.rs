@@ -47,6 +47,7 @@ use crate::connect::{self, Mode};
 use crate::error::Error;
 use crate::error::{Fallible, Result, Site};
 use crate::migrate;
+use crate::model::ChangeOp;
 use crate::open::StoreOptions;
 
 mod backup;
@@ -65,7 +66,6 @@ mod verify;
 mod watch;
 
 pub use backup::Backup;
-pub use changes::{Change, ChangeOp, Changes};
 pub use history::RecordedStatus;
 pub use processes::{PidCheck, ReapAction, ReapOptions, Reaped};
 pub use verify::{Problem, Verification};
@@ -160,10 +160,7 @@ impl MetadataStore {
 
     /// This store's file, for errors made in it.
     fn site(&self) -> Site<'_> {
-        Site {
-            path: &self.path,
-            busy_timeout: self.options.busy_timeout,
-        }
+        self.options.site(&self.path)
     }
 
     /// Starts a write transaction: `BEGIN IMMEDIATE`, then the change

@@ -10,12 +10,12 @@ use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 
-use super::changes::ChangeOp;
 use super::read::{for_each_in, get_in};
 use super::resources::{StoredIdentity, fresh_identity, write_remote};
 use super::sql::{self, ReadSql};
 use super::{MetadataStore, WriteTx};
 use crate::error::{Error, Fallible, Result};
+use crate::model::ChangeOp;
 use crate::model::{CloudProviderType, PluginExecutionMode, PluginMetadata};
 use crate::query::PluginQuery;
 use crate::time::now;

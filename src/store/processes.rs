@@ -17,6 +17,7 @@ use super::decode::{PidClaim, decode_pid_claim};
 use super::sql;
 use super::{MetadataStore, WriteTx};
 use crate::error::{Error, Fallible, Result};
+use crate::model::unique_id;
 use crate::process::{self, Identity, PidState, Stopped};
 use crate::time::now;
 
@@ -232,7 +233,7 @@ fn check_claim(claim: PidClaim, boot: Option<&str>) -> PidCheck {
     };
     let (state, detail) = process::classify(&recorded, process::probe(claim.pid), boot);
     PidCheck {
-        unique_id: format!("{}_{}", claim.category, claim.name),
+        unique_id: unique_id(&claim.category, &claim.name),
         category: claim.category,
         name: claim.name,
         pid: claim.pid,

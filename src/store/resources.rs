@@ -6,11 +6,11 @@
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::changes::ChangeOp;
 use super::sql;
 use super::{MetadataStore, WriteTx};
 use crate::error::{Error, Fallible, Result};
-use crate::model::{RemoteResourceInfo, validate_pid};
+use crate::model::ChangeOp;
+use crate::model::{RemoteResourceInfo, unique_id, validate_pid};
 use crate::process;
 use crate::time::now;
 
@@ -22,7 +22,7 @@ impl MetadataStore {
     /// fresh claim. PID 0 is refused. Returns true if the PID was new to
     /// the plugin, false if it was re-recorded.
     pub fn add_pid(&self, category: &str, name: &str, pid: u32) -> Result<bool> {
-        validate_pid(pid).map_err(|e| e.for_plugin(|| format!("{category}_{name}")))?;
+        validate_pid(pid).map_err(|e| e.for_plugin(|| unique_id(category, name)))?;
         self.checked(|| {
             let tx = self.write()?;
             let at = now();
@@ -103,7 +103,7 @@ impl MetadataStore {
         if let Some(remote) = remote {
             remote
                 .validate()
-                .map_err(|e| e.for_plugin(|| format!("{category}_{name}")))?;
+                .map_err(|e| e.for_plugin(|| unique_id(category, name)))?;
         }
         self.checked(|| {
             let tx = self.write()?;

@@ -17,7 +17,7 @@ use super::MetadataStore;
 use super::decode::{decode_pid_at, decode_summary};
 use super::sql::SummarySql;
 use crate::error::{Fallible, Fault, Result};
-use crate::model::PluginSummary;
+use crate::model::{PluginSummary, holds_active_resources};
 use crate::query::PluginQuery;
 
 impl MetadataStore {
@@ -119,12 +119,11 @@ fn read_summaries(
                 .take_while(|&&(owner, _, _)| owner == *id)
                 .map(|&(_, _, pid)| pid),
         );
-        summary.has_active_resources = !summary.spawned_pids.is_empty()
-            || summary
-                .container_id
-                .as_deref()
-                .is_some_and(|c| !c.is_empty())
-            || summary.remote_status.as_deref() == Some("running");
+        summary.has_active_resources = holds_active_resources(
+            !summary.spawned_pids.is_empty(),
+            summary.container_id.as_deref(),
+            summary.remote_status.as_deref(),
+        );
     }
     if sql.ordered {
         return Ok(rows.into_iter().map(|(_, s)| s).collect());

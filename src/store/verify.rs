@@ -28,8 +28,9 @@ use rusqlite::{Connection, Row};
 use serde::Serialize;
 
 use super::MetadataStore;
-use super::changes::decode_change;
-use super::decode::{decode_history, decode_pid_claim, decode_plugin, decode_summary, read_pid};
+use super::decode::{
+    decode_change, decode_history, decode_pid_claim, decode_plugin, decode_summary, read_pid,
+};
 use super::history::future_after;
 use super::sql;
 use crate::connect::{self, Mode};

@@ -25,9 +25,10 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use super::MetadataStore;
-use super::changes::{Changes, position, since};
+use super::changes::{position, since};
 use crate::connect::{self, Mode};
 use crate::error::{Error, Fallible, Fault, Result, Site};
+use crate::model::Changes;
 use crate::open::StoreOptions;
 
 /// Waits for changes to a store file and reads them, on a connection of its

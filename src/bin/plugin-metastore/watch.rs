@@ -85,16 +85,17 @@ fn sleep_until(deadline: Instant, stop: &AtomicBool) {
 }
 
 /// A flag set by the first SIGINT or SIGTERM; a second one ends the
-/// process at once (exit code 1), for a loop that does not stop, and so
-/// does the first one while `writing` is set (a write blocked on a full
-/// pipe never returns to look at the flag).
+/// process at once (exit code 1), for a loop that does not stop; the first
+/// one while `writing` is set ends it at once with exit code 0 (a write
+/// blocked on a full pipe never returns to look at the flag).
 #[cfg(unix)]
 fn stop_on_signals(writing: &Arc<AtomicBool>) -> CliResult<Arc<AtomicBool>> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     use signal_hook::flag;
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [SIGINT, SIGTERM] {
-        flag::register_conditional_shutdown(signal, 1, Arc::clone(writing))
+        // Exit code 0, as for a stop between writes: a stop asked for.
+        flag::register_conditional_shutdown(signal, 0, Arc::clone(writing))
             .and_then(|_| flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop)))
             .and_then(|_| flag::register(signal, Arc::clone(&stop)))
             .map_err(|e| Failure(format!("cannot handle signal {signal}: {e}")))?;
