@@ -634,3 +634,27 @@ fn verify_never_judges_a_half_written_file_and_says_when_it_could_not_look() {
     assert!(err.contains("could not look"), "{err}");
     drop(store);
 }
+
+#[test]
+fn verify_names_a_flipped_byte_inside_a_plugin_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_store(dir.path(), "flip.db", 4);
+    let stamp = sqlite3(&db, "SELECT updated_at FROM plugins WHERE id = 3");
+    let mut bytes = std::fs::read(&db).unwrap();
+    let needle = stamp.as_bytes();
+    // The row's created_at and updated_at are the same text, side by side
+    // in its cell: flip a byte of each in turn (a new copy each time).
+    let starts: Vec<usize> = (0..bytes.len() - needle.len())
+        .filter(|&i| &bytes[i..i + needle.len()] == needle)
+        .collect();
+    assert!(!starts.is_empty(), "{stamp} not found in the file");
+    let original = bytes.clone();
+    for (n, start) in starts.iter().enumerate() {
+        bytes.copy_from_slice(&original);
+        bytes[start + 5] ^= 0x80;
+        let copy = dir.path().join(format!("flipped-{n}.db"));
+        std::fs::write(&copy, &bytes).unwrap();
+        let report = MetadataStore::verify(&copy).unwrap();
+        assert!(!report.is_sound(), "flip at {start}: {report:?}");
+    }
+}
