@@ -658,3 +658,52 @@ fn verify_names_a_flipped_byte_inside_a_plugin_cell() {
         assert!(!report.is_sound(), "flip at {start}: {report:?}");
     }
 }
+
+#[test]
+fn a_copy_in_rollback_mode_held_open_by_another_connection_is_refused_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_store(dir.path(), "live.db", 2);
+    let copy = dir.path().join("copy.db");
+    MetadataStore::open(&db).unwrap().backup(&copy).unwrap();
+    // Another connection holds the copy open (a reader mid-transaction),
+    // as a running watch holds a store that cp wrote over.
+    let mut reader = std::process::Command::new("sqlite3")
+        .arg(&copy)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let stdin = reader.stdin.as_mut().unwrap();
+        writeln!(
+            stdin,
+            "BEGIN; SELECT count(*) FROM plugins; SELECT 'reading';"
+        )
+        .unwrap();
+    }
+    let lines = support::Lines::read(reader.stdout.take().unwrap());
+    while lines.next_within(Duration::from_secs(60)).unwrap() != "reading" {}
+    let options =
+        plugin_metastore::StoreOptions::default().busy_timeout(Duration::from_millis(200));
+    let opened = MetadataStore::open_with(&copy, options);
+    drop(reader.stdin.take());
+    reader.wait().unwrap();
+    match opened {
+        Err(Error::CannotOpen { reason, .. }) => {
+            assert!(
+                reason.contains("not in WAL mode") && reason.contains("mv"),
+                "{reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // Once it lets go, the copy opens.
+    assert_eq!(
+        MetadataStore::open(&copy)
+            .unwrap()
+            .count(&plugin_metastore::PluginQuery::new())
+            .unwrap(),
+        2
+    );
+}
