@@ -143,8 +143,13 @@ pub struct CostGroup {
     /// Running hours with a known rate.
     pub priced_hours: f64,
     /// What the priced hours cost (a lower bound of the cost when
-    /// `unknown_rate_hours` > 0).
+    /// `unknown_rate_hours` > 0); the largest finite number when
+    /// `cost_overflow`.
     pub priced_cost_usd: f64,
+    /// The cost is larger than the largest number (rates near 1.8e308
+    /// forced into the file): `cost_usd` is then `None` although every
+    /// rate is known, and `priced_cost_usd` is the largest finite number.
+    pub cost_overflow: bool,
 }
 
 /// What is costing money right now: the remote resources whose status is
@@ -180,7 +185,8 @@ impl BurnRate {
 /// its cost is hours × the rate of the row that starts it. A row with no
 /// rate makes its hours *unpriced*: they are counted in
 /// `unknown_rate_hours` and make the group's `cost_usd` unknown (`None`),
-/// never $0. Intervals are cut to the window `[since, until)`; time after
+/// never $0. A cost too large for a number (`cost_overflow`) is `None`
+/// too, and says so: it never passes for an unknown rate. Intervals are cut to the window `[since, until)`; time after
 /// now is never counted (nothing is invented for the future). Grouping by
 /// day cuts intervals at UTC midnight.
 #[derive(Clone, Debug, PartialEq)]
@@ -200,6 +206,14 @@ pub struct CostReport {
     pub total: CostGroup,
     /// The burn rate now (whatever the window).
     pub burn_rate: BurnRate,
+    /// History rows that could not be read (a value forced into the file
+    /// by hand), left out of the counts: one line each naming the row.
+    /// The rest of the history is counted as if the row were not there.
+    pub unreadable_rows: Vec<String>,
+    /// History rows dated after now (written while the clock was ahead),
+    /// not counted: one line each naming the row. Delete them in sqlite3
+    /// (see the README) when the clock was wrong.
+    pub future_rows: Vec<String>,
 }
 
 /// One row of a plugin's remote status history: from `at` on, its remote

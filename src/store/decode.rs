@@ -360,6 +360,8 @@ pub(super) struct CostRow<'r> {
     pub(super) name: &'r str,
     /// Microseconds since the Unix epoch.
     pub(super) at: i64,
+    /// `at` as stored.
+    pub(super) at_text: &'r str,
     pub(super) running: bool,
     pub(super) rate: Option<f64>,
     pub(super) provider: CloudProviderType,
@@ -374,6 +376,7 @@ pub(super) fn decode_cost_row<'r>(row: &'r Row<'_>, path: &'r Path) -> Fallible<
             category,
             name,
             at: stored_time(&c, at_text)?,
+            at_text,
             running: c.integer((5, "status"))? == 1,
             rate: c.opt_cost((6, "cost_per_hour"))?,
             provider: c.parsed((4, "provider"))?,
@@ -408,12 +411,15 @@ fn history_key<'r, 's>(
     path: &'r Path,
 ) -> Fallible<(Col<'r, 's>, &'r str, &'r str, &'r str)> {
     use sql::history::{AT, CATEGORY, NAME, SEQ};
-    let seq: i64 = row.get(SEQ.0)?;
-    let c = Col {
+    let mut c = Col {
         row,
         path,
         table: "remote_status_history",
-        id: seq,
+        id: 0,
+    };
+    c.id = match row.get_ref(SEQ.0)? {
+        ValueRef::Integer(seq) => seq,
+        other => return Err(c.bad("seq", show(other), "not an integer")),
     };
     let (category, name, at) = (c.str(CATEGORY)?, c.str(NAME)?, c.str(AT)?);
     Ok((c, category, name, at))

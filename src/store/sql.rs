@@ -216,9 +216,10 @@ pub(super) const SET_REMOTE_STATUS: &str =
 /// The status of plugin `?1`'s remote resource, if it has one.
 pub(super) const REMOTE_STATUS: &str = "SELECT status FROM remote_resources WHERE plugin_id = ?1";
 
-/// The newest history row of `(?1, ?2)`: `(at, seq, status)`.
+/// The newest history row of `(?1, ?2)` at or before `?3` (now plus a second; a row
+/// dated in the future is never the newest): `(at, seq, status)`.
 pub(super) const NEWEST_HISTORY: &str = "SELECT at, seq, status FROM remote_status_history \
-     WHERE category = ?1 AND name = ?2 ORDER BY at DESC, seq DESC LIMIT 1";
+     WHERE category = ?1 AND name = ?2 AND at <= ?3 ORDER BY at DESC, seq DESC LIMIT 1";
 
 /// The history row of `(?1, ?2)` in force at `?3` (the newest at or before
 /// it), else the oldest row: `(at, seq, status)`.
@@ -272,9 +273,11 @@ pub(super) static HISTORY_OF: LazyLock<String> = LazyLock::new(|| {
 
 /// Every history row before `?1`, each plugin's timeline in order: the
 /// one pass of a cost report, along the primary key (no sort).
+/// Rows after `?2` (now) come too: the report names them as dated in the
+/// future and does not count them.
 pub(super) const COST_ROWS: &str = "SELECT category, name, at, seq, provider, \
          status = 'running', cost_per_hour \
-     FROM remote_status_history WHERE at < ?1 ORDER BY category, name, at, seq";
+     FROM remote_status_history WHERE at < ?1 OR at > ?2 ORDER BY category, name, at, seq";
 
 /// The burn rate now, from the view sqlite3 users see: `(running,
 /// priced $/h, unpriced running)`.

@@ -228,7 +228,8 @@ Examples:
     #[command(after_help = "\
 Each line is {\"seq\":N,\"unique_id\":…,\"category\":…,\"name\":…,\"op\":\"insert\"|\"update\"|\"delete\"},
 in commit order. A line {\"reset\":true,\"seq\":N} means the change log no longer
-reaches back to where the watch was: re-read everything, then carry on. Starts
+reaches back to where the watch was, or the store was replaced (by mv): re-read
+everything, then carry on. Starts
 at the newest change (or replays from --since SEQ). Stops on Ctrl-C, SIGTERM,
 or when its output is closed.
 
@@ -240,7 +241,9 @@ Examples:
     /// Write a consistent, checked copy of the store to a new file (mode 0600)
     #[command(after_help = "\
 Safe while other processes write: the copy holds every change committed before
-it started. It never overwrites a file, and is checked with integrity_check.
+it started. PATH is a plain file path, never a URI (file:…, :memory:). The copy
+is written under a temporary name beside PATH, checked with integrity_check,
+then put in place; it never overwrites a file. A read-only store can be backed up.
 
 Example:
   plugin-metastore backup ~/plugins-$(date +%F).db")]

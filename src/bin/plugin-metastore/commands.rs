@@ -30,10 +30,24 @@ pub(crate) fn run(cli: Cli) -> CliResult {
             if args.json {
                 print_records(&store, &args.query(), args.skip_bad)
             } else {
-                match store.summaries(&args.query()) {
+                let listed = if args.skip_bad {
+                    store
+                        .summaries_readable(&args.query())
+                        .map(|(rows, skipped)| {
+                            for e in &skipped {
+                                crate::failure::warn(&format!(
+                                    "skipped a plugin that cannot be read: {e}"
+                                ));
+                            }
+                            rows
+                        })
+                } else {
+                    store.summaries(&args.query())
+                };
+                match listed {
                     Ok(rows) => print(&table(&rows)),
                     Err(e @ Error::BadData { .. }) => Err(Failure(format!(
-                        "{e}; `list --json --skip-bad` lists the rest and names such rows"
+                        "{e}; `list --skip-bad` lists the rest and names such rows"
                     ))),
                     Err(e) => Err(e.into()),
                 }
@@ -73,8 +87,8 @@ pub(crate) fn run(cli: Cli) -> CliResult {
         }
         Command::Check { json } => processes::check(&open_reading(&resolve_db(db)?)?, json),
         Command::Reap(args) => processes::reap(&open_existing(&resolve_db(db)?)?, &args),
-        Command::Watch(args) => watch::watch(&open_existing(&resolve_db(db)?)?, &args),
-        Command::Backup { path } => backup::backup(&open_existing(&resolve_db(db)?)?, &path),
+        Command::Watch(args) => watch::watch(open_existing(&resolve_db(db)?)?, &args),
+        Command::Backup { path } => backup::backup(&open_reading(&resolve_db(db)?)?, &path),
         Command::Verify { json } => backup::verify(&resolve_db(db)?, json),
         Command::DatasetteMetadata(args) => datasette::run(&resolve_db(db)?, &args),
     }
@@ -92,7 +106,7 @@ fn init(path: &Path) -> CliResult {
     };
     print(&format!(
         "{what}: {} (schema version {version})\n",
-        path.display()
+        crate::text::printable(&path.display().to_string())
     ))
 }
 
