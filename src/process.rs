@@ -143,30 +143,68 @@ fn read_boot_id() -> Option<String> {
 }
 
 /// What the OS says about `pid` now.
+///
+/// `/proc/<pid>/stat` missing is not proof that no process has the PID:
+/// under `hidepid` another user's processes are hidden. Then `kill(pid,
+/// 0)` decides: ESRCH is [`Probe::Absent`], anything else (EPERM: it
+/// exists, not ours to signal) a process whose start time cannot be read.
 #[cfg(target_os = "linux")]
 pub(crate) fn probe(pid: u32) -> Probe {
     match std::fs::read(format!("/proc/{pid}/stat")) {
-        Ok(stat) => parse_stat(&stat),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Probe::Absent,
-        // ESRCH: the process went away while the file was being read.
-        Err(e) if e.raw_os_error() == Some(3) => Probe::Absent,
+        Ok(stat) => match parse_stat(&stat) {
+            // The main thread has ended; the process lives while any of
+            // its other threads runs (their start times are their own).
+            Probe::Zombie if other_thread_runs(pid) => {
+                Probe::Running(stat_fields(&stat).and_then(|f| f.start_time))
+            }
+            probe => probe,
+        },
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                // ESRCH: the process went away while the file was being read.
+                || e.raw_os_error() == Some(3) =>
+        {
+            signal_zero(pid)
+        }
         Err(_) => Probe::Running(None),
+    }
+}
+
+/// Whether a thread of process `pid` other than its main thread has not
+/// terminated.
+#[cfg(target_os = "linux")]
+fn other_thread_runs(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|task| {
+        let tid = task.file_name();
+        tid.to_str() != Some(&pid.to_string())
+            && std::fs::read(task.path().join("stat"))
+                .is_ok_and(|stat| matches!(parse_stat(&stat), Probe::Running(_)))
+    })
+}
+
+/// `kill(pid, 0)`: ESRCH is [`Probe::Absent`]; success or EPERM mean a
+/// process holds the PID.
+#[cfg(unix)]
+fn signal_zero(pid: u32) -> Probe {
+    let Some(raw) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return Probe::Absent;
+    };
+    match rustix::process::test_kill_process(raw) {
+        Err(rustix::io::Errno::SRCH) => Probe::Absent,
+        _ => Probe::Running(None),
     }
 }
 
 /// Elsewhere on Unix: whether the PID exists (signal 0), no start time.
 #[cfg(all(unix, not(target_os = "linux")))]
 pub(crate) fn probe(pid: u32) -> Probe {
-    let Some(pid) = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-    else {
-        return Probe::Absent;
-    };
-    match rustix::process::test_kill_process(pid) {
-        Err(rustix::io::Errno::SRCH) => Probe::Absent,
-        _ => Probe::Running(None),
-    }
+    signal_zero(pid)
 }
 
 /// Elsewhere: nothing can be told, so a stored PID is never "exited" and
@@ -176,21 +214,151 @@ pub(crate) fn probe(_pid: u32) -> Probe {
     Probe::Running(None)
 }
 
+/// The fields of `/proc/<pid>/stat` the store reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StatFields {
+    /// Field 3: `R`, `S`, `Z`, …
+    pub(crate) state: u8,
+    /// Field 4.
+    pub(crate) ppid: u32,
+    /// Field 5: the process group.
+    pub(crate) pgrp: u32,
+    /// Field 9: the kernel's `PF_*` flags.
+    pub(crate) flags: u64,
+    /// Field 22, when it parses.
+    pub(crate) start_time: Option<u64>,
+}
+
+/// The kernel's flag for its own threads (`PF_KTHREAD`).
+const PF_KTHREAD: u64 = 0x0020_0000;
+
+impl StatFields {
+    /// A kernel thread (kthreadd and its children): never a plugin's.
+    pub(crate) fn is_kernel_thread(&self) -> bool {
+        self.flags & PF_KTHREAD != 0
+    }
+
+    /// Terminated (a zombie or dead): runs nothing.
+    fn is_terminated(&self) -> bool {
+        matches!(self.state, b'Z' | b'X' | b'x')
+    }
+}
+
 /// Parses `/proc/<pid>/stat`: `pid (comm) state ppid … starttime …`. The
 /// command name may hold spaces and parentheses, so the fields are counted
 /// after the last `)`: state is field 3, the start time field 22.
+pub(crate) fn stat_fields(stat: &[u8]) -> Option<StatFields> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
+    let mut fields = rest.split_ascii_whitespace();
+    let state = *fields.next()?.as_bytes().first()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    // Fields 6, 7, 8, then the flags (9).
+    let flags = fields.nth(3)?.parse().ok()?;
+    // The flags were field 9; the start time is 13 fields further.
+    let start_time = fields.nth(22 - 9 - 1).and_then(|f| f.parse().ok());
+    Some(StatFields {
+        state,
+        ppid,
+        pgrp,
+        flags,
+        start_time,
+    })
+}
+
+/// What `/proc/<pid>/stat` says of the process (its main thread).
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn parse_stat(stat: &[u8]) -> Probe {
-    let Some(close) = stat.iter().rposition(|&b| b == b')') else {
-        return Probe::Running(None);
-    };
-    let rest = String::from_utf8_lossy(&stat[close + 1..]);
-    let mut fields = rest.split_ascii_whitespace();
-    match fields.next() {
-        Some("Z" | "X" | "x") => Probe::Zombie,
-        // The state was field 3; the start time is 19 fields further.
-        Some(_) => Probe::Running(fields.nth(22 - 3 - 1).and_then(|f| f.parse().ok())),
+    match stat_fields(stat) {
+        Some(f) if f.is_terminated() => Probe::Zombie,
+        Some(f) => Probe::Running(f.start_time),
         None => Probe::Running(None),
+    }
+}
+
+/// The stat fields of the process (or thread) `pid`, if readable.
+#[cfg(target_os = "linux")]
+pub(crate) fn read_stat(pid: u32) -> Option<StatFields> {
+    stat_fields(&std::fs::read(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Elsewhere there is no `/proc`.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn read_stat(_pid: u32) -> Option<StatFields> {
+    None
+}
+
+/// The thread group (the process) that `pid` belongs to, when `pid` is a
+/// thread id that is not its process's main thread: such an id is not a
+/// process and must not be recorded as one. `None` when `pid` leads its
+/// thread group, holds no thread, or cannot be read.
+#[cfg(target_os = "linux")]
+pub(crate) fn thread_of(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let tgid: u32 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))?
+        .trim()
+        .parse()
+        .ok()?;
+    (tgid != pid).then_some(tgid)
+}
+
+/// Elsewhere threads cannot be told from processes.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn thread_of(_pid: u32) -> Option<u32> {
+    None
+}
+
+/// The processes a reap must never signal: itself, its ancestors, PID 1
+/// and kernel threads. Built once per reap (the ancestors are read then).
+#[derive(Clone, Debug)]
+pub(crate) struct Protected {
+    me: u32,
+    ancestors: Vec<u32>,
+}
+
+impl Protected {
+    /// The reaping process and its ancestors as they are now.
+    pub(crate) fn now() -> Protected {
+        let me = std::process::id();
+        let mut ancestors = Vec::new();
+        let mut pid = me;
+        // The chain ends at PID 1 (or 0, outside this PID namespace); the
+        // bound guards against a cycle read while processes change.
+        while ancestors.len() < 4096 {
+            match read_stat(pid) {
+                Some(f) if f.ppid > 0 && f.ppid != pid => {
+                    ancestors.push(f.ppid);
+                    pid = f.ppid;
+                }
+                _ => break,
+            }
+        }
+        #[cfg(unix)]
+        if ancestors.is_empty() {
+            // No /proc: at least the parent.
+            if let Some(parent) = rustix::process::getppid() {
+                ancestors.push(parent.as_raw_nonzero().get().unsigned_abs());
+            }
+        }
+        Protected { me, ancestors }
+    }
+
+    /// Why `pid` must never be signalled, or `None` if it may be.
+    pub(crate) fn why(&self, pid: u32) -> Option<String> {
+        if pid == self.me {
+            Some(format!("PID {pid} is the reaping process itself"))
+        } else if pid == 1 {
+            Some("PID 1 (init) is never signalled".to_owned())
+        } else if self.ancestors.contains(&pid) {
+            Some(format!("PID {pid} is an ancestor of the reaping process"))
+        } else if read_stat(pid).is_some_and(|f| f.is_kernel_thread()) {
+            Some(format!("PID {pid} is a kernel thread"))
+        } else {
+            None
+        }
     }
 }
 

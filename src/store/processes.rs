@@ -17,7 +17,7 @@ use super::decode::{PidClaim, decode_pid_claim};
 use super::sql;
 use super::{MetadataStore, WriteTx};
 use crate::error::{Error, Result};
-use crate::process::{self, Identity, PidState, Stopped};
+use crate::process::{self, Identity, PidState, Protected, Stopped};
 use crate::time::now;
 
 /// One stored PID and what it is now.
@@ -175,20 +175,34 @@ impl MetadataStore {
     /// [`ReapAction::Failed`] and stays recorded.
     pub fn reap(&self, options: &ReapOptions) -> Result<Vec<Reaped>> {
         let checks = self.check_pids()?;
-        let mut plan: Vec<Reaped> = checks.into_iter().map(|c| plan(c, options)).collect();
+        let protected = Protected::now();
+        let mut plan: Vec<Reaped> = checks
+            .into_iter()
+            .map(|c| plan(c, options, &protected))
+            .collect();
         if options.dry_run {
             return Ok(plan);
         }
+        let signalled = options.kill && plan.iter().any(|r| r.action == ReapAction::Killed);
         if options.kill {
             stop_alive(&mut plan, options.grace);
         }
-        self.checked(|| {
+        let removed = self.checked(|| {
             let tx = self.write()?;
             remove_reaped(&tx, &mut plan)?;
             tx.commit()?;
             Ok(())
-        })?;
-        Ok(plan)
+        });
+        match removed {
+            Ok(()) => Ok(plan),
+            // Signals were sent: what was done must be told, not lost
+            // behind "locked".
+            Err(e) if signalled => {
+                not_removed(&mut plan, &e);
+                Ok(plan)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn check(&self, plugin: Option<(&str, &str)>) -> Result<Vec<PidCheck>> {
@@ -253,10 +267,13 @@ fn check_claim(claim: PidClaim, boot: Option<&str>) -> PidCheck {
 }
 
 /// What reaping does with one checked PID, before any signal.
-fn plan(check: PidCheck, options: &ReapOptions) -> Reaped {
+fn plan(check: PidCheck, options: &ReapOptions, protected: &Protected) -> Reaped {
     let (action, reason) = match check.state {
         PidState::Exited | PidState::Reused => (ReapAction::Removed, None),
-        PidState::Alive if options.kill => (ReapAction::Killed, None),
+        PidState::Alive if options.kill => match protected.why(check.pid) {
+            Some(why) => (ReapAction::Kept, Some(format!("{why}; nothing signalled"))),
+            None => (ReapAction::Killed, None),
+        },
         PidState::Alive => (
             ReapAction::Kept,
             Some("the process is running (stop it with kill)".to_owned()),
@@ -304,6 +321,27 @@ fn stop_alive(plan: &mut [Reaped], grace: Duration) {
     });
 }
 
+/// After the removals failed (the store locked past its busy timeout, say):
+/// the processes stopped are reported as `failed` with what happened (they
+/// are gone, their rows stay), the rows that were to be removed as `kept`.
+fn not_removed(plan: &mut [Reaped], error: &Error) {
+    for reaped in plan.iter_mut() {
+        match reaped.action {
+            ReapAction::Killed => {
+                reaped.action = ReapAction::Failed;
+                reaped.reason = Some(format!(
+                    "stopped, but its row could not be removed ({error}); reap again to remove it"
+                ));
+            }
+            ReapAction::Removed => {
+                reaped.action = ReapAction::Kept;
+                reaped.reason = Some(format!("not removed: {error}"));
+            }
+            ReapAction::Kept | ReapAction::Failed => {}
+        }
+    }
+}
+
 /// Deletes the rows planned as `removed` or `killed`, each only if it is
 /// still the row that was checked, and bumps their plugins' `updated_at`.
 fn remove_reaped(tx: &WriteTx<'_>, plan: &mut [Reaped]) -> Result<()> {
@@ -325,7 +363,7 @@ fn remove_reaped(tx: &WriteTx<'_>, plan: &mut [Reaped]) -> Result<()> {
         ])?;
         if n > 0 {
             tx.touch_id(key.plugin_id, &c.category, &c.name, &at)?;
-        } else if still_there.exists(params![key.plugin_id, c.pid])? {
+        } else if still_there.query_row(params![key.plugin_id, c.pid], |r| r.get::<_, bool>(0))? {
             // Re-recorded since the check (a fresh claim): not ours to drop.
             reaped.action = ReapAction::Kept;
             reaped.reason =

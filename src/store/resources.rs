@@ -27,7 +27,8 @@ impl MetadataStore {
             let tx = self.write()?;
             let at = now();
             let id = touch_at(&tx, category, name, &at)?;
-            let (start_time, boot_id, recorded_at) = fresh_identity(pid, &at);
+            let (start_time, boot_id, recorded_at) =
+                fresh_identity(pid, &at, || format!("{category}_{name}"))?;
             let exists: bool = tx
                 .prepare_cached(sql::PID_EXISTS)?
                 .query_row(params![id, pid], |r| r.get(0))?;
@@ -120,13 +121,32 @@ pub(super) type StoredIdentity = (Option<i64>, Option<String>, Option<String>);
 
 /// The identity to store for `pid`, recorded at `at`: the live process's
 /// start time and boot id, or NULLs when it is not alive or not readable.
-pub(super) fn fresh_identity(pid: u32, at: &str) -> StoredIdentity {
+/// A thread id that is not its process's main thread is refused (it is
+/// not a process; `plugin` names the plugin in the error).
+pub(super) fn fresh_identity(
+    pid: u32,
+    at: &str,
+    plugin: impl FnOnce() -> String,
+) -> Result<StoredIdentity> {
     let id = process::identity(pid);
-    (
+    // Only a live id can be a thread's; a PID no process holds costs no
+    // second read.
+    if id.start_time.is_some()
+        && let Some(process) = process::thread_of(pid)
+    {
+        return Err(Error::invalid_in(
+            plugin(),
+            "pid",
+            format!(
+                "{pid} is a thread of process {process}, not a process (record the process, {process})"
+            ),
+        ));
+    }
+    Ok((
         id.start_time.and_then(|t| i64::try_from(t).ok()),
         id.boot_id,
         Some(at.to_owned()),
-    )
+    ))
 }
 
 /// Starts a resource change: bumps `updated_at` and returns the plugin's

@@ -94,6 +94,10 @@ Examples:
         /// The JSON file, or - for standard input
         #[arg(value_name = "FILE|-")]
         file: String,
+        /// Record the processes that hold the imported PIDs here now as the
+        /// plugins' own (without it, new PIDs are stored unverified)
+        #[arg(long)]
+        claim: bool,
     },
 
     /// Print every plugin as a JSON array (imports back unchanged)

@@ -48,7 +48,7 @@ pub(crate) fn run(cli: Cli) -> CliResult {
                 print(&details(&plugin))
             }
         }
-        Command::Import { file } => import(db, &file),
+        Command::Import { file, claim } => import(db, &file, claim),
         Command::Export { skip_bad } => print_records(
             &open_reading(&resolve_db(db)?)?,
             &PluginQuery::new(),
@@ -96,8 +96,9 @@ fn init(path: &Path) -> CliResult {
 }
 
 /// `import FILE|-`: reads and checks every record before the store is even
-/// opened, then saves them all in one transaction.
-fn import(db: Option<PathBuf>, file: &str) -> CliResult {
+/// opened, then saves them all in one transaction. PIDs new to their
+/// plugin are stored unverified unless `claim`.
+fn import(db: Option<PathBuf>, file: &str, claim: bool) -> CliResult {
     let (label, text) = if file == "-" {
         let mut text = String::new();
         io::stdin()
@@ -133,10 +134,22 @@ fn import(db: Option<PathBuf>, file: &str) -> CliResult {
         })?;
     }
     let store = open(&resolve_db(db)?)?;
-    store.save_all(&plugins)?;
+    let pids = if claim {
+        store.save_all(&plugins)?;
+        String::new()
+    } else {
+        match store.save_all_unclaimed(&plugins)? {
+            0 => String::new(),
+            n => format!(
+                "{n} PID{} stored unverified (not claimed: the processes holding them here \
+                 are never signalled; `import --claim` records them as the plugins' own)\n",
+                if n == 1 { "" } else { "s" }
+            ),
+        }
+    };
     let s = if plugins.len() == 1 { "" } else { "s" };
     print(&format!(
-        "imported {} plugin{s} from {label} into {}\n",
+        "imported {} plugin{s} from {label} into {}\n{pids}",
         plugins.len(),
         display_path(&store)
     ))
