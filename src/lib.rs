@@ -110,7 +110,7 @@ pub use process::{PidState, pid_in_use};
 pub use query::PluginQuery;
 pub use store::{
     Backup, Change, ChangeOp, ChangeWatcher, Changes, MetadataStore, PidCheck, Problem, ReapAction,
-    ReapOptions, Reaped, RecordedStatus, Verification,
+    ReapOptions, Reaped, RecordedStatus, SPAWN_TOKEN_ENV, Verification,
 };
 pub use time::parse_time;
 

@@ -76,34 +76,154 @@ pub(crate) enum Probe {
 pub(crate) struct Identity {
     pub(crate) start_time: Option<u64>,
     pub(crate) boot_id: Option<String>,
+    /// The PID namespace the PID was read in (the recorder's).
+    pub(crate) pid_ns: Option<u64>,
+    /// The process's pidfd inode, on kernels that keep pidfds on pidfs.
+    pub(crate) pidfd_inode: Option<u64>,
 }
 
-/// The identity of the live process `pid` right now: both parts, or
-/// neither (not running, a zombie, or not readable here).
+/// The identity of the live process `pid` right now: its start time and
+/// boot (both, or neither: not running, a zombie, or not readable here),
+/// the PID namespace it was read in, and its pidfd inode where the kernel
+/// has one per process.
 pub(crate) fn identity(pid: u32) -> Identity {
-    match (probe(pid), boot_id()) {
-        (Probe::Running(Some(start_time)), Some(boot)) => Identity {
+    read_identity(pid, false)
+}
+
+/// [`identity`] for a child this process holds and has not waited for: a
+/// child that already exited is a zombie whose start time is still its
+/// own (its PID cannot be reused before it is waited for).
+pub(crate) fn child_identity(pid: u32) -> Identity {
+    read_identity(pid, true)
+}
+
+fn read_identity(pid: u32, zombie_too: bool) -> Identity {
+    // The pidfd first: it pins the process whose stat is read next.
+    let pidfd = open_pidfd(pid);
+    let start_time = if zombie_too {
+        read_stat(pid).and_then(|f| f.start_time)
+    } else {
+        match probe(pid) {
+            Probe::Running(start) => start,
+            _ => None,
+        }
+    };
+    match (start_time, boot_id()) {
+        (Some(start_time), Some(boot)) => Identity {
             start_time: Some(start_time),
             boot_id: Some(boot.to_owned()),
+            pid_ns: pid_namespace(),
+            pidfd_inode: pidfd.as_ref().and_then(pidfd_inode),
         },
         _ => Identity::default(),
     }
 }
 
+/// This process's PID namespace (the inode of `/proc/self/ns/pid`), read
+/// once: a process never changes its own PID namespace.
+pub(crate) fn pid_namespace() -> Option<u64> {
+    static NS: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *NS.get_or_init(read_pid_namespace)
+}
+
+#[cfg(target_os = "linux")]
+fn read_pid_namespace() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_pid_namespace() -> Option<u64> {
+    None
+}
+
+/// A pidfd for `pid`, if one can be opened (Linux).
+#[cfg(target_os = "linux")]
+pub(crate) fn open_pidfd(pid: u32) -> Option<rustix::fd::OwnedFd> {
+    let raw = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)?;
+    rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()).ok()
+}
+
+/// Elsewhere there are no pidfds.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn open_pidfd(_pid: u32) -> Option<std::convert::Infallible> {
+    None
+}
+
+/// The inode of a pidfd when pidfds live on pidfs (Linux 6.9 and later):
+/// one per process, never reused during a boot. `None` on older kernels,
+/// where every pidfd shares one anonymous inode.
+#[cfg(target_os = "linux")]
+pub(crate) fn pidfd_inode(fd: &rustix::fd::OwnedFd) -> Option<u64> {
+    /// `PIDFS_MAGIC` from the kernel's `magic.h`.
+    const PIDFS_MAGIC: i64 = 0x5049_4446;
+    let fs = rustix::fs::fstatfs(fd).ok()?;
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    if i64::from(fs.f_type) != PIDFS_MAGIC {
+        return None;
+    }
+    let st = rustix::fs::fstat(fd).ok()?;
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    u64::try_from(st.st_ino).ok().filter(|&ino| ino > 0)
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn pidfd_inode(fd: &std::convert::Infallible) -> Option<u64> {
+    match *fd {}
+}
+
+/// What the checking process knows of where it runs: its boot and PID
+/// namespace.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Here<'a> {
+    pub(crate) boot: Option<&'a str>,
+    pub(crate) pid_ns: Option<u64>,
+}
+
+impl Here<'static> {
+    /// This process's boot and PID namespace.
+    pub(crate) fn now() -> Here<'static> {
+        Here {
+            boot: boot_id(),
+            pid_ns: pid_namespace(),
+        }
+    }
+}
+
 /// Classifies a stored PID with its recorded identity against what the OS
-/// says now; the `&str` is why, in words.
-pub(crate) fn classify(recorded: &Identity, now: Probe, boot: Option<&str>) -> (PidState, String) {
+/// says now; the `String` is why, in words. A PID recorded in another PID
+/// namespace names another process (or none) here: `unverified`, unless
+/// it was another boot.
+pub(crate) fn classify(recorded: &Identity, now: Probe, here: Here<'_>) -> (PidState, String) {
+    let other_boot = matches!(
+        (recorded.boot_id.as_deref(), here.boot),
+        (Some(then), Some(b)) if b != then
+    );
+    if !other_boot
+        && let (Some(then), Some(ns)) = (recorded.pid_ns, here.pid_ns)
+        && then != ns
+    {
+        return (
+            PidState::Unverified,
+            format!(
+                "recorded in another PID namespace (pid:[{then}]; this is pid:[{ns}]): \
+                 the number names another process here"
+            ),
+        );
+    }
     match now {
         Probe::Absent => (PidState::Exited, "no process has this PID".to_owned()),
         Probe::Zombie => (
             PidState::Exited,
             "the process has terminated (a zombie)".to_owned(),
         ),
+        Probe::Running(_) if other_boot => (
+            PidState::Exited,
+            "recorded on another boot; the PID now belongs to another process".to_owned(),
+        ),
         Probe::Running(start_now) => match (recorded.start_time, recorded.boot_id.as_deref()) {
-            (_, Some(then)) if boot.is_some_and(|b| b != then) => (
-                PidState::Exited,
-                "recorded on another boot; the PID now belongs to another process".to_owned(),
-            ),
             (Some(then), Some(_)) => match start_now {
                 Some(start) if start == then => (PidState::Alive, String::new()),
                 Some(start) => (
@@ -362,6 +482,33 @@ impl Protected {
     }
 }
 
+/// A fresh spawn token: 128 random bits from the OS (`/dev/urandom`), as
+/// 32 lowercase hex digits.
+pub(crate) fn new_spawn_token() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot read /dev/urandom: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// SIGKILL to the process group `pid` of a child this process started and
+/// has not waited for (its number, and so its group's, cannot belong to
+/// anyone else yet). No group of that number: nothing happens.
+#[cfg(unix)]
+pub(crate) fn kill_group_of_unwaited_child(pid: u32) {
+    if let Some(raw) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process_group(raw, rustix::process::Signal::KILL);
+    }
+}
+
+#[cfg(not(unix))]
+pub(crate) fn kill_group_of_unwaited_child(_pid: u32) {}
+
 /// How an attempt to stop a process ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Stopped {
@@ -469,9 +616,29 @@ mod tests {
         let rec = Identity {
             start_time: Some(10),
             boot_id: Some("b1".into()),
+            pid_ns: Some(7),
+            pidfd_inode: None,
         };
         let none = Identity::default();
-        let state = |r: &Identity, p, b| classify(r, p, b).0;
+        let state = |r: &Identity, p, b| {
+            classify(
+                r,
+                p,
+                Here {
+                    boot: b,
+                    pid_ns: Some(7),
+                },
+            )
+            .0
+        };
+        let elsewhere = Here {
+            boot: Some("b1"),
+            pid_ns: Some(8),
+        };
+        // Another namespace: unverified, whatever the number holds here.
+        for probe in [Probe::Absent, Probe::Zombie, Probe::Running(Some(10))] {
+            assert_eq!(classify(&rec, probe, elsewhere).0, PidState::Unverified);
+        }
         assert_eq!(state(&rec, Probe::Absent, Some("b1")), PidState::Exited);
         assert_eq!(state(&rec, Probe::Zombie, Some("b1")), PidState::Exited);
         assert_eq!(state(&none, Probe::Zombie, Some("b1")), PidState::Exited);
@@ -493,7 +660,7 @@ mod tests {
         let id = identity(me);
         assert!(id.start_time.is_some() && id.boot_id.is_some(), "{id:?}");
         assert_eq!(
-            classify(&id, probe(me), boot_id()).0,
+            classify(&id, probe(me), Here::now()).0,
             PidState::Alive,
             "{id:?}"
         );

@@ -44,6 +44,10 @@ pub(super) struct PidClaim {
     pub(super) start_time: Option<i64>,
     pub(super) boot_id: Option<String>,
     pub(super) recorded_at: Option<String>,
+    pub(super) pid_ns: Option<i64>,
+    pub(super) pidfd_inode: Option<i64>,
+    pub(super) pgid: Option<i64>,
+    pub(super) spawn_token: Option<String>,
 }
 
 /// Decodes one row of [`PID_CLAIMS`](super::sql::PID_CLAIMS).
@@ -72,6 +76,10 @@ pub(super) fn decode_pid_claim(row: &Row<'_>) -> Result<PidClaim> {
         start_time,
         boot_id: col.opt_text(6, "boot_id")?,
         recorded_at: col.opt_text(7, "recorded_at")?,
+        pid_ns: col.opt_integer(8, "pid_ns")?,
+        pidfd_inode: col.opt_integer(9, "pidfd_inode")?,
+        pgid: col.opt_integer(10, "pgid")?,
+        spawn_token: col.opt_text(11, "spawn_token")?,
     })
 }
 

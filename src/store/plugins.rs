@@ -380,10 +380,19 @@ fn write_pids(
         let mut stmt = tx.prepare_cached(sql::PID_IDENTITIES)?;
         let mut rows = stmt.query([id])?;
         while let Some(row) = rows.next()? {
-            if let (Ok(pid), Ok(start), Ok(boot), Ok(at)) =
-                (row.get(0), row.get(1), row.get(2), row.get(3))
-            {
-                kept.insert(pid, (start, boot, at));
+            let identity = (|| {
+                Ok::<_, rusqlite::Error>(StoredIdentity {
+                    start_time: row.get(1)?,
+                    boot_id: row.get(2)?,
+                    recorded_at: row.get(3)?,
+                    pid_ns: row.get(4)?,
+                    pidfd_inode: row.get(5)?,
+                    pgid: row.get(6)?,
+                    spawn_token: row.get(7)?,
+                })
+            })();
+            if let (Ok(pid), Ok(identity)) = (row.get(0), identity) {
+                kept.insert(pid, identity);
             }
         }
     }
@@ -394,11 +403,14 @@ fn write_pids(
     let mut new = 0;
     let mut insert = tx.prepare_cached(sql::INSERT_PID)?;
     for (position, &pid) in pids.iter().enumerate() {
-        let (start_time, boot_id, recorded_at) = match kept.remove(&i64::from(pid)) {
+        let i = match kept.remove(&i64::from(pid)) {
             Some(identity) => identity,
             None if claim == Claim::None => {
                 new += 1;
-                (None, None, Some(at.to_owned()))
+                StoredIdentity {
+                    recorded_at: Some(at.to_owned()),
+                    ..StoredIdentity::default()
+                }
             }
             None => {
                 new += 1;
@@ -409,9 +421,13 @@ fn write_pids(
             id,
             position as i64,
             pid,
-            start_time,
-            boot_id,
-            recorded_at
+            i.start_time,
+            i.boot_id,
+            i.recorded_at,
+            i.pid_ns,
+            i.pidfd_inode,
+            i.pgid,
+            i.spawn_token,
         ])?;
     }
     Ok(new)

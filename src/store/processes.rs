@@ -17,7 +17,7 @@ use super::decode::{PidClaim, decode_pid_claim};
 use super::sql;
 use super::{MetadataStore, WriteTx};
 use crate::error::{Error, Result};
-use crate::process::{self, Identity, PidState, Protected, Stopped};
+use crate::process::{self, Here, Identity, PidState, Protected, Stopped};
 use crate::time::now;
 
 /// One stored PID and what it is now.
@@ -236,18 +236,35 @@ impl MetadataStore {
             tx.commit()?;
             Ok(claims)
         })?;
-        let boot = process::boot_id();
-        Ok(claims.into_iter().map(|c| check_claim(c, boot)).collect())
+        let here = Here::now();
+        Ok(claims.into_iter().map(|c| check_claim(c, here)).collect())
     }
 }
 
 /// Asks the OS about one stored PID.
-fn check_claim(claim: PidClaim, boot: Option<&str>) -> PidCheck {
+fn check_claim(claim: PidClaim, here: Here<'_>) -> PidCheck {
+    let int = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok());
     let recorded = Identity {
-        start_time: claim.start_time.and_then(|t| u64::try_from(t).ok()),
+        start_time: int(claim.start_time),
         boot_id: claim.boot_id.clone(),
+        pid_ns: int(claim.pid_ns),
+        pidfd_inode: int(claim.pidfd_inode),
     };
-    let (state, detail) = process::classify(&recorded, process::probe(claim.pid), boot);
+    let (mut state, mut detail) = process::classify(&recorded, process::probe(claim.pid), here);
+    // Same start tick: where the kernel numbers processes (pidfs), the
+    // pidfd's inode tells two processes of one tick apart.
+    if state == PidState::Alive
+        && let Some(then) = recorded.pidfd_inode
+        && let Some(now) = process::open_pidfd(claim.pid)
+            .as_ref()
+            .and_then(process::pidfd_inode)
+        && now != then
+    {
+        state = PidState::Reused;
+        detail = format!(
+            "the process started in the recorded clock tick but is another one (pidfd inode {now}, the recorded one {then})"
+        );
+    }
     PidCheck {
         unique_id: format!("{}_{}", claim.category, claim.name),
         category: claim.category,

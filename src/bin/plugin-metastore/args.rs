@@ -211,6 +211,23 @@ Examples:
         json: bool,
     },
 
+    /// Start a plugin's process detached, recording its whole process tree; prints its PID
+    #[command(after_help = "\
+The command leads a new session and process group and carries a random token
+in its environment (PLUGIN_METASTORE_SPAWN), inherited by its descendants:
+`check` lists the tree's members and `reap --kill` stops all of them, even
+after the command itself has died. Its output goes to --log FILE (appended)
+or /dev/null. A missing plugin or program is an error and nothing is started.
+
+Examples:
+  plugin-metastore spawn transcription_voxtral_vllm -- vllm serve mistralai/Voxtral
+  plugin-metastore spawn workers_pool --log pool.log -- sh -c 'worker & worker &'")]
+    Spawn(crate::spawn::SpawnArgs),
+
+    /// The detaching helper of `spawn` (setsid, then exec)
+    #[command(name = "spawn-exec", hide = true)]
+    SpawnExec(crate::spawn::SpawnExecArgs),
+
     /// Remove stored PIDs whose process is gone or not ours; with --kill also stop live ones
     #[command(after_help = "\
 exited and reused PIDs are removed and never signalled; unverified PIDs are

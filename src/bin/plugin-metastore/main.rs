@@ -23,6 +23,7 @@ mod cost;
 mod failure;
 mod output;
 mod processes;
+mod spawn;
 mod target;
 mod text;
 mod watch;

@@ -2,8 +2,6 @@
 //! (which records one real child process beside the seed's stale PIDs, so
 //! `check` has something to tell apart).
 
-use std::process::{Command, Stdio};
-
 use comfy_table::{ContentArrangement, Table, presets};
 use plugin_metastore::{
     MetadataStore, PidCheck, PluginQuery, ReapAction, ReapOptions, Reaped, pid_in_use, seed,
@@ -55,24 +53,15 @@ pub(crate) fn demo(store: &MetadataStore) -> CliResult {
     print(&out)
 }
 
-/// Starts `sleep 600`, detached, and records its PID for the plugin.
+/// Starts `sleep 600` as `spawn` would (detached, its tree recorded) for
+/// the plugin.
 fn record_child(store: &MetadataStore, category: &str, name: &str) -> CliResult<String> {
-    let child = Command::new("sleep")
-        .arg("600")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    match child {
-        Ok(child) => {
-            let pid = child.id();
-            store.add_pid(category, name, pid)?;
-            Ok(format!(
-                "started `sleep 600` as PID {pid} and recorded it for {category}_{name} beside the \
-                 seed's made-up PIDs: `plugin-metastore check` tells them apart, \
-                 `plugin-metastore reap --kill` stops it\n"
-            ))
-        }
+    match crate::spawn::spawn_sleep(store, category, name) {
+        Ok(pid) => Ok(format!(
+            "started `sleep 600` as PID {pid} (like `plugin-metastore spawn`) and recorded it for \
+             {category}_{name} beside the seed's made-up PIDs: `plugin-metastore check` tells them \
+             apart, `plugin-metastore reap --kill` stops it\n"
+        )),
         Err(e) => Ok(format!(
             "(could not start `sleep` to show a live child process: {e})\n"
         )),
