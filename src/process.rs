@@ -17,6 +17,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub(crate) mod tree;
+
+/// The environment variable that carries a spawned tree's token.
+pub(crate) const SPAWN_TOKEN_VAR: &str = "PLUGIN_METASTORE_SPAWN";
+
 /// What a stored PID is now. Every stored PID is in exactly one state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -359,7 +364,7 @@ impl StatFields {
     }
 
     /// Terminated (a zombie or dead): runs nothing.
-    fn is_terminated(&self) -> bool {
+    pub(crate) fn is_terminated(&self) -> bool {
         matches!(self.state, b'Z' | b'X' | b'x')
     }
 }
@@ -525,7 +530,7 @@ pub(crate) enum Stopped {
 /// `grace` to exit, then SIGKILL, re-checking its identity through a pidfd
 /// right before each signal.
 #[cfg(target_os = "linux")]
-pub(crate) fn stop(pid: u32, start_time: u64, grace: Duration) -> Stopped {
+pub(crate) fn stop(pid: u32, start_time: u64, inode: Option<u64>, grace: Duration) -> Stopped {
     use rustix::io::Errno;
     use rustix::process::{Pid, PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
 
@@ -537,6 +542,15 @@ pub(crate) fn stop(pid: u32, start_time: u64, grace: Duration) -> Stopped {
         Err(Errno::SRCH) => return Stopped::Gone,
         Err(e) => return Stopped::Failed(format!("cannot open a pidfd: {e}")),
     };
+    // Where the kernel numbers pidfds per process, the pidfd itself says
+    // which process it pins.
+    if let (Some(then), Some(now)) = (inode, pidfd_inode(&fd))
+        && then != now
+    {
+        return Stopped::NotOurs(format!(
+            "the PID now holds another process (pidfd inode {now}, the recorded one {then})"
+        ));
+    }
     for (signal, wait) in [
         (Signal::TERM, grace),
         (Signal::KILL, Duration::from_secs(5)),
@@ -573,7 +587,7 @@ pub(crate) fn stop(pid: u32, start_time: u64, grace: Duration) -> Stopped {
 /// Elsewhere no identity is recorded, so no process is ever `alive` and
 /// this is not reached; it refuses rather than signal by number.
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn stop(_pid: u32, _start_time: u64, _grace: Duration) -> Stopped {
+pub(crate) fn stop(_pid: u32, _start_time: u64, _inode: Option<u64>, _grace: Duration) -> Stopped {
     Stopped::Failed("stopping processes safely needs Linux (pidfd)".to_owned())
 }
 

@@ -8,6 +8,7 @@
 //! checked (same rowid, `recorded_at` and identity), so two apps reaping at
 //! once, or an app re-adding a PID in between, never lose a fresh claim.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use rusqlite::params;
@@ -17,6 +18,7 @@ use super::decode::{PidClaim, decode_pid_claim};
 use super::sql;
 use super::{MetadataStore, WriteTx};
 use crate::error::{Error, Result};
+use crate::process::tree::{self, Member, TreeClaim};
 use crate::process::{self, Here, Identity, PidState, Protected, Stopped};
 use crate::time::now;
 
@@ -43,9 +45,25 @@ pub struct PidCheck {
     pub start_time: Option<u64>,
     /// The recorded boot id, if any.
     pub boot_id: Option<String>,
+    /// The process group this PID leads as a recorded tree
+    /// ([`MetadataStore::spawn`]); `None` for a single-process claim.
+    pub pgid: Option<u32>,
+    /// For a tree: the live processes that are provably ours, the leader
+    /// excluded — its workers, or after the leader died its orphans (by
+    /// their token). Empty for a single-process claim, or when the leader
+    /// is `unverified` or from another boot. In a reap's answer for a
+    /// `killed` row: the members signalled.
+    pub group: Vec<u32>,
+    /// For a tree: processes in its group that are not provably ours
+    /// (the leader gone and no token, or their environment unreadable):
+    /// reported, never signalled.
+    pub unproven: Vec<u32>,
     /// The row checked, so a removal applies only to it.
     #[serde(skip)]
     claim: ClaimKey,
+    /// The tree, and its members of ours with their identities.
+    #[serde(skip)]
+    tree: Option<(TreeClaim, Vec<Member>)>,
 }
 
 /// What identifies the checked row of `plugin_pids`.
@@ -54,6 +72,7 @@ struct ClaimKey {
     plugin_id: i64,
     rowid: i64,
     start_time: Option<i64>,
+    pidfd_inode: Option<u64>,
 }
 
 /// How [`MetadataStore::reap`] works.
@@ -185,7 +204,7 @@ impl MetadataStore {
         }
         let signalled = options.kill && plan.iter().any(|r| r.action == ReapAction::Killed);
         if options.kill {
-            stop_alive(&mut plan, options.grace);
+            stop_alive(&mut plan, options.grace, &protected);
         }
         let removed = self.checked(|| {
             let tx = self.write()?;
@@ -237,7 +256,22 @@ impl MetadataStore {
             Ok(claims)
         })?;
         let here = Here::now();
-        Ok(claims.into_iter().map(|c| check_claim(c, here)).collect())
+        let mut checks: Vec<PidCheck> = claims.into_iter().map(|c| check_claim(c, here)).collect();
+        // One /proc scan for every tree of this check, each environment
+        // read at most once.
+        if checks.iter().any(|c| c.tree.is_some()) {
+            let procs = tree::scan();
+            let mut tokens = HashMap::new();
+            for c in &mut checks {
+                if let Some((claim, found)) = &mut c.tree {
+                    let (ours, unproven) = tree::members(claim, c.pid, &procs, &mut tokens);
+                    c.group = ours.iter().map(|m| m.pid).collect();
+                    c.unproven = unproven;
+                    *found = ours;
+                }
+            }
+        }
+        Ok(checks)
     }
 }
 
@@ -265,7 +299,40 @@ fn check_claim(claim: PidClaim, here: Here<'_>) -> PidCheck {
             "the process started in the recorded clock tick but is another one (pidfd inode {now}, the recorded one {then})"
         );
     }
+    // A tree is looked at on the recorded boot in the recorded PID
+    // namespace, when its leader is ours (alive, or a zombie of ours) or
+    // gone; a PID held by another process leaves only the token to prove
+    // a process ours.
+    let tree = match (claim.pgid, claim.spawn_token.clone(), recorded.start_time) {
+        (Some(pgid), Some(token), Some(leader_start))
+            if matches!(state, PidState::Alive | PidState::Exited | PidState::Reused)
+                && here.boot.is_some()
+                && recorded.boot_id.as_deref() == here.boot
+                && recorded.pid_ns.is_none_or(|ns| Some(ns) == here.pid_ns) =>
+        {
+            let leader_verified = state == PidState::Alive
+                || (state == PidState::Exited
+                    && process::read_stat(claim.pid)
+                        .is_some_and(|s| s.is_terminated() && s.start_time == Some(leader_start)));
+            u32::try_from(pgid).ok().map(|pgid| {
+                (
+                    TreeClaim {
+                        pgid,
+                        token,
+                        leader_start,
+                        leader_verified,
+                    },
+                    Vec::new(),
+                )
+            })
+        }
+        _ => None,
+    };
     PidCheck {
+        pgid: claim.pgid.and_then(|g| u32::try_from(g).ok()),
+        group: Vec::new(),
+        unproven: Vec::new(),
+        tree,
         unique_id: format!("{}_{}", claim.category, claim.name),
         category: claim.category,
         name: claim.name,
@@ -279,18 +346,40 @@ fn check_claim(claim: PidClaim, here: Here<'_>) -> PidCheck {
             plugin_id: claim.plugin_id,
             rowid: claim.rowid,
             start_time: claim.start_time,
+            pidfd_inode: recorded.pidfd_inode,
         },
     }
 }
 
 /// What reaping does with one checked PID, before any signal.
 fn plan(check: PidCheck, options: &ReapOptions, protected: &Protected) -> Reaped {
+    // A row holding a process never to be signalled is left whole.
+    let shielded = std::iter::once(check.pid)
+        .filter(|_| check.state == PidState::Alive)
+        .chain(check.group.iter().copied())
+        .chain(check.unproven.iter().copied())
+        .find_map(|pid| protected.why(pid));
+    let running = check.group.len();
     let (action, reason) = match check.state {
+        _ if options.kill
+            && shielded.is_some()
+            && (check.state == PidState::Alive || running > 0) =>
+        {
+            (
+                ReapAction::Kept,
+                shielded.map(|why| format!("{why}; nothing in this row was signalled")),
+            )
+        }
+        PidState::Exited | PidState::Reused if running > 0 && !options.kill => (
+            ReapAction::Kept,
+            Some(format!(
+                "the leader is gone but {running} of its processes still run{} (stop them with kill)",
+                list(&check.group)
+            )),
+        ),
+        PidState::Exited | PidState::Reused if running > 0 => (ReapAction::Killed, None),
         PidState::Exited | PidState::Reused => (ReapAction::Removed, None),
-        PidState::Alive if options.kill => match protected.why(check.pid) {
-            Some(why) => (ReapAction::Kept, Some(format!("{why}; nothing signalled"))),
-            None => (ReapAction::Killed, None),
-        },
+        PidState::Alive if options.kill => (ReapAction::Killed, None),
         PidState::Alive => (
             ReapAction::Kept,
             Some("the process is running (stop it with kill)".to_owned()),
@@ -307,9 +396,20 @@ fn plan(check: PidCheck, options: &ReapOptions, protected: &Protected) -> Reaped
     }
 }
 
-/// Stops every process planned as `killed`, all at once (each waits its
-/// own grace period in its own thread).
-fn stop_alive(plan: &mut [Reaped], grace: Duration) {
+/// ` (PIDs 1, 2, 3)`.
+fn list(pids: &[u32]) -> String {
+    let shown: Vec<String> = pids.iter().take(10).map(u32::to_string).collect();
+    let more = if pids.len() > 10 { ", …" } else { "" };
+    format!(
+        " (PID{} {}{more})",
+        if pids.len() == 1 { "" } else { "s" },
+        shown.join(", ")
+    )
+}
+
+/// Stops every process (or tree) planned as `killed`, all at once (each
+/// waits its own grace period in its own thread).
+fn stop_alive(plan: &mut [Reaped], grace: Duration, protected: &Protected) {
     std::thread::scope(|scope| {
         for reaped in plan.iter_mut() {
             if reaped.action != ReapAction::Killed {
@@ -319,8 +419,21 @@ fn stop_alive(plan: &mut [Reaped], grace: Duration) {
                 reaped.action = ReapAction::Kept;
                 continue;
             };
-            scope.spawn(
-                move || match process::stop(reaped.check.pid, start_time, grace) {
+            if let Some((claim, found)) = reaped.check.tree.clone() {
+                scope.spawn(move || {
+                    let leader = (reaped.check.pid, start_time);
+                    let done = tree::stop_tree(&claim, leader, &found, grace, protected);
+                    reaped.check.group = done.signalled;
+                    if let Some(why) = done.failed {
+                        reaped.action = ReapAction::Failed;
+                        reaped.reason = Some(why);
+                    }
+                });
+                continue;
+            }
+            let inode = reaped.check.claim.pidfd_inode;
+            scope.spawn(move || {
+                match process::stop(reaped.check.pid, start_time, inode, grace) {
                     Stopped::Gone => {}
                     Stopped::NotOurs(why) => {
                         // Our process is gone and the PID is someone else's:
@@ -332,8 +445,8 @@ fn stop_alive(plan: &mut [Reaped], grace: Duration) {
                         reaped.action = ReapAction::Failed;
                         reaped.reason = Some(why);
                     }
-                },
-            );
+                }
+            });
         }
     });
 }

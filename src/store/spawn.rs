@@ -17,7 +17,7 @@ use crate::process;
 use crate::time::now;
 
 /// The environment variable that carries a spawned tree's token.
-pub const SPAWN_TOKEN_ENV: &str = "PLUGIN_METASTORE_SPAWN";
+pub const SPAWN_TOKEN_ENV: &str = process::SPAWN_TOKEN_VAR;
 
 /// How the spawned process gets its own process group.
 #[derive(Clone, Copy, PartialEq, Eq)]

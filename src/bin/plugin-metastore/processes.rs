@@ -77,12 +77,13 @@ pub(crate) fn check(store: &MetadataStore, json: bool) -> CliResult {
     if checks.is_empty() {
         return print("no stored PIDs\n");
     }
-    let mut t = new_table(&["unique id", "PID", "state", "recorded at", "why"]);
+    let mut t = new_table(&["unique id", "PID", "state", "tree", "recorded at", "why"]);
     for c in &checks {
         t.add_row([
             printable(&c.unique_id),
             c.pid.to_string(),
             c.state.to_string(),
+            tree(c),
             recorded(c),
             c.detail.clone(),
         ]);
@@ -163,6 +164,14 @@ fn reap_table(reaped: &[Reaped], dry_run: bool) -> String {
         ""
     };
     format!("{t}\n{}{note}\n", counts.join(", "))
+}
+
+/// A tree row's counts: `group 3, unproven 1`; `-` for a single process.
+fn tree(c: &PidCheck) -> String {
+    match c.pgid {
+        None => "-".to_owned(),
+        Some(_) => format!("group {}, unproven {}", c.group.len(), c.unproven.len()),
+    }
 }
 
 /// When the PID was recorded, `-` for rows from before identities.
