@@ -414,7 +414,7 @@ fn write_pids(
             }
             None => {
                 new += 1;
-                fresh_identity(pid, at, || p.unique_id())?
+                fresh_identity(pid, at, None)?
             }
         };
         insert.execute(params![

@@ -285,6 +285,11 @@ fn check_claim(claim: PidClaim, here: Here<'_>) -> PidCheck {
         pidfd_inode: int(claim.pidfd_inode),
     };
     let (mut state, mut detail) = process::classify(&recorded, process::probe(claim.pid), here);
+    if state == PidState::Unverified
+        && let Some(process) = process::thread_of(claim.pid)
+    {
+        detail = format!("{} is a thread of process {process}, not a process", claim.pid);
+    }
     // Same start tick: where the kernel numbers processes (pidfs), the
     // pidfd's inode tells two processes of one tick apart.
     if state == PidState::Alive

@@ -27,7 +27,8 @@ impl MetadataStore {
             let tx = self.write()?;
             let at = now();
             let id = touch_at(&tx, category, name, &at)?;
-            let identity = fresh_identity(pid, &at, || format!("{category}_{name}"))?;
+            let plugin = || format!("{category}_{name}");
+            let identity = fresh_identity(pid, &at, Some(&plugin))?;
             let new = record_pid(&tx, id, pid, &identity)?;
             tx.commit()?;
             Ok(new)
@@ -162,12 +163,14 @@ pub(super) fn record_pid(
 
 /// The identity to store for `pid`, recorded at `at`: the live process's
 /// start time and boot id, or NULLs when it is not alive or not readable.
-/// A thread id that is not its process's main thread is refused (it is
-/// not a process; `plugin` names the plugin in the error).
+/// A thread id that is not its process's main thread is not a process:
+/// with `plugin` (a claim of this one PID, `add_pid`) it is refused, the
+/// error naming the plugin; without (a whole record saved, whose numbers
+/// may mean nothing here) it is stored with no identity, `unverified`.
 pub(super) fn fresh_identity(
     pid: u32,
     at: &str,
-    plugin: impl FnOnce() -> String,
+    plugin: Option<&dyn Fn() -> String>,
 ) -> Result<StoredIdentity> {
     let id = process::identity(pid);
     // Only a live id can be a thread's; a PID no process holds costs no
@@ -175,6 +178,12 @@ pub(super) fn fresh_identity(
     if id.start_time.is_some()
         && let Some(process) = process::thread_of(pid)
     {
+        let Some(plugin) = plugin else {
+            return Ok(StoredIdentity {
+                recorded_at: Some(at.to_owned()),
+                ..StoredIdentity::default()
+            });
+        };
         return Err(Error::invalid_in(
             plugin(),
             "pid",
