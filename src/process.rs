@@ -13,48 +13,38 @@
 //! signalled.
 
 use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::string_enum;
 
 pub(crate) mod tree;
 
 /// The environment variable that carries a spawned tree's token.
 pub(crate) const SPAWN_TOKEN_VAR: &str = "PLUGIN_METASTORE_SPAWN";
 
-/// What a stored PID is now. Every stored PID is in exactly one state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PidState {
-    /// A process with this PID runs on this boot and started when the
-    /// recorded one did: it is the recorded process.
-    Alive,
-    /// No process has this PID, it is a zombie (terminated, not yet waited
-    /// for), or the PID was recorded on another boot.
-    Exited,
-    /// A process has this PID but started at another time: it is not the
-    /// recorded process.
-    Reused,
-    /// A process has this PID, but no identity was recorded or it cannot be
-    /// read now: the store cannot tell whose it is.
-    Unverified,
-}
-
-impl PidState {
-    /// The state as a word: `alive`, `exited`, `reused`, `unverified`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PidState::Alive => "alive",
-            PidState::Exited => "exited",
-            PidState::Reused => "reused",
-            PidState::Unverified => "unverified",
-        }
-    }
-}
-
-impl fmt::Display for PidState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+string_enum! {
+    /// What a stored PID is now. Every stored PID is in exactly one state;
+    /// as a word (`as_str`, `Display`, serde): `alive`, `exited`, `reused`,
+    /// `unverified`.
+    PidState, "state" {
+        /// A process with this PID runs on this boot and started when the
+        /// recorded one did: it is the recorded process.
+        Alive => "alive",
+        /// No process has this PID, it is a zombie (terminated, not yet
+        /// waited for), or the PID was recorded on another boot.
+        Exited => "exited",
+        /// A process has this PID but started at another time (or, where
+        /// the kernel tells, is another process of the same clock tick):
+        /// it is not the recorded process.
+        Reused => "reused",
+        /// A process has this PID, but no identity was recorded, it cannot
+        /// be read now, or the PID was recorded in another PID namespace:
+        /// the store cannot tell whose it is.
+        Unverified => "unverified",
     }
 }
 

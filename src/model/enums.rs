@@ -59,6 +59,10 @@ macro_rules! string_enum {
     };
 }
 
+/// For the other string-valued enums of the crate (`PidState`,
+/// `ReapAction`).
+pub(crate) use string_enum;
+
 string_enum! {
     /// How a plugin executes. The first five modes are local, the rest cloud
     /// or remote (see [`PluginExecutionMode::is_local`]).

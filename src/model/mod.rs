@@ -15,6 +15,7 @@ mod summary;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use enums::string_enum;
 pub use enums::{CloudProviderType, PluginExecutionMode};
 pub use summary::PluginSummary;
 

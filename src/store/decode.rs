@@ -24,13 +24,7 @@ pub(super) fn read_pid(row: Option<&Row<'_>>) -> Result<Option<(i64, Result<u32>
         table: "plugin_pids",
         id: rowid,
     };
-    let pid = col
-        .integer(1, "pid")
-        .and_then(|pid| match u32::try_from(pid) {
-            Ok(pid) if pid > 0 => Ok(pid),
-            _ => Err(col.bad("pid", pid.to_string(), "not a PID (1 ..= 4294967295)")),
-        });
-    Ok(Some((owner, pid)))
+    Ok(Some((owner, col.pid(1))))
 }
 
 /// One row of [`PID_CLAIMS`](super::sql::PID_CLAIMS): a stored PID, its
@@ -58,11 +52,7 @@ pub(super) fn decode_pid_claim(row: &Row<'_>) -> Result<PidClaim> {
         table: "plugin_pids",
         id: rowid,
     };
-    let pid = col.integer(4, "pid")?;
-    let pid = u32::try_from(pid)
-        .ok()
-        .filter(|&p| p > 0)
-        .ok_or_else(|| col.bad("pid", pid.to_string(), "not a PID (1 ..= 4294967295)"))?;
+    let pid = col.pid(4)?;
     let start_time = col.opt_integer(5, "start_time")?;
     if let Some(t) = start_time.filter(|&t| t < 0) {
         return Err(col.bad("start_time", t.to_string(), "a start time is >= 0"));
@@ -92,11 +82,12 @@ pub(super) fn decode_pid_at(row: &Row<'_>) -> Result<(i64, i64, u32)> {
         table: "plugin_pids",
         id: rowid,
     };
-    let pid = col.integer(2, "pid")?;
-    match u32::try_from(pid) {
-        Ok(p) if p > 0 => Ok((col.integer(0, "plugin_id")?, col.integer(1, "position")?, p)),
-        _ => Err(col.bad("pid", pid.to_string(), "not a PID (1 ..= 4294967295)")),
-    }
+    let pid = col.pid(2)?;
+    Ok((
+        col.integer(0, "plugin_id")?,
+        col.integer(1, "position")?,
+        pid,
+    ))
 }
 
 /// Decodes one row of [`SUMMARY_COLUMNS`](super::sql::SUMMARY_COLUMNS)
@@ -204,6 +195,16 @@ impl<'r> Col<'r, '_> {
     fn integer(&self, idx: usize, column: &'static str) -> Result<i64> {
         self.opt_integer(idx, column)?
             .ok_or_else(|| self.bad(column, "NULL".to_owned(), "expected an integer"))
+    }
+
+    /// The `pid` column at `idx`: the one rule for a stored PID, whichever
+    /// statement read it.
+    fn pid(&self, idx: usize) -> Result<u32> {
+        let pid = self.integer(idx, "pid")?;
+        u32::try_from(pid)
+            .ok()
+            .filter(|&p| p > 0)
+            .ok_or_else(|| self.bad("pid", pid.to_string(), "not a PID (1 ..= 4294967295)"))
     }
 
     fn boolean(&self, idx: usize, column: &'static str) -> Result<bool> {

@@ -11,13 +11,17 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use std::fmt;
+use std::str::FromStr;
+
 use rusqlite::params;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::decode::{PidClaim, decode_pid_claim};
 use super::sql;
 use super::{MetadataStore, WriteTx};
 use crate::error::{Error, Result};
+use crate::model::string_enum;
 use crate::process::tree::{self, Member, TreeClaim};
 use crate::process::{self, Here, Identity, PidState, Protected, Stopped};
 use crate::time::now;
@@ -124,37 +128,20 @@ impl ReapOptions {
     }
 }
 
-/// What [`MetadataStore::reap`] did with one stored PID (or, in a dry run,
-/// would do).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ReapAction {
-    /// Removed from its plugin (it was `exited` or `reused`); never
-    /// signalled.
-    Removed,
-    /// Stopped (it was `alive`), then removed.
-    Killed,
-    /// Left as it is.
-    Kept,
-    /// Could not be stopped; still recorded.
-    Failed,
-}
-
-impl ReapAction {
-    /// The action as a word: `removed`, `killed`, `kept`, `failed`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReapAction::Removed => "removed",
-            ReapAction::Killed => "killed",
-            ReapAction::Kept => "kept",
-            ReapAction::Failed => "failed",
-        }
-    }
-}
-
-impl std::fmt::Display for ReapAction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+string_enum! {
+    /// What [`MetadataStore::reap`] did with one stored PID (or, in a dry
+    /// run, would do); as a word: `removed`, `killed`, `kept`, `failed`.
+    ReapAction, "action" {
+        /// Removed from its plugin (it was `exited` or `reused`, and
+        /// nothing of its tree runs); never signalled.
+        Removed => "removed",
+        /// Stopped (it, or its tree, was ours and running), then removed.
+        Killed => "killed",
+        /// Left as it is.
+        Kept => "kept",
+        /// Could not be stopped (or, stopped, could not be removed); still
+        /// recorded.
+        Failed => "failed",
     }
 }
 
@@ -288,7 +275,10 @@ fn check_claim(claim: PidClaim, here: Here<'_>) -> PidCheck {
     if state == PidState::Unverified
         && let Some(process) = process::thread_of(claim.pid)
     {
-        detail = format!("{} is a thread of process {process}, not a process", claim.pid);
+        detail = format!(
+            "{} is a thread of process {process}, not a process",
+            claim.pid
+        );
     }
     // Same start tick: where the kernel numbers processes (pidfs), the
     // pidfd's inode tells two processes of one tick apart.
