@@ -199,7 +199,10 @@ Examples:
     #[command(after_help = "\
 Each stored PID is alive (the recorded process), exited (gone, a zombie, or
 recorded on another boot), reused (the number now belongs to another process)
-or unverified (a process holds it but no identity was recorded). Changes
+or unverified (a process holds it but no identity was recorded, or it was
+recorded in another PID namespace). For a process started with `spawn`, the
+tree column counts its members that are ours (group) and those in its process
+group that cannot be proven ours (unproven, never signalled). Changes
 nothing; exits 0 whatever it finds.
 
 Examples:
@@ -233,8 +236,12 @@ Examples:
 exited and reused PIDs are removed and never signalled; unverified PIDs are
 kept and never signalled; alive ones are kept, or with --kill stopped
 (SIGTERM, --grace seconds, then SIGKILL, the identity re-checked through a
-pidfd before each signal) and removed. Exits non-zero if a process could not
-be stopped.
+pidfd before each signal) and removed. A tree started with `spawn` is kept
+while any of its processes runs, and with --kill stopped whole (SIGTERM to
+the leader, then the members; after the grace the group is killed at once,
+and members that left the group one by one). Never signalled: this process,
+its ancestors, PID 1, kernel threads (their row is kept). Exits non-zero if a
+process could not be stopped.
 
 Examples:
   plugin-metastore reap --dry-run
