@@ -84,7 +84,9 @@ struct ClaimKey {
 #[non_exhaustive]
 pub struct ReapOptions {
     /// Also stop `alive` processes (SIGTERM, [`grace`](Self::grace), then
-    /// SIGKILL), then remove them. Default: false.
+    /// SIGKILL), and the trees of rows recorded by
+    /// [`MetadataStore::spawn`] (leader alive or not), then remove them.
+    /// Default: false.
     pub kill: bool,
     /// How long a process has to exit after SIGTERM. Default: 5 seconds.
     pub grace: Duration,
@@ -175,7 +177,15 @@ impl MetadataStore {
     /// Removes the stored PIDs whose process is gone (`exited`) or not
     /// ours (`reused`) — never signalling them — and, with
     /// [`ReapOptions::kill`], stops the `alive` ones and removes them once
-    /// gone. `unverified` PIDs are always kept and never signalled. Each
+    /// gone. `unverified` PIDs are always kept and never signalled. A tree
+    /// row ([`spawn`](Self::spawn)) is removed only when its leader is gone
+    /// and none of its processes that are ours runs; with kill its whole
+    /// tree is stopped (see the README, "Process trees"). Never signalled,
+    /// on any row: the reaping process, its ancestors, PID 1 and kernel
+    /// threads — a row containing one is kept whole, the PID named. If the
+    /// store stays locked after signals were sent, the stopped rows are
+    /// [`ReapAction::Failed`] and the rest [`ReapAction::Kept`], each with
+    /// the reason, rather than an error that would hide what was done. Each
     /// removal bumps its plugin's `updated_at`. Returns one [`Reaped`] per
     /// stored PID; a process that could not be stopped is
     /// [`ReapAction::Failed`] and stays recorded.
