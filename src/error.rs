@@ -4,11 +4,27 @@
 //! ([`Error::InvalidInput`]), which plugin is missing ([`Error::NotFound`]),
 //! which file is busy or damaged and where ([`Error::Busy`],
 //! [`Error::Damaged`], [`Error::BadData`]). Messages are one readable line.
-//! Errors from SQLite that the store cannot say more about stay
-//! [`Error::Sqlite`].
+//! Errors from SQLite that the store cannot say more about are
+//! [`Error::Sqlite`], with SQLite's extended result code and message as
+//! data: the public type names no type of the SQLite driver or of the
+//! migration tool, so an app can match every error and upgrade either
+//! crate without depending on them.
+//!
+//! # Born whole
+//!
+//! Inside the crate, code returns [`Fallible`]: its error is a [`Fault`],
+//! either a whole [`Error`] (made where the problem is found, with the
+//! file named — [`Error::BadData`] gets its path from the row decoder's
+//! [`Site`]) or a raw SQLite error that still needs the file to become
+//! one. There is no `From<Fault> for Error`: the only way out is
+//! [`Fault::at`], which maps SQLite's codes to [`Error::Busy`],
+//! [`Error::ReadOnly`], [`Error::Damaged`] or [`Error::Sqlite`] with the
+//! path, so the compiler makes every public method name its file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use serde::ser::SerializeStruct;
 
 /// Everything that can go wrong, in words a user can act on.
 #[derive(Debug, thiserror::Error)]
@@ -145,14 +161,23 @@ pub enum Error {
         path: PathBuf,
         /// What went wrong.
         reason: String,
-        /// refinery's own error, when refinery reported it.
+        /// The migration tool's own error, when it reported one.
         #[source]
-        source: Option<refinery::Error>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
-    /// An error from SQLite.
-    #[error("SQLite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    /// An error SQLite reported that the store cannot say more about.
+    #[error("SQLite, on {}: {message}", path.display())]
+    Sqlite {
+        /// The database file (`:memory:` for an in-memory store).
+        path: PathBuf,
+        /// SQLite's extended result code (see
+        /// <https://sqlite.org/rescode.html>), when SQLite itself failed;
+        /// `None` for a value the driver could not convert.
+        extended_code: Option<i32>,
+        /// SQLite's message.
+        message: String,
+    },
 
     /// JSON that could not be read or written.
     #[error("JSON: {0}")]
@@ -161,9 +186,65 @@ pub enum Error {
     /// A file-system error.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+
+    /// The store was closed (`AsyncStore::close`, with the `async` feature):
+    /// no more work is taken.
+    #[error("the store is closed")]
+    Closed,
+
+    /// Code run for the caller panicked; the store keeps working.
+    #[error("a store call panicked: {message}")]
+    Panicked {
+        /// The panic's message.
+        message: String,
+    },
+}
+
+/// How an [`Error`] serializes: `{"kind": …, "message": …}`, so an app
+/// (a Tauri command) can return `Result<T, Error>` to a web view as it is.
+impl serde::Serialize for Error {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Error", 2)?;
+        s.serialize_field("kind", self.kind())?;
+        s.serialize_field("message", &self.to_string())?;
+        s.end()
+    }
 }
 
 impl Error {
+    /// A stable word for the variant, for programs: `invalid_input`,
+    /// `not_found`, `ambiguous_id`, `bad_data`, `damaged`, `busy`,
+    /// `schema_too_new`, `not_a_store`, `read_only`, `cannot_open`,
+    /// `migration`, `sqlite`, `json`, `io`, `closed`, `panicked`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::InvalidInput { .. } => "invalid_input",
+            Error::NotFound { .. } => "not_found",
+            Error::AmbiguousId { .. } => "ambiguous_id",
+            Error::BadData { .. } => "bad_data",
+            Error::Damaged { .. } => "damaged",
+            Error::Busy { .. } => "busy",
+            Error::SchemaTooNew { .. } => "schema_too_new",
+            Error::NotAStore { .. } => "not_a_store",
+            Error::ReadOnly { .. } => "read_only",
+            Error::CannotOpen { .. } => "cannot_open",
+            Error::Migration { .. } => "migration",
+            Error::Sqlite { .. } => "sqlite",
+            Error::Json(_) => "json",
+            Error::Io(_) => "io",
+            Error::Closed => "closed",
+            Error::Panicked { .. } => "panicked",
+        }
+    }
+
+    /// [`Error::NotFound`] for the plugin `(category, name)`.
+    pub(crate) fn not_found(category: &str, name: &str) -> Self {
+        Error::NotFound {
+            category: category.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+
     /// An [`Error::InvalidInput`] about `field`, not tied to one plugin.
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidInput {
@@ -202,50 +283,112 @@ impl Error {
             other => other,
         }
     }
-
-    /// An error from the file at `path`, with the file named: lock
-    /// timeouts become [`Error::Busy`], corruption [`Error::Damaged`], and
-    /// [`Error::BadData`] gets its path.
-    pub(crate) fn in_file(self, path: &std::path::Path, busy_timeout: Duration) -> Self {
-        use rusqlite::ErrorCode;
-        match self {
-            Error::Sqlite(rusqlite::Error::SqliteFailure(f, message)) => match f.code {
-                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Error::Busy {
-                    path: path.to_path_buf(),
-                    waited: busy_timeout,
-                },
-                ErrorCode::ReadOnly => Error::ReadOnly {
-                    path: path.to_path_buf(),
-                    reason: "the store was opened read-only, or its file is".to_owned(),
-                },
-                ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => Error::Damaged {
-                    path: path.to_path_buf(),
-                    reason: message.unwrap_or_else(|| f.to_string()),
-                },
-                _ => Error::Sqlite(rusqlite::Error::SqliteFailure(f, message)),
-            },
-            Error::BadData {
-                path: p,
-                table,
-                column,
-                row,
-                value,
-                reason,
-            } if p.as_os_str().is_empty() => Error::BadData {
-                path: path.to_path_buf(),
-                table,
-                column,
-                row,
-                value,
-                reason,
-            },
-            other => other,
-        }
-    }
 }
 
 /// The crate's `Result`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The result of the crate's inner code (see the module doc).
+pub(crate) type Fallible<T> = std::result::Result<T, Fault>;
+
+/// An error on its way to a public method: whole already, or from SQLite
+/// and still to be told its file ([`Fault::at`]).
+#[derive(Debug)]
+pub(crate) enum Fault {
+    /// A whole error.
+    Whole(Error),
+    /// An error of the SQLite driver.
+    Sqlite(rusqlite::Error),
+}
+
+impl From<Error> for Fault {
+    fn from(e: Error) -> Self {
+        Fault::Whole(e)
+    }
+}
+
+impl From<rusqlite::Error> for Fault {
+    fn from(e: rusqlite::Error) -> Self {
+        Fault::Sqlite(e)
+    }
+}
+
+impl From<serde_json::Error> for Fault {
+    fn from(e: serde_json::Error) -> Self {
+        Fault::Whole(Error::Json(e))
+    }
+}
+
+impl From<std::io::Error> for Fault {
+    fn from(e: std::io::Error) -> Self {
+        Fault::Whole(Error::Io(e))
+    }
+}
+
+/// The file an error happened in, and how long a statement waited for its
+/// lock there: what a [`Fault`] needs to become an [`Error`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Site<'a> {
+    pub(crate) path: &'a Path,
+    pub(crate) busy_timeout: Duration,
+}
+
+impl Fault {
+    /// The public error, with the file named: SQLite's lock timeouts
+    /// become [`Error::Busy`], "read-only" [`Error::ReadOnly`], corruption
+    /// [`Error::Damaged`], anything else [`Error::Sqlite`]. The one place
+    /// SQLite's codes are read for a caller.
+    pub(crate) fn at(self, site: Site<'_>) -> Error {
+        let e = match self {
+            Fault::Whole(e) => return e,
+            Fault::Sqlite(e) => e,
+        };
+        let path = site.path.to_path_buf();
+        use rusqlite::ErrorCode;
+        match e {
+            rusqlite::Error::SqliteFailure(f, message) => match f.code {
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Error::Busy {
+                    path,
+                    waited: site.busy_timeout,
+                },
+                ErrorCode::ReadOnly => Error::ReadOnly {
+                    path,
+                    reason: "the store was opened read-only, or its file is".to_owned(),
+                },
+                ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => Error::Damaged {
+                    path,
+                    reason: message.unwrap_or_else(|| f.to_string()),
+                },
+                _ => Error::Sqlite {
+                    path,
+                    extended_code: Some(f.extended_code),
+                    message: message.unwrap_or_else(|| f.to_string()),
+                },
+            },
+            other => Error::Sqlite {
+                path,
+                extended_code: None,
+                message: other.to_string(),
+            },
+        }
+    }
+
+    /// SQLite's primary result code, for the few callers that decide by it.
+    pub(crate) fn sqlite_code(&self) -> Option<rusqlite::ErrorCode> {
+        match self {
+            Fault::Sqlite(e) => sqlite_code(e),
+            Fault::Whole(_) => None,
+        }
+    }
+}
+
+/// SQLite's primary result code of a driver error.
+pub(crate) fn sqlite_code(e: &rusqlite::Error) -> Option<rusqlite::ErrorCode> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
+        _ => None,
+    }
+}
 
 /// A value read from the file, for an error message: text quoted, a blob
 /// by its size.

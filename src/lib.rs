@@ -87,6 +87,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod connect;
 mod cost;
 mod error;
 mod migrate;
@@ -102,15 +103,15 @@ mod time;
 pub use cost::{BurnRate, CostGroup, CostGrouping, CostQuery, CostReport, RemoteStatusEntry};
 pub use error::{Error, Result};
 pub use model::{
-    CloudProviderType, MAX_JSON_DEPTH, PluginExecutionMode, PluginMetadata, PluginSummary,
-    RemoteResourceInfo,
+    Change, ChangeOp, Changes, CloudProviderType, MAX_JSON_DEPTH, PluginExecutionMode,
+    PluginMetadata, PluginSummary, RemoteResourceInfo,
 };
 pub use open::{StoreOptions, Synchronous};
 pub use process::{PidState, pid_in_use};
 pub use query::PluginQuery;
 pub use store::{
-    Backup, Change, ChangeOp, ChangeWatcher, Changes, MetadataStore, PidCheck, Problem, ReapAction,
-    ReapOptions, Reaped, RecordedStatus, SPAWN_TOKEN_ENV, Verification,
+    Backup, ChangeWatcher, MetadataStore, PidCheck, Problem, ReapAction, ReapOptions, Reaped,
+    RecordedStatus, SPAWN_TOKEN_ENV, Verification,
 };
 pub use time::parse_time;
 

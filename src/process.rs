@@ -12,13 +12,8 @@
 //! the process the check saw, so a PID reused in between is never
 //! signalled.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-use crate::error::{Error, Result};
 use crate::model::string_enum;
 
 pub(crate) mod tree;

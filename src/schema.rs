@@ -7,11 +7,8 @@
 //! fewer.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use rusqlite::Connection;
-
-use crate::error::{Error, Result};
 
 /// One schema object (`table plugins`) or one column (`column
 /// plugins.title`), as words for a message.
@@ -36,30 +33,30 @@ fn read_objects(conn: &Connection) -> rusqlite::Result<Objects> {
     Ok(found)
 }
 
-/// The objects `runner`'s migrations create on an empty database.
-pub(crate) fn expected_by(runner: refinery::Runner) -> Result<Objects> {
-    let mut conn = Connection::open_in_memory()?;
+/// The objects `runner`'s migrations create on an empty database, or why
+/// they could not be made (the caller names the file it was checking).
+pub(crate) fn expected_by(runner: refinery::Runner) -> Result<Objects, String> {
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        format!("this build's migrations could not be {what} in memory: {e}")
+    };
+    let mut conn = Connection::open_in_memory().map_err(|e| fail("run", &e))?;
     runner
         .set_grouped(true)
         .run(&mut conn)
-        .map_err(|e| Error::Migration {
-            path: ":memory:".into(),
-            reason: e.to_string(),
-            source: Some(e),
-        })?;
-    Ok(read_objects(&conn)?)
+        .map_err(|e| fail("run", &e))?;
+    read_objects(&conn).map_err(|e| fail("read back", &e))
 }
 
-/// Refuses a store whose schema lacks any of the `expected` objects (see
-/// [`expected_by`]), naming each missing object or column.
-pub(crate) fn check_objects(conn: &Connection, path: &Path, expected: &Objects) -> Result<()> {
-    let damaged = |reason: String| Error::Damaged {
-        path: path.into(),
-        reason,
-    };
+/// Why a store's schema is not whole — it lacks some of the `expected`
+/// objects (see [`expected_by`]), each missing object or column named, or
+/// it cannot be read — or `None` when it is whole. The caller names the
+/// file.
+pub(crate) fn lacks(conn: &Connection, expected: &Objects) -> Option<String> {
     // A view whose table lost a column fails here, inside SQLite.
-    let found =
-        read_objects(conn).map_err(|e| damaged(format!("its schema cannot be read: {e}")))?;
+    let found = match read_objects(conn) {
+        Ok(found) => found,
+        Err(e) => return Some(format!("its schema cannot be read: {e}")),
+    };
     let missing: Vec<&str> = expected
         .iter()
         .filter(|o| !found.contains(*o))
@@ -76,13 +73,12 @@ pub(crate) fn check_objects(conn: &Connection, path: &Path, expected: &Objects) 
             })
     };
     let missing: Vec<&str> = missing.iter().copied().filter(|m| !gone(m)).collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(damaged(format!(
-        "its schema lacks {} (changed by hand?); the file was left as it is",
-        missing.join(", ")
-    )))
+    (!missing.is_empty()).then(|| {
+        format!(
+            "its schema lacks {} (changed by hand?); the file was left as it is",
+            missing.join(", ")
+        )
+    })
 }
 
 #[cfg(test)]

@@ -220,6 +220,46 @@ fn every_filter_in_sql_equals_the_rust_predicate() {
     );
 }
 
+/// The "active" rule is written once in Rust and restated in SQL by the
+/// views `plugin_overview` (its `has_active_resources` column) and
+/// `active_resources` (its rows): on generated data, as `sqlite3` reads
+/// them, both say what the model says of every plugin.
+#[test]
+fn the_views_active_rule_is_the_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("active.db");
+    let store = MetadataStore::open(&db).unwrap();
+    store.save_all(&generate(1500, 0xAC71)).unwrap();
+    let all = store.list().unwrap();
+    let active: Vec<&PluginMetadata> = all.iter().filter(|p| p.has_active_resources()).collect();
+    assert!(
+        active.len() > 200 && active.len() < all.len(),
+        "{}",
+        active.len()
+    );
+    // By display id (two keys may share one), as sorted multisets.
+    let overview = sqlite3(
+        &db,
+        "SELECT unique_id, has_active_resources FROM plugin_overview \
+         ORDER BY unique_id, has_active_resources",
+    );
+    let mut want: Vec<String> = all
+        .iter()
+        .map(|p| format!("{}|{}", p.unique_id(), u8::from(p.has_active_resources())))
+        .collect();
+    want.sort();
+    let mut got: Vec<&str> = overview.lines().collect();
+    got.sort();
+    assert_eq!(got, want);
+    let listed = sqlite3(
+        &db,
+        "SELECT unique_id FROM active_resources ORDER BY unique_id",
+    );
+    let mut want_ids: Vec<String> = active.iter().map(|p| p.unique_id()).collect();
+    want_ids.sort();
+    assert_eq!(listed.lines().collect::<Vec<_>>(), want_ids);
+}
+
 #[test]
 fn updated_since_returns_what_changed_after() {
     let store = MetadataStore::open_in_memory().unwrap();

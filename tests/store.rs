@@ -418,3 +418,104 @@ fn any_busy_timeout_is_accepted() {
         assert_eq!(store.list().unwrap(), vec![seed::whisper_tiny()]);
     }
 }
+
+/// Every error is whole where the caller gets it: it names the file it
+/// happened in (also for a bad row, an unreadable file, a locked store),
+/// and it serializes as `{kind, message}` with a stable kind word, so an
+/// app (a Tauri command) can hand it to a web view as it is.
+#[test]
+fn errors_name_their_file_and_serialize_as_kind_and_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("plugins.db");
+    let store = MetadataStore::open(&db).unwrap();
+    let shown = db.display().to_string();
+    let as_json = |e: &Error| serde_json::to_value(e).unwrap();
+
+    let missing = store.set_container_id("nope", "x", Some("c")).unwrap_err();
+    assert_eq!(
+        as_json(&missing),
+        json!({"kind": "not_found", "message": "no plugin with category \"nope\" and name \"x\""})
+    );
+
+    let bad_pid = store.add_pid("nope", "x", 0).unwrap_err();
+    assert_eq!(as_json(&bad_pid)["kind"], "invalid_input");
+
+    // A value forced into the file by hand: the error names the file,
+    // table, column, row and value, with no patching by the caller.
+    store
+        .save(&PluginMetadata::new("p", "c", "P", json!({})))
+        .unwrap();
+    sqlite3(
+        &db,
+        "PRAGMA ignore_check_constraints = 1; UPDATE plugins SET is_configured = 7 WHERE name = 'p'",
+    );
+    let bad = store.get("c", "p").unwrap_err();
+    let Error::BadData {
+        path,
+        table,
+        column,
+        value,
+        ..
+    } = &bad
+    else {
+        panic!("{bad:?}");
+    };
+    assert_eq!(
+        (path, *table, *column, value.as_str()),
+        (&db, "plugins", "is_configured", "7")
+    );
+    let json = as_json(&bad);
+    assert_eq!(json["kind"], "bad_data");
+    assert!(json["message"].as_str().unwrap().contains(&shown), "{json}");
+    // The same row read through a list skipping bad rows: the same, whole.
+    let skipped = store
+        .for_each_readable(&plugin_metastore::PluginQuery::new(), |_| Ok(()))
+        .unwrap();
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0].to_string(), bad.to_string());
+
+    // Not a store at all.
+    let text = dir.path().join("notes.txt");
+    std::fs::write(
+        &text,
+        "hello, this is not a database at all, not even close\n".repeat(100),
+    )
+    .unwrap();
+    let refused = MetadataStore::open(&text).unwrap_err();
+    assert_eq!(as_json(&refused)["kind"], "not_a_store");
+    assert!(refused.to_string().contains("notes.txt"), "{refused}");
+
+    // Another connection holds the write lock past the busy timeout.
+    let holder = rusqlite::Connection::open(&db).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let waited = std::time::Duration::from_millis(50);
+    let impatient = MetadataStore::open_with(
+        &db,
+        plugin_metastore::StoreOptions::new().busy_timeout(waited),
+    )
+    .unwrap();
+    let busy = impatient
+        .save(&PluginMetadata::new("q", "c", "Q", json!({})))
+        .unwrap_err();
+    assert!(
+        matches!(&busy, Error::Busy { path, waited: w } if *path == db && *w == waited),
+        "{busy:?}"
+    );
+    assert_eq!(as_json(&busy)["kind"], "busy");
+    holder.execute_batch("ROLLBACK").unwrap();
+
+    let kinds: Vec<&str> = [missing, bad_pid, bad, refused, busy]
+        .iter()
+        .map(Error::kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "not_found",
+            "invalid_input",
+            "bad_data",
+            "not_a_store",
+            "busy"
+        ]
+    );
+}

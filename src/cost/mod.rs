@@ -6,74 +6,34 @@
 //! How hours and dollars are counted is on [`CostReport`], where users of
 //! the library see it.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::model::CloudProviderType;
+use crate::model::string_enum;
 use crate::time;
 
 mod tally;
 
 pub(crate) use tally::Tally;
 
-/// How a [`CostReport`] groups its hours.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum CostGrouping {
-    /// By cloud provider (the provider of the row that starts an interval);
-    /// the key is the provider's text (`aws`). The default.
-    #[default]
-    Provider,
-    /// By plugin; the key is the unique id `category_name`, and the group
-    /// also names the category and name (unique ids can be ambiguous).
-    Plugin,
-    /// By UTC day; the key is the date `YYYY-MM-DD`.
-    Day,
-}
-
-impl CostGrouping {
-    /// Every grouping.
-    pub const ALL: &'static [CostGrouping] = &[
-        CostGrouping::Provider,
-        CostGrouping::Plugin,
-        CostGrouping::Day,
-    ];
-
-    /// The grouping's name: `provider`, `plugin` or `day`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            CostGrouping::Provider => "provider",
-            CostGrouping::Plugin => "plugin",
-            CostGrouping::Day => "day",
-        }
-    }
-}
-
-impl fmt::Display for CostGrouping {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for CostGrouping {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        CostGrouping::ALL
-            .iter()
-            .copied()
-            .find(|g| g.as_str() == s)
-            .ok_or_else(|| {
-                Error::invalid(
-                    "by",
-                    format!("unknown grouping {s:?} (expected one of: provider, plugin, day)"),
-                )
-            })
+string_enum! {
+    /// How a [`CostReport`] groups its hours (`provider`, `plugin` or
+    /// `day`, as `--by` takes them).
+    #[derive(Default)]
+    #[non_exhaustive]
+    CostGrouping, "by" {
+        /// By cloud provider (the provider of the row that starts an
+        /// interval); the key is the provider's text (`aws`). The default.
+        #[default]
+        Provider => "provider",
+        /// By plugin; the key is the unique id `category_name`, and the
+        /// group also names the category and name (unique ids can be
+        /// ambiguous).
+        Plugin => "plugin",
+        /// By UTC day; the key is the date `YYYY-MM-DD`.
+        Day => "day",
     }
 }
 

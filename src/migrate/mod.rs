@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::error::{Error, Result, show};
+use crate::error::{Error, Fallible, show};
 use crate::open::HISTORY_TABLE;
 use crate::schema;
 
@@ -48,16 +48,31 @@ pub(crate) fn known_migrations() -> Vec<(i64, String, u64)> {
 
 /// What the history table says: each applied migration, in version order.
 #[derive(Debug, PartialEq, Eq)]
-struct History {
+pub(crate) struct History {
     applied: Vec<Applied>,
+}
+
+impl History {
+    /// The newest migration applied (0 for none).
+    pub(crate) fn version(&self) -> i64 {
+        self.applied.iter().map(|a| a.version).max().unwrap_or(0)
+    }
 }
 
 /// One history row.
 #[derive(Debug, PartialEq, Eq)]
-struct Applied {
-    version: i64,
-    name: String,
-    checksum: u64,
+pub(crate) struct Applied {
+    pub(crate) version: i64,
+    pub(crate) name: String,
+    pub(crate) checksum: u64,
+}
+
+/// What opening learned of a file's history, read once: the history, and
+/// whether every migration of this build is applied.
+#[derive(Debug)]
+pub(crate) struct Examined {
+    pub(crate) history: History,
+    pub(crate) current: bool,
 }
 
 /// A migration this build embeds: version, name, checksum.
@@ -73,7 +88,7 @@ pub(crate) fn runner() -> refinery::Runner {
 /// (refinery panics on a checksum that is not a `u64` and on an
 /// `applied_on` its RFC 3339 parser refuses, so the store checks both
 /// first, with the same parser, and names the bad row).
-fn read_history(conn: &Connection) -> Result<History> {
+fn read_history(conn: &Connection, path: &Path) -> Fallible<History> {
     let exists: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
         [HISTORY_TABLE],
@@ -84,23 +99,27 @@ fn read_history(conn: &Connection) -> Result<History> {
             applied: Vec::new(),
         });
     }
-    let mut stmt = conn.prepare(&format!(
-        "SELECT rowid, version, name, applied_on, checksum FROM {HISTORY_TABLE} ORDER BY version"
-    ))?;
+    let mut stmt = conn.prepare(HISTORY_ROWS)?;
     let mut rows = stmt.query([])?;
     let mut applied = Vec::new();
     while let Some(row) = rows.next()? {
-        applied.push(read_history_row(row)?);
+        applied.push(read_history_row(row, path)?);
     }
     Ok(History { applied })
 }
 
-/// One history row, checked column by column.
-fn read_history_row(row: &rusqlite::Row<'_>) -> Result<Applied> {
+/// The history rows, read by [`read_history_row`] (in rowid order).
+pub(crate) const HISTORY_ROWS: &str = "SELECT rowid, version, name, applied_on, checksum \
+     FROM refinery_schema_history ORDER BY rowid";
+
+/// One row of [`HISTORY_ROWS`], checked column by column as refinery will
+/// read it; a bad value is [`Error::BadData`] naming the row. (`verify`
+/// reads the table with the same function, reporting every bad row.)
+pub(crate) fn read_history_row(row: &rusqlite::Row<'_>, path: &Path) -> Fallible<Applied> {
     use rusqlite::types::ValueRef;
     let rowid: i64 = row.get(0)?;
     let bad = |column: &'static str, value: ValueRef<'_>, reason: &str| Error::BadData {
-        path: std::path::PathBuf::new(),
+        path: path.to_path_buf(),
         table: HISTORY_TABLE,
         column,
         row: rowid,
@@ -113,10 +132,10 @@ fn read_history_row(row: &rusqlite::Row<'_>) -> Result<Applied> {
     };
     let version = match row.get_ref(1)? {
         ValueRef::Integer(v) if i32::try_from(v).is_ok() => v,
-        other => return Err(bad("version", other, "not a migration version (an i32)")),
+        other => return Err(bad("version", other, "not a migration version (an i32)").into()),
     };
     let Some(name) = text(2) else {
-        return Err(bad("name", row.get_ref(2)?, "not text"));
+        return Err(bad("name", row.get_ref(2)?, "not text").into());
     };
     let rfc3339 = &time::format_description::well_known::Rfc3339;
     if text(3).is_none_or(|t| time::OffsetDateTime::parse(t, rfc3339).is_err()) {
@@ -124,10 +143,11 @@ fn read_history_row(row: &rusqlite::Row<'_>) -> Result<Applied> {
             "applied_on",
             row.get_ref(3)?,
             "not an RFC 3339 timestamp as refinery reads it",
-        ));
+        )
+        .into());
     }
     let Some(checksum) = text(4).and_then(|t| t.parse::<u64>().ok()) else {
-        return Err(bad("checksum", row.get_ref(4)?, "not an unsigned integer"));
+        return Err(bad("checksum", row.get_ref(4)?, "not an unsigned integer").into());
     };
     Ok(Applied {
         version,
@@ -141,7 +161,7 @@ fn read_history_row(row: &rusqlite::Row<'_>) -> Result<Applied> {
 /// an error when the history is another application's (names or versions
 /// that are not ours), when the file is newer than this build, or when an
 /// applied migration differs from this build's (migrated by another build).
-fn is_current(history: &History, known: &[Known], path: &Path) -> Result<bool> {
+fn is_current(history: &History, known: &[Known], path: &Path) -> Fallible<bool> {
     let newest = known.iter().map(|k| k.0).max().unwrap_or(0);
     let foreign = |reason: String| Error::NotAStore {
         path: path.into(),
@@ -154,7 +174,8 @@ fn is_current(history: &History, known: &[Known], path: &Path) -> Result<bool> {
                     "its {HISTORY_TABLE} is another application's: migration V{} is {:?}, \
                      plugin-metastore's is {ours:?}",
                     a.version, a.name
-                )));
+                ))
+                .into());
             }
             Some((_, _, ours)) if *ours != a.checksum => {
                 return Err(Error::Migration {
@@ -165,7 +186,8 @@ fn is_current(history: &History, known: &[Known], path: &Path) -> Result<bool> {
                         a.version, a.checksum
                     ),
                     source: None,
-                });
+                }
+                .into());
             }
             Some(_) => {}
             None if a.version <= newest => {
@@ -173,7 +195,8 @@ fn is_current(history: &History, known: &[Known], path: &Path) -> Result<bool> {
                     "its {HISTORY_TABLE} lists migration V{} {:?}, which is not \
                      plugin-metastore's",
                     a.version, a.name
-                )));
+                ))
+                .into());
             }
             None => {}
         }
@@ -185,7 +208,8 @@ fn is_current(history: &History, known: &[Known], path: &Path) -> Result<bool> {
             path: path.into(),
             found,
             supported: newest,
-        });
+        }
+        .into());
     }
     Ok(known
         .iter()
@@ -195,9 +219,9 @@ fn is_current(history: &History, known: &[Known], path: &Path) -> Result<bool> {
 /// [`read_history`], refusing a lost history ([`check_history_not_lost`]),
 /// from one snapshot: read apart, another process's first migration could
 /// commit in between and make its new tables look like a lost history.
-fn read_whole_history(conn: &Connection, path: &Path) -> Result<History> {
+fn read_whole_history(conn: &Connection, path: &Path) -> Fallible<History> {
     let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Deferred)?;
-    let history = read_history(&tx)?;
+    let history = read_history(&tx, path)?;
     check_history_not_lost(&tx, &history, path)?;
     tx.commit()?;
     Ok(history)
@@ -206,7 +230,7 @@ fn read_whole_history(conn: &Connection, path: &Path) -> Result<History> {
 /// Refuses, untouched, a file whose history is empty although it holds
 /// tables: its history was deleted (refinery would try to create every
 /// table again and fail).
-fn check_history_not_lost(conn: &Connection, history: &History, path: &Path) -> Result<()> {
+fn check_history_not_lost(conn: &Connection, history: &History, path: &Path) -> Fallible<()> {
     if !history.applied.is_empty() {
         return Ok(());
     }
@@ -227,60 +251,64 @@ fn check_history_not_lost(conn: &Connection, history: &History, path: &Path) -> 
              ({}); it was left untouched",
             tables.join(", ")
         ),
-    })
+    }
+    .into())
 }
 
-/// Refuses, before anything is written, a file whose history is another
-/// application's, lost, unreadable to refinery, or from a newer build (the
-/// checks [`migrate`] makes, run before the WAL switch). Returns whether
-/// the file is current: then opening needs only [`check_schema`], not a
-/// second read of the history.
-pub(crate) fn precheck(conn: &Connection, path: &Path) -> Result<bool> {
+/// Reads the file's history once and compares it with this build's
+/// migrations: refuses, before anything is written, a file whose history
+/// is another application's, lost, unreadable to refinery, or from a newer
+/// build. What it learned is what the rest of the open needs
+/// ([`bring_current`], [`require_current`]).
+pub(crate) fn examine(conn: &Connection, path: &Path) -> Fallible<Examined> {
     let history = read_whole_history(conn, path)?;
-    is_current(&history, build_known(), path)
-}
-
-/// Refuses a current store whose schema lacks an object or column this
-/// build's migrations made.
-pub(crate) fn check_schema(conn: &Connection, path: &Path) -> Result<()> {
-    check_objects(conn, path, None)
+    let current = is_current(&history, build_known(), path)?;
+    Ok(Examined { history, current })
 }
 
 /// For a store opened read-only: refuses a file this build would migrate
-/// (that needs writing) as well as every file [`migrate`] refuses.
-pub(crate) fn check_current(conn: &Connection, path: &Path) -> Result<()> {
-    let history = read_whole_history(conn, path)?;
-    if is_current(&history, build_known(), path)? {
+/// (that needs writing), then checks the schema.
+pub(crate) fn require_current(conn: &Connection, path: &Path, examined: &Examined) -> Fallible<()> {
+    if examined.current {
         return check_objects(conn, path, None);
     }
-    let found = history.applied.iter().map(|a| a.version).max().unwrap_or(0);
     Err(Error::ReadOnly {
         path: path.into(),
         reason: format!(
-            "its schema is at version {found} and needs migrating to version {}, which needs \
+            "its schema is at version {} and needs migrating to version {}, which needs \
              write access: open it once with write access (for example `plugin-metastore init`)",
+            examined.history.version(),
             newest_version()
         ),
-    })
+    }
+    .into())
 }
 
-/// [`schema::check_objects`] against the objects `runner`'s migrations
-/// create (this build's computed once per process).
-fn check_objects(conn: &Connection, path: &Path, runner: Option<&refinery::Runner>) -> Result<()> {
+/// Refuses ([`Error::Damaged`]) a store whose schema lacks an object or
+/// column `runner`'s migrations create ([`schema::lacks`]); this build's
+/// expected objects are computed once per process.
+fn check_objects(
+    conn: &Connection,
+    path: &Path,
+    runner: Option<&refinery::Runner>,
+) -> Fallible<()> {
     static OURS: OnceLock<std::result::Result<schema::Objects, String>> = OnceLock::new();
-    if let Some(runner) = runner.filter(|r| known(r) != build_known()) {
-        let expected = schema::expected_by(refinery::Runner::new(runner.get_migrations()))?;
-        return schema::check_objects(conn, path, &expected);
-    }
-    let expected = OURS
-        .get_or_init(|| schema::expected_by(migrations::runner()).map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| Error::Migration {
-            path: ":memory:".into(),
-            reason: e.clone(),
-            source: None,
-        })?;
-    schema::check_objects(conn, path, expected)
+    let theirs;
+    let expected = match runner.filter(|r| known(r) != build_known()) {
+        Some(runner) => {
+            theirs = schema::expected_by(refinery::Runner::new(runner.get_migrations()));
+            &theirs
+        }
+        None => OURS.get_or_init(|| schema::expected_by(migrations::runner())),
+    };
+    let lacks = match expected {
+        Ok(expected) => schema::lacks(conn, expected).map(|reason| Error::Damaged {
+            path: path.into(),
+            reason,
+        }),
+        Err(reason) => Some(migration_failed(path, reason.clone())),
+    };
+    lacks.map_or(Ok(()), |e| Err(e.into()))
 }
 
 /// The migrations of `runner` as [`Known`].
@@ -299,27 +327,58 @@ fn build_known() -> &'static [Known] {
     KNOWN.get_or_init(|| known(&migrations::runner()))
 }
 
-/// Brings the schema of `conn` (the file at `path`) up to date with this
-/// build's migrations. A current file (the usual open) costs one read of
-/// the history and the schema check; refinery is built only when
-/// something is pending.
-pub(crate) fn migrate_to_current(conn: &mut Connection, path: &Path) -> Result<()> {
-    let history = read_whole_history(conn, path)?;
-    if is_current(&history, build_known(), path)? {
+/// An [`Error::Migration`] of the file at `path` without a tool's error.
+fn migration_failed(path: &Path, reason: String) -> Error {
+    Error::Migration {
+        path: path.into(),
+        reason,
+        source: None,
+    }
+}
+
+/// Brings the schema of `conn` (the file at `path`, whose history
+/// [`examine`] read) up to date with this build's migrations. A current
+/// file (the usual open) costs only the schema check; refinery is built
+/// only when something is pending.
+pub(crate) fn bring_current(
+    conn: &mut Connection,
+    path: &Path,
+    examined: Examined,
+) -> Fallible<()> {
+    if examined.current {
         return check_objects(conn, path, None);
     }
-    migrate(conn, path, migrations::runner())
+    migrate_from(conn, path, migrations::runner(), Some(examined.history))
 }
 
 /// Step two: run the pending migrations of `runner`, atomically, or refuse a
 /// file that is newer than `runner` knows.
-pub(crate) fn migrate(conn: &mut Connection, path: &Path, runner: refinery::Runner) -> Result<()> {
+#[cfg(test)]
+pub(crate) fn migrate(
+    conn: &mut Connection,
+    path: &Path,
+    runner: refinery::Runner,
+) -> Fallible<()> {
+    migrate_from(conn, path, runner, None)
+}
+
+/// [`migrate`], starting from the history `read` when the caller has
+/// read it already.
+fn migrate_from(
+    conn: &mut Connection,
+    path: &Path,
+    runner: refinery::Runner,
+    read: Option<History>,
+) -> Fallible<()> {
     let runner = runner.set_grouped(true);
-    migrate_using(conn, path, &runner, |conn| {
-        runner.run(conn).map(|_| ()).map_err(|e| Error::Migration {
-            path: path.into(),
-            reason: refinery_reason(&e),
-            source: Some(e),
+    migrate_using(conn, path, &runner, read, |conn| {
+        runner.run(conn).map(|_| ()).map_err(|e| {
+            Error::Migration {
+                path: path.into(),
+                reason: refinery_reason(&e),
+                source: Some(Box::new(e)),
+            }
+            .into()
         })
     })
 }
@@ -340,8 +399,9 @@ fn migrate_using(
     conn: &mut Connection,
     path: &Path,
     runner: &refinery::Runner,
-    mut run: impl FnMut(&mut Connection) -> Result<()>,
-) -> Result<()> {
+    mut read: Option<History>,
+    mut run: impl FnMut(&mut Connection) -> Fallible<()>,
+) -> Fallible<()> {
     let known = known(runner);
 
     // Each retry follows progress made by another process; a failure with
@@ -349,7 +409,10 @@ fn migrate_using(
     const MAX_ATTEMPTS: usize = 20;
     let mut attempt = 0;
     loop {
-        let before = read_whole_history(conn, path)?;
+        let before = match read.take() {
+            Some(history) => history,
+            None => read_whole_history(conn, path)?,
+        };
         if is_current(&before, &known, path)? {
             return check_objects(conn, path, Some(runner));
         }
@@ -360,7 +423,7 @@ fn migrate_using(
             Ok(_) => return check_objects(conn, path, Some(runner)),
             Err(e) => {
                 attempt += 1;
-                let after = read_history(conn)?;
+                let after = read_history(conn, path)?;
                 if after != before && attempt < MAX_ATTEMPTS {
                     continue;
                 }
@@ -368,12 +431,14 @@ fn migrate_using(
                     return check_objects(conn, path, Some(runner));
                 }
                 return Err(match e {
-                    e @ Error::Migration { .. } => e,
-                    other => Error::Migration {
-                        path: path.into(),
-                        reason: other.to_string(),
-                        source: None,
-                    },
+                    e @ crate::error::Fault::Whole(Error::Migration { .. }) => e,
+                    other => {
+                        let site = crate::error::Site {
+                            path,
+                            busy_timeout: std::time::Duration::ZERO,
+                        };
+                        migration_failed(path, other.at(site).to_string()).into()
+                    }
                 });
             }
         }
@@ -381,13 +446,8 @@ fn migrate_using(
 }
 
 /// The schema version recorded in the file (the newest applied migration).
-pub(crate) fn schema_version(conn: &Connection) -> Result<i64> {
-    Ok(read_history(conn)?
-        .applied
-        .iter()
-        .map(|a| a.version)
-        .max()
-        .unwrap_or(0))
+pub(crate) fn schema_version(conn: &Connection, path: &Path) -> Fallible<i64> {
+    Ok(read_history(conn, path)?.version())
 }
 
 #[cfg(test)]

@@ -2,15 +2,26 @@
 //! first-start race, played deterministically.
 
 use super::*;
-use crate::open::{StoreOptions, configure, create_owner_only, open_file};
+use crate::connect::{self, Mode};
+use crate::error::Fault;
+use crate::open::{self, StoreOptions};
 
 /// A file opened and brought up to date, as a store opens it.
 fn open_current(path: &Path) -> Connection {
-    let mut conn = open_file(path, &StoreOptions::default(), &mut |c, p| {
-        precheck(c, p).map(|_| ())
-    })
-    .unwrap();
-    migrate_to_current(&mut conn, path).unwrap();
+    connect::open(path, Mode::ReadWrite, &StoreOptions::default())
+        .unwrap()
+        .conn
+}
+
+/// A connection to `path` with the store's checks and settings, its
+/// schema left as it is.
+fn configured(path: &Path) -> Connection {
+    let options = StoreOptions::default();
+    let (conn, _) = open::read_write(path).unwrap();
+    conn.busy_timeout(options.busy_timeout).unwrap();
+    open::check_file(&conn, path).unwrap();
+    open::switch_to_wal(&conn, &options).unwrap();
+    open::apply_pragmas(&conn, &options).unwrap();
     conn
 }
 
@@ -68,9 +79,12 @@ fn a_migration_failing_halfway_leaves_the_database_as_it_was() {
     .unwrap();
     let before = dump(&conn);
     let err = migrate(&mut conn, &path, broken_runner()).unwrap_err();
-    assert!(matches!(err, Error::Migration { .. }), "{err}");
+    assert!(
+        matches!(err, Fault::Whole(Error::Migration { .. })),
+        "{err:?}"
+    );
     assert_eq!(dump(&conn), before);
-    assert_eq!(schema_version(&conn).unwrap(), newest_version());
+    assert_eq!(schema_version(&conn, &path).unwrap(), newest_version());
     let rows: i64 = conn
         .query_row("SELECT count(*) FROM plugins", [], |r| r.get(0))
         .unwrap();
@@ -107,15 +121,18 @@ fn pending_migrations_apply_all_or_nothing() {
     let v1: Vec<_> = all.iter().filter(|m| m.version() == 1).cloned().collect();
     let mut conn = open_file_with_runner(&path, refinery::Runner::new(&v1));
     let before = dump(&conn);
-    assert_eq!(schema_version(&conn).unwrap(), 1);
+    assert_eq!(schema_version(&conn, &path).unwrap(), 1);
     let err = migrate(&mut conn, &path, broken_runner()).unwrap_err();
-    assert!(matches!(err, Error::Migration { .. }), "{err}");
+    assert!(
+        matches!(err, Fault::Whole(Error::Migration { .. })),
+        "{err:?}"
+    );
     assert_eq!(dump(&conn), before, "V2 was applied without V3");
-    assert_eq!(schema_version(&conn).unwrap(), 1);
+    assert_eq!(schema_version(&conn, &path).unwrap(), 1);
     drop(conn);
     // The real runner still upgrades it.
     let conn = open_current(&path);
-    assert_eq!(schema_version(&conn).unwrap(), newest_version());
+    assert_eq!(schema_version(&conn, &path).unwrap(), newest_version());
 }
 
 /// The race refinery leaves open: this process read the applied list
@@ -126,20 +143,12 @@ fn pending_migrations_apply_all_or_nothing() {
 fn losing_the_migration_race_to_another_process_is_not_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("race.db");
-    create_owner_only(&path).unwrap();
-    let mut conn = Connection::open(&path).unwrap();
-    configure(
-        &conn,
-        &path,
-        Some(&path),
-        &StoreOptions::default(),
-        &mut |c, p| precheck(c, p).map(|_| ()),
-    )
-    .unwrap();
+    let mut conn = configured(&path);
+    examine(&conn, &path).unwrap();
     let runner = migrations::runner().set_grouped(true);
     let v1 = runner.get_migrations()[0].sql().unwrap().to_owned();
     let mut runs = 0;
-    migrate_using(&mut conn, &path, &runner, |conn| {
+    migrate_using(&mut conn, &path, &runner, None, |conn| {
         runs += 1;
         if runs > 1 {
             return migrate(conn, &path, migrations::runner());
@@ -153,7 +162,7 @@ fn losing_the_migration_race_to_another_process_is_not_an_error() {
     })
     .unwrap();
     assert_eq!(runs, 1, "the re-read history showed nothing left to do");
-    assert_eq!(schema_version(&conn).unwrap(), newest_version());
+    assert_eq!(schema_version(&conn, &path).unwrap(), newest_version());
     let rows: i64 = conn
         .query_row(&format!("SELECT count(*) FROM {HISTORY_TABLE}"), [], |r| {
             r.get(0)
@@ -163,16 +172,7 @@ fn losing_the_migration_race_to_another_process_is_not_an_error() {
 }
 
 fn open_file_with_runner(path: &Path, runner: refinery::Runner) -> Connection {
-    create_owner_only(path).unwrap();
-    let mut conn = Connection::open(path).unwrap();
-    configure(
-        &conn,
-        path,
-        Some(path),
-        &StoreOptions::default(),
-        &mut |_, _| Ok(()),
-    )
-    .unwrap();
+    let mut conn = configured(path);
     migrate(&mut conn, path, runner).unwrap();
     conn
 }

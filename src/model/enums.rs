@@ -1,15 +1,9 @@
 //! The two enums, `PluginExecutionMode` and `CloudProviderType`: serde,
 //! `Display` and `FromStr` as their Python string values.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
-
-use crate::error::{Error, Result};
-
 /// Defines a string-valued enum with `Display`, `FromStr`, `as_str`, `ALL`
-/// and serde, all from the one table of values.
+/// and serde, all from the one table of values: every enum the crate
+/// stores or prints as text (here, and `ChangeOp`, `CostGrouping`, …).
 macro_rules! string_enum {
     (
         $(#[$meta:meta])*
@@ -18,7 +12,10 @@ macro_rules! string_enum {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
+            ::serde::Serialize, ::serde::Deserialize,
+        )]
         pub enum $name {
             $( $(#[$vmeta])* #[serde(rename = $text)] $variant, )+
         }
@@ -33,19 +30,19 @@ macro_rules! string_enum {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl FromStr for $name {
-            type Err = Error;
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::Error;
 
-            fn from_str(s: &str) -> Result<Self> {
+            fn from_str(s: &str) -> $crate::Result<Self> {
                 match s {
                     $( $text => Ok($name::$variant), )+
-                    other => Err(Error::invalid(
+                    other => Err($crate::Error::invalid(
                         $what,
                         format!(
                             "unknown value {:?} (expected one of: {})",
@@ -59,8 +56,6 @@ macro_rules! string_enum {
     };
 }
 
-/// For the other string-valued enums of the crate (`PidState`,
-/// `ReapAction`).
 pub(crate) use string_enum;
 
 string_enum! {

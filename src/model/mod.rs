@@ -10,14 +10,39 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+mod change;
 mod enums;
 mod summary;
 #[cfg(test)]
 mod tests;
 
+pub use change::{Change, ChangeOp, Changes};
 pub(crate) use enums::string_enum;
 pub use enums::{CloudProviderType, PluginExecutionMode};
 pub use summary::PluginSummary;
+
+/// `"{category}_{name}"`: the display id of a plugin (Python's
+/// `get_unique_id()`), the one place it is formatted.
+pub(crate) fn unique_id(category: &str, name: &str) -> String {
+    format!("{category}_{name}")
+}
+
+/// The "active" rule, the one place it is written in Rust: a plugin holds
+/// something that must be cleaned up when it has any PID, a non-empty
+/// container id, or a remote resource whose status is exactly `running`.
+/// Its SQL restatements (the `active` filter of a query, the views
+/// `plugin_overview` and `active_resources`) are held equal to it by
+/// `tests/queries.rs`.
+pub(crate) fn holds_active_resources(
+    has_pids: bool,
+    container_id: Option<&str>,
+    remote_status: Option<&str>,
+) -> bool {
+    has_pids || container_id.is_some_and(|c| !c.is_empty()) || remote_status == Some(RUNNING)
+}
+
+/// The one remote status that counts as running (and is billed).
+pub(crate) const RUNNING: &str = "running";
 
 fn default_ssh_port() -> u16 {
     22
@@ -100,7 +125,7 @@ impl RemoteResourceInfo {
 
     /// True when `status` is exactly `"running"` (so `"Running"` is not).
     pub fn is_running(&self) -> bool {
-        self.status == "running"
+        self.status == RUNNING
     }
 
     /// Checks what the store refuses: a cost that is NaN, infinite or
@@ -203,7 +228,7 @@ impl PluginMetadata {
     /// it is ambiguous (`a_b` + `c` and `a` + `b_c` give the same string), so
     /// the store's key is the pair `(category, name)`.
     pub fn unique_id(&self) -> String {
-        format!("{}_{}", self.category, self.name)
+        unique_id(&self.category, &self.name)
     }
 
     /// Every `(category, name)` whose [`unique_id`](Self::unique_id) is
@@ -236,12 +261,11 @@ impl PluginMetadata {
     /// a non-empty container id, or a remote resource whose status is
     /// exactly `"running"` (Python's truthiness rules).
     pub fn has_active_resources(&self) -> bool {
-        !self.spawned_pids.is_empty()
-            || self.container_id.as_deref().is_some_and(|c| !c.is_empty())
-            || self
-                .remote_resource
-                .as_ref()
-                .is_some_and(RemoteResourceInfo::is_running)
+        holds_active_resources(
+            !self.spawned_pids.is_empty(),
+            self.container_id.as_deref(),
+            self.remote_resource.as_ref().map(|r| r.status.as_str()),
+        )
     }
 
     /// Reads plugin records in the Python JSON layout: a JSON array of

@@ -43,7 +43,7 @@ pub struct PluginSummary {
 impl PluginSummary {
     /// `"{category}_{name}"`, as [`PluginMetadata::unique_id`].
     pub fn unique_id(&self) -> String {
-        format!("{}_{}", self.category, self.name)
+        super::unique_id(&self.category, &self.name)
     }
 
     /// True if the plugin executes locally.

@@ -16,12 +16,11 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags};
-
 use super::MetadataStore;
-use crate::error::{Error, Result};
+use crate::connect::{self, Mode};
+use crate::error::{Error, Fallible, Result, Site};
 use crate::migrate;
-use crate::open::create_owner_only;
+use crate::open::{StoreOptions, create_owner_only};
 
 /// What [`MetadataStore::backup`] wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,8 +95,17 @@ fn refuse_existing(path: &Path) -> Result<()> {
     ))
 }
 
-/// Syncs the copy at `path` to disk and checks it.
+/// Syncs the copy at `path` to disk and checks it; errors name the copy.
 fn check_copy(path: &Path) -> Result<Backup> {
+    let options = StoreOptions::default();
+    let site = Site {
+        path,
+        busy_timeout: options.busy_timeout,
+    };
+    check_copy_in(path, &options).map_err(|fault| fault.at(site))
+}
+
+fn check_copy_in(path: &Path, options: &StoreOptions) -> Fallible<Backup> {
     std::fs::File::open(path)?.sync_all()?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         // The new directory entry must survive a crash too; not every
@@ -110,10 +118,7 @@ fn check_copy(path: &Path) -> Result<Backup> {
         path: path.to_path_buf(),
         reason,
     };
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+    let conn = connect::open(path, Mode::Inspect, options)?.conn;
     let mut stmt = conn.prepare("PRAGMA integrity_check")?;
     let report: Vec<String> = stmt
         .query_map([], |r| r.get(0))?
@@ -123,13 +128,14 @@ fn check_copy(path: &Path) -> Result<Backup> {
         return Err(damaged(format!(
             "the backup failed its integrity check: {}",
             report.join("; ")
-        )));
+        ))
+        .into());
     }
     let plugins: i64 = conn.query_row("SELECT count(*) FROM plugins", [], |r| r.get(0))?;
     Ok(Backup {
         path: path.to_path_buf(),
         bytes: std::fs::metadata(path)?.len(),
         plugins: u64::try_from(plugins).unwrap_or(0),
-        schema_version: migrate::schema_version(&conn)?,
+        schema_version: migrate::schema_version(&conn, path)?,
     })
 }

@@ -29,131 +29,15 @@
 //! is never pruned), so a cursor never points at another change later.
 
 use std::collections::HashMap;
-use std::fmt;
-use std::str::FromStr;
+use std::path::Path;
 
-use rusqlite::{Connection, Row, params};
-use serde::Serialize;
+use rusqlite::{Connection, params};
 
 use super::MetadataStore;
-use super::decode::Col;
+use super::decode::decode_change;
 use super::sql;
-use crate::error::Result;
-
-/// What happened to a plugin.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChangeOp {
-    /// The plugin was created (or a hand edit gave a plugin this key).
-    Insert,
-    /// The plugin, its PIDs or its remote resource changed.
-    Update,
-    /// The plugin was deleted (or a hand edit gave it another key).
-    Delete,
-}
-
-impl ChangeOp {
-    /// The op as stored and printed: `insert`, `update`, `delete`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeOp::Insert => "insert",
-            ChangeOp::Update => "update",
-            ChangeOp::Delete => "delete",
-        }
-    }
-}
-
-impl fmt::Display for ChangeOp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ChangeOp {
-    type Err = ();
-
-    fn from_str(s: &str) -> std::result::Result<Self, ()> {
-        match s {
-            "insert" => Ok(ChangeOp::Insert),
-            "update" => Ok(ChangeOp::Update),
-            "delete" => Ok(ChangeOp::Delete),
-            _ => Err(()),
-        }
-    }
-}
-
-/// One row of the change log: a plugin that changed, and how.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct Change {
-    /// Its place in commit order; pass the last one seen as the next
-    /// cursor.
-    pub seq: u64,
-    /// The plugin's display id, `category_name`.
-    pub unique_id: String,
-    /// The plugin's category.
-    pub category: String,
-    /// The plugin's name.
-    pub name: String,
-    /// What happened.
-    pub op: ChangeOp,
-}
-
-impl Change {
-    pub(super) fn new(seq: u64, category: String, name: String, op: ChangeOp) -> Self {
-        Change {
-            seq,
-            unique_id: format!("{category}_{name}"),
-            category,
-            name,
-            op,
-        }
-    }
-}
-
-/// What [`MetadataStore::changes_since`] found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[must_use]
-pub enum Changes {
-    /// Every change committed after the cursor, oldest first (one per
-    /// plugin per library transaction; a hand edit in `sqlite3` may give
-    /// one per table row). Ask again with `cursor`.
-    Since {
-        /// The changes; empty when nothing changed.
-        changes: Vec<Change>,
-        /// The seq of the last change, or the cursor asked with.
-        cursor: u64,
-    },
-    /// The log no longer reaches back to the cursor (or never reached it):
-    /// re-read everything you show, then ask again with `cursor`. Changes
-    /// committed while you re-read come after `cursor`, so none is lost.
-    Reset {
-        /// The newest seq when this was answered.
-        cursor: u64,
-    },
-}
-
-impl Changes {
-    /// The cursor to ask with next time.
-    pub fn cursor(&self) -> u64 {
-        match self {
-            Changes::Since { cursor, .. } | Changes::Reset { cursor } => *cursor,
-        }
-    }
-
-    /// The changes found (none for [`Changes::Reset`]).
-    pub fn changes(&self) -> &[Change] {
-        match self {
-            Changes::Since { changes, .. } => changes,
-            Changes::Reset { .. } => &[],
-        }
-    }
-
-    /// True when there is nothing to act on: no change, no reset.
-    pub fn is_empty(&self) -> bool {
-        matches!(self, Changes::Since { changes, .. } if changes.is_empty())
-    }
-}
+use crate::error::{Fallible, Result};
+use crate::model::{ChangeOp, Changes};
 
 impl MetadataStore {
     /// The cursor of the newest change now: start a feed here to hear only
@@ -170,7 +54,7 @@ impl MetadataStore {
     pub fn changes_since(&self, cursor: u64) -> Result<Changes> {
         self.checked(|| {
             let tx = self.read()?;
-            let changes = since(&tx, cursor)?;
+            let changes = since(&tx, &self.path, cursor)?;
             tx.commit()?;
             Ok(changes)
         })
@@ -178,7 +62,7 @@ impl MetadataStore {
 }
 
 /// The log's newest seq and the newest seq pruned from it.
-fn position(conn: &Connection) -> Result<(u64, u64)> {
+fn position(conn: &Connection) -> Fallible<(u64, u64)> {
     let (head, pruned): (i64, i64) = conn
         .prepare_cached(sql::FEED_POSITION)?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -194,7 +78,7 @@ fn seq(v: i64) -> u64 {
 
 /// [`MetadataStore::changes_since`] on any connection (the store's, or a
 /// watcher's), inside the caller's read transaction.
-pub(super) fn since(conn: &Connection, cursor: u64) -> Result<Changes> {
+pub(super) fn since(conn: &Connection, path: &Path, cursor: u64) -> Fallible<Changes> {
     let (head, pruned) = position(conn)?;
     if cursor < pruned || cursor > head {
         return Ok(Changes::Reset { cursor: head });
@@ -204,7 +88,7 @@ pub(super) fn since(conn: &Connection, cursor: u64) -> Result<Changes> {
     let mut rows = stmt.query([after])?;
     let mut changes = Vec::new();
     while let Some(row) = rows.next()? {
-        changes.push(decode_change(row)?);
+        changes.push(decode_change(row, path)?);
     }
     let cursor = changes.last().map_or(cursor, |c| c.seq);
     Ok(Changes::Since { changes, cursor })
@@ -252,7 +136,7 @@ pub(super) struct LogSlot {
 /// A write transaction's start: number it (which turns the change-log
 /// triggers off for it), and prune the log if it has grown a quarter past
 /// its capacity.
-pub(super) fn begin_write(conn: &Connection) -> Result<LogSlot> {
+pub(super) fn begin_write(conn: &Connection) -> Fallible<LogSlot> {
     let (txn, pruned, capacity): (i64, i64, i64) = conn
         .prepare_cached(sql::BEGIN_LOGGED_WRITE)?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
@@ -277,7 +161,7 @@ pub(super) fn begin_write(conn: &Connection) -> Result<LogSlot> {
 /// and pruning would leave, without writing rows only to delete them (a
 /// 100,000-plugin `save_all` writes 10,000 rows). Every cursor from before
 /// the transaction is then told to re-read everything.
-pub(super) fn end_write(conn: &Connection, slot: LogSlot, pending: &Pending) -> Result<()> {
+pub(super) fn end_write(conn: &Connection, slot: LogSlot, pending: &Pending) -> Fallible<()> {
     let LogSlot { txn, capacity } = slot;
     let count = i64::try_from(pending.rows.len()).unwrap_or(i64::MAX);
     let skip = (count - capacity).max(0);
@@ -297,25 +181,4 @@ pub(super) fn end_write(conn: &Connection, slot: LogSlot, pending: &Pending) -> 
     }
     conn.prepare_cached(sql::END_LOGGED_WRITE)?.execute([])?;
     Ok(())
-}
-
-/// Decodes one row of [`CHANGES_SINCE`](super::sql::CHANGES_SINCE):
-/// `(seq, category, name, op)`.
-pub(super) fn decode_change(row: &Row<'_>) -> Result<Change> {
-    let seq: i64 = row.get(0)?;
-    let col = Col {
-        row,
-        table: "change_log",
-        id: seq,
-    };
-    let positive = u64::try_from(seq)
-        .ok()
-        .filter(|&s| s > 0)
-        .ok_or_else(|| col.bad("seq", seq.to_string(), "a seq is > 0"))?;
-    Ok(Change::new(
-        positive,
-        col.text(1, "category")?,
-        col.text(2, "name")?,
-        col.parsed(3, "op")?,
-    ))
 }

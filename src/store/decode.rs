@@ -1,26 +1,31 @@
 //! Rows into the model: every column read through one typed accessor, so a
-//! value the model cannot hold is an [`Error::BadData`] naming the table,
-//! column, row and value — never a panic, never a silent default. The
-//! store fills in the file's path on its way out.
+//! value the model cannot hold is an [`Error::BadData`] naming the file,
+//! table, column, row and value — never a panic, never a silent default.
+//! Each decoder is given the file's path, so its errors are whole.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use rusqlite::Row;
 use rusqlite::types::ValueRef;
 
+use super::sql::{self, Column};
 use crate::cost::RemoteStatusEntry;
-use crate::error::{Error, Result, show};
-use crate::model::{CloudProviderType, PluginMetadata, PluginSummary, RemoteResourceInfo};
+use crate::error::{Error, Fallible, Fault, show};
+use crate::model::{Change, CloudProviderType, PluginMetadata, PluginSummary, RemoteResourceInfo};
 use crate::time;
 
 /// Decodes `(plugin_id, pid, rowid)`: the owner, and the PID or why it
 /// cannot be read (kept apart, so a lenient reader can skip its plugin).
-pub(super) fn read_pid(row: Option<&Row<'_>>) -> Result<Option<(i64, Result<u32>)>> {
+pub(super) fn read_pid(
+    row: Option<&Row<'_>>,
+    path: &Path,
+) -> Fallible<Option<(i64, Fallible<u32>)>> {
     let Some(row) = row else { return Ok(None) };
     let owner: i64 = row.get(0)?;
     let rowid: i64 = row.get(2)?;
     let col = Col {
         row,
+        path,
         table: "plugin_pids",
         id: rowid,
     };
@@ -45,47 +50,49 @@ pub(super) struct PidClaim {
 }
 
 /// Decodes one row of [`PID_CLAIMS`](super::sql::PID_CLAIMS).
-pub(super) fn decode_pid_claim(row: &Row<'_>) -> Result<PidClaim> {
+pub(super) fn decode_pid_claim(row: &Row<'_>, path: &Path) -> Fallible<PidClaim> {
     let rowid: i64 = row.get(1)?;
     let col = Col {
         row,
+        path,
         table: "plugin_pids",
         id: rowid,
     };
     let pid = col.pid(4)?;
-    let start_time = col.opt_integer(5, "start_time")?;
+    let start_time = col.opt_integer((5, "start_time"))?;
     if let Some(t) = start_time.filter(|&t| t < 0) {
         return Err(col.bad("start_time", t.to_string(), "a start time is >= 0"));
     }
     Ok(PidClaim {
-        plugin_id: col.integer(0, "plugin_id")?,
+        plugin_id: col.integer((0, "plugin_id"))?,
         rowid,
-        category: col.text(2, "category")?,
-        name: col.text(3, "name")?,
+        category: col.text((2, "category"))?,
+        name: col.text((3, "name"))?,
         pid,
         start_time,
-        boot_id: col.opt_text(6, "boot_id")?,
-        recorded_at: col.opt_text(7, "recorded_at")?,
-        pid_ns: col.opt_integer(8, "pid_ns")?,
-        pidfd_inode: col.opt_integer(9, "pidfd_inode")?,
-        pgid: col.opt_integer(10, "pgid")?,
-        spawn_token: col.opt_text(11, "spawn_token")?,
+        boot_id: col.opt_text((6, "boot_id"))?,
+        recorded_at: col.opt_text((7, "recorded_at"))?,
+        pid_ns: col.opt_integer((8, "pid_ns"))?,
+        pidfd_inode: col.opt_integer((9, "pidfd_inode"))?,
+        pgid: col.opt_integer((10, "pgid"))?,
+        spawn_token: col.opt_text((11, "spawn_token"))?,
     })
 }
 
 /// Decodes `(plugin_id, position, pid, rowid)` of a summary's PID row into
 /// `(plugin_id, position, pid)`.
-pub(super) fn decode_pid_at(row: &Row<'_>) -> Result<(i64, i64, u32)> {
+pub(super) fn decode_pid_at(row: &Row<'_>, path: &Path) -> Fallible<(i64, i64, u32)> {
     let rowid: i64 = row.get(3)?;
     let col = Col {
         row,
+        path,
         table: "plugin_pids",
         id: rowid,
     };
     let pid = col.pid(2)?;
     Ok((
-        col.integer(0, "plugin_id")?,
-        col.integer(1, "position")?,
+        col.integer((0, "plugin_id"))?,
+        col.integer((1, "position"))?,
         pid,
     ))
 }
@@ -93,41 +100,43 @@ pub(super) fn decode_pid_at(row: &Row<'_>) -> Result<(i64, i64, u32)> {
 /// Decodes one row of [`SUMMARY_COLUMNS`](super::sql::SUMMARY_COLUMNS)
 /// into `(id, summary)`; the PIDs (and so `has_active_resources`) are
 /// filled in by the caller.
-pub(super) fn decode_summary(row: &Row<'_>) -> Result<(i64, PluginSummary)> {
-    let id: i64 = row.get(0)?;
+pub(super) fn decode_summary(row: &Row<'_>, path: &Path) -> Fallible<(i64, PluginSummary)> {
+    let id: i64 = row.get(sql::summary::ID.0)?;
     let c = Col {
         row,
+        path,
         table: "plugins",
         id,
     };
     let r = Col {
         row,
+        path,
         table: "remote_resources",
         id,
     };
-    let has_remote = !matches!(c.value(8, "plugin_id")?, ValueRef::Null);
+    let has_remote = !matches!(c.value(sql::summary::REMOTE)?, ValueRef::Null);
     let (provider, remote_status, cost_per_hour) = if has_remote {
         (
-            Some(r.parsed(9, "provider")?),
-            Some(r.text(10, "status")?),
-            r.opt_cost(11, "estimated_cost_per_hour")?,
+            Some(r.parsed(sql::summary::PROVIDER)?),
+            Some(r.text(sql::summary::STATUS)?),
+            r.opt_cost(sql::summary::COST)?,
         )
     } else {
         (None, None, None)
     };
     let summary = PluginSummary {
-        category: c.text(1, "category")?,
-        name: c.text(2, "name")?,
-        title: c.text(3, "title")?,
-        execution_mode: c.parsed(4, "execution_mode")?,
+        category: c.text(sql::summary::CATEGORY)?,
+        name: c.text(sql::summary::NAME)?,
+        title: c.text(sql::summary::TITLE)?,
+        execution_mode: c.parsed(sql::summary::EXECUTION_MODE)?,
         provider,
         remote_status,
         spawned_pids: Vec::new(),
-        container_id: c.opt_text(6, "container_id")?,
+        container_id: c.opt_text(sql::summary::CONTAINER_ID)?,
         cost_per_hour,
-        is_configured: c.boolean(5, "is_configured")?,
+        is_configured: c.boolean(sql::summary::IS_CONFIGURED)?,
         has_active_resources: false,
-        updated_at: c.text(7, "updated_at")?,
+        updated_at: c.text(sql::summary::UPDATED_AT)?,
     };
     Ok((id, summary))
 }
@@ -136,30 +145,32 @@ pub(super) fn decode_summary(row: &Row<'_>) -> Result<(i64, PluginSummary)> {
 /// column, row and value.
 pub(super) struct Col<'r, 's> {
     pub(super) row: &'r Row<'s>,
+    /// The file the row is read from.
+    pub(super) path: &'r Path,
     pub(super) table: &'static str,
     pub(super) id: i64,
 }
 
 impl<'r> Col<'r, '_> {
-    pub(super) fn bad(&self, column: &'static str, value: String, reason: &str) -> Error {
-        Error::BadData {
-            path: PathBuf::new(),
+    pub(super) fn bad(&self, column: &'static str, value: String, reason: &str) -> Fault {
+        Fault::Whole(Error::BadData {
+            path: self.path.to_path_buf(),
             table: self.table,
             column,
             row: self.id,
             value,
             reason: reason.to_owned(),
-        }
+        })
     }
 
-    fn value(&self, idx: usize, column: &'static str) -> Result<ValueRef<'r>> {
+    fn value(&self, (idx, column): Column) -> Fallible<ValueRef<'r>> {
         self.row
             .get_ref(idx)
             .map_err(|e| self.bad(column, "?".to_owned(), &e.to_string()))
     }
 
-    fn opt_text(&self, idx: usize, column: &'static str) -> Result<Option<String>> {
-        match self.value(idx, column)? {
+    fn opt_text(&self, (idx, column): Column) -> Fallible<Option<String>> {
+        match self.value((idx, column))? {
             ValueRef::Null => Ok(None),
             ValueRef::Text(bytes) => String::from_utf8(bytes.to_vec())
                 .map(Some)
@@ -170,8 +181,8 @@ impl<'r> Col<'r, '_> {
 
     /// A text column borrowed from the row, for values that are parsed
     /// rather than kept (JSON, enums): no copy.
-    fn str(&self, idx: usize, column: &'static str) -> Result<&'r str> {
-        match self.value(idx, column)? {
+    fn str(&self, (idx, column): Column) -> Fallible<&'r str> {
+        match self.value((idx, column))? {
             ValueRef::Text(bytes) => std::str::from_utf8(bytes)
                 .map_err(|_| self.bad(column, format!("{bytes:?}"), "not valid UTF-8")),
             ValueRef::Null => Err(self.bad(column, "NULL".to_owned(), "expected text")),
@@ -179,36 +190,36 @@ impl<'r> Col<'r, '_> {
         }
     }
 
-    pub(super) fn text(&self, idx: usize, column: &'static str) -> Result<String> {
-        self.opt_text(idx, column)?
+    pub(super) fn text(&self, (idx, column): Column) -> Fallible<String> {
+        self.opt_text((idx, column))?
             .ok_or_else(|| self.bad(column, "NULL".to_owned(), "expected text"))
     }
 
-    fn opt_integer(&self, idx: usize, column: &'static str) -> Result<Option<i64>> {
-        match self.value(idx, column)? {
+    fn opt_integer(&self, (idx, column): Column) -> Fallible<Option<i64>> {
+        match self.value((idx, column))? {
             ValueRef::Null => Ok(None),
             ValueRef::Integer(i) => Ok(Some(i)),
             other => Err(self.bad(column, show(other), "expected an integer")),
         }
     }
 
-    fn integer(&self, idx: usize, column: &'static str) -> Result<i64> {
-        self.opt_integer(idx, column)?
+    fn integer(&self, (idx, column): Column) -> Fallible<i64> {
+        self.opt_integer((idx, column))?
             .ok_or_else(|| self.bad(column, "NULL".to_owned(), "expected an integer"))
     }
 
     /// The `pid` column at `idx`: the one rule for a stored PID, whichever
     /// statement read it.
-    fn pid(&self, idx: usize) -> Result<u32> {
-        let pid = self.integer(idx, "pid")?;
+    fn pid(&self, idx: usize) -> Fallible<u32> {
+        let pid = self.integer((idx, "pid"))?;
         u32::try_from(pid)
             .ok()
             .filter(|&p| p > 0)
             .ok_or_else(|| self.bad("pid", pid.to_string(), "not a PID (1 ..= 4294967295)"))
     }
 
-    fn boolean(&self, idx: usize, column: &'static str) -> Result<bool> {
-        match self.integer(idx, column)? {
+    fn boolean(&self, (idx, column): Column) -> Fallible<bool> {
+        match self.integer((idx, column))? {
             0 => Ok(false),
             1 => Ok(true),
             other => Err(self.bad(column, other.to_string(), "expected 0 or 1")),
@@ -217,10 +228,9 @@ impl<'r> Col<'r, '_> {
 
     fn json_object(
         &self,
-        idx: usize,
-        column: &'static str,
-    ) -> Result<serde_json::Map<String, serde_json::Value>> {
-        let text = self.str(idx, column)?;
+        (idx, column): Column,
+    ) -> Fallible<serde_json::Map<String, serde_json::Value>> {
+        let text = self.str((idx, column))?;
         match serde_json::from_str::<serde_json::Value>(text) {
             Ok(serde_json::Value::Object(map)) => Ok(map),
             Ok(_) => Err(self.bad(column, clip(text), "not a JSON object")),
@@ -228,23 +238,19 @@ impl<'r> Col<'r, '_> {
         }
     }
 
-    pub(super) fn parsed<T: std::str::FromStr>(
-        &self,
-        idx: usize,
-        column: &'static str,
-    ) -> Result<T> {
-        let text = self.str(idx, column)?;
+    pub(super) fn parsed<T: std::str::FromStr>(&self, (idx, column): Column) -> Fallible<T> {
+        let text = self.str((idx, column))?;
         text.parse::<T>()
             .map_err(|_| self.bad(column, format!("{text:?}"), "not a value this build knows"))
     }
 
-    fn ranged<T: TryFrom<i64>>(&self, idx: usize, column: &'static str) -> Result<T> {
-        let v = self.integer(idx, column)?;
+    fn ranged<T: TryFrom<i64>>(&self, (idx, column): Column) -> Fallible<T> {
+        let v = self.integer((idx, column))?;
         T::try_from(v).map_err(|_| self.bad(column, v.to_string(), "out of range"))
     }
 
-    fn opt_cost(&self, idx: usize, column: &'static str) -> Result<Option<f64>> {
-        let cost = match self.value(idx, column)? {
+    fn opt_cost(&self, (idx, column): Column) -> Fallible<Option<f64>> {
+        let cost = match self.value((idx, column))? {
             ValueRef::Null => return Ok(None),
             ValueRef::Real(f) => f,
             ValueRef::Integer(i) => i as f64,
@@ -269,52 +275,55 @@ fn clip(text: &str) -> String {
 
 /// Decodes one row of [`PLUGIN_COLUMNS`] into `(id, plugin)`; PIDs are
 /// added by the caller.
-pub(super) fn decode_plugin(row: &Row<'_>) -> Result<(i64, PluginMetadata)> {
-    let id: i64 = row.get(0)?;
+pub(super) fn decode_plugin(row: &Row<'_>, path: &Path) -> Fallible<(i64, PluginMetadata)> {
+    let id: i64 = row.get(sql::plugin::ID.0)?;
     let c = Col {
         row,
+        path,
         table: "plugins",
         id,
     };
-    let config: serde_json::Value = serde_json::Value::Object(c.json_object(4, "config_schema")?);
+    let config: serde_json::Value =
+        serde_json::Value::Object(c.json_object(sql::plugin::CONFIG_SCHEMA)?);
     let plugin = PluginMetadata {
-        category: c.text(1, "category")?,
-        name: c.text(2, "name")?,
-        title: c.text(3, "title")?,
+        category: c.text(sql::plugin::CATEGORY)?,
+        name: c.text(sql::plugin::NAME)?,
+        title: c.text(sql::plugin::TITLE)?,
         config_schema: config,
-        description: c.opt_text(5, "description")?,
-        version: c.opt_text(6, "version")?,
-        is_configured: c.boolean(7, "is_configured")?,
-        execution_mode: c.parsed(8, "execution_mode")?,
-        manages_child_processes: c.boolean(9, "manages_child_processes")?,
-        manages_external_resources: c.boolean(10, "manages_external_resources")?,
+        description: c.opt_text(sql::plugin::DESCRIPTION)?,
+        version: c.opt_text(sql::plugin::VERSION)?,
+        is_configured: c.boolean(sql::plugin::IS_CONFIGURED)?,
+        execution_mode: c.parsed(sql::plugin::EXECUTION_MODE)?,
+        manages_child_processes: c.boolean(sql::plugin::MANAGES_CHILD_PROCESSES)?,
+        manages_external_resources: c.boolean(sql::plugin::MANAGES_EXTERNAL_RESOURCES)?,
         spawned_pids: Vec::new(),
-        container_id: c.opt_text(11, "container_id")?,
-        conda_env_name: c.opt_text(12, "conda_env_name")?,
+        container_id: c.opt_text(sql::plugin::CONTAINER_ID)?,
+        conda_env_name: c.opt_text(sql::plugin::CONDA_ENV_NAME)?,
         remote_resource: None,
     };
-    let remote = match row.get::<_, Option<i64>>(13)? {
+    let remote = match row.get::<_, Option<i64>>(sql::plugin::REMOTE.0)? {
         None => None,
         Some(_) => {
             let r = Col {
                 row,
+                path,
                 table: "remote_resources",
                 id,
             };
             Some(RemoteResourceInfo {
-                provider: r.parsed(14, "provider")?,
-                region: r.opt_text(15, "region")?,
-                instance_id: r.opt_text(16, "instance_id")?,
-                job_id: r.opt_text(17, "job_id")?,
-                endpoint_url: r.opt_text(18, "endpoint_url")?,
-                ssh_host: r.opt_text(19, "ssh_host")?,
-                ssh_port: r.ranged(20, "ssh_port")?,
-                status: r.text(21, "status")?,
-                resource_type: r.opt_text(22, "resource_type")?,
-                gpu_count: r.ranged(23, "gpu_count")?,
-                gpu_type: r.opt_text(24, "gpu_type")?,
-                estimated_cost_per_hour: r.opt_cost(25, "estimated_cost_per_hour")?,
-                metadata: r.json_object(26, "metadata")?,
+                provider: r.parsed(sql::plugin::PROVIDER)?,
+                region: r.opt_text(sql::plugin::REGION)?,
+                instance_id: r.opt_text(sql::plugin::INSTANCE_ID)?,
+                job_id: r.opt_text(sql::plugin::JOB_ID)?,
+                endpoint_url: r.opt_text(sql::plugin::ENDPOINT_URL)?,
+                ssh_host: r.opt_text(sql::plugin::SSH_HOST)?,
+                ssh_port: r.ranged(sql::plugin::SSH_PORT)?,
+                status: r.text(sql::plugin::STATUS)?,
+                resource_type: r.opt_text(sql::plugin::RESOURCE_TYPE)?,
+                gpu_count: r.ranged(sql::plugin::GPU_COUNT)?,
+                gpu_type: r.opt_text(sql::plugin::GPU_TYPE)?,
+                estimated_cost_per_hour: r.opt_cost(sql::plugin::COST)?,
+                metadata: r.json_object(sql::plugin::METADATA)?,
             })
         }
     };
@@ -324,6 +333,28 @@ pub(super) fn decode_plugin(row: &Row<'_>) -> Result<(i64, PluginMetadata)> {
             remote_resource: remote,
             ..plugin
         },
+    ))
+}
+
+/// Decodes one row of [`CHANGES_SINCE`](super::sql::CHANGES_SINCE):
+/// `(seq, category, name, op)`.
+pub(super) fn decode_change(row: &Row<'_>, path: &Path) -> Fallible<Change> {
+    let seq: i64 = row.get(0)?;
+    let col = Col {
+        row,
+        path,
+        table: "change_log",
+        id: seq,
+    };
+    let positive = u64::try_from(seq)
+        .ok()
+        .filter(|&s| s > 0)
+        .ok_or_else(|| col.bad("seq", seq.to_string(), "a seq is > 0"))?;
+    Ok(Change::new(
+        positive,
+        col.text((1, "category"))?,
+        col.text((2, "name"))?,
+        col.parsed((3, "op"))?,
     ))
 }
 
@@ -341,24 +372,24 @@ pub(super) struct CostRow<'r> {
 
 /// Decodes one row of [`COST_ROWS`](super::sql::COST_ROWS): `category,
 /// name, at, seq, provider, status = 'running', cost_per_hour`.
-pub(super) fn decode_cost_row<'r>(row: &'r Row<'_>) -> Result<CostRow<'r>> {
-    let (c, category, name, at_text) = history_key(row)?;
+pub(super) fn decode_cost_row<'r>(row: &'r Row<'_>, path: &'r Path) -> Fallible<CostRow<'r>> {
+    let (c, category, name, at_text) = history_key(row, path)?;
     let decoded = (|| {
         Ok(CostRow {
             category,
             name,
             at: stored_time(&c, at_text)?,
-            running: c.integer(5, "status")? == 1,
-            rate: c.opt_cost(6, "cost_per_hour")?,
-            provider: c.parsed(4, "provider")?,
+            running: c.integer((5, "status"))? == 1,
+            rate: c.opt_cost((6, "cost_per_hour"))?,
+            provider: c.parsed((4, "provider"))?,
         })
     })();
     decoded.map_err(|e| in_history_row(e, category, name, at_text))
 }
 
 /// Decodes one row of [`HISTORY_OF`](super::sql::HISTORY_OF).
-pub(super) fn decode_history(row: &Row<'_>) -> Result<RemoteStatusEntry> {
-    let (c, category, name, at_text) = history_key(row)?;
+pub(super) fn decode_history(row: &Row<'_>, path: &Path) -> Fallible<RemoteStatusEntry> {
+    let (c, category, name, at_text) = history_key(row, path)?;
     let decoded = (|| {
         let at = stored_time(&c, at_text)?;
         Ok(RemoteStatusEntry {
@@ -366,10 +397,10 @@ pub(super) fn decode_history(row: &Row<'_>) -> Result<RemoteStatusEntry> {
             name: name.to_owned(),
             at: time::from_micros(at)
                 .ok_or_else(|| c.bad("at", format!("{at_text:?}"), "out of range"))?,
-            provider: c.parsed(4, "provider")?,
-            instance_id: c.opt_text(5, "instance_id")?,
-            status: c.text(6, "status")?,
-            cost_per_hour: c.opt_cost(7, "cost_per_hour")?,
+            provider: c.parsed(sql::history::PROVIDER)?,
+            instance_id: c.opt_text(sql::history::INSTANCE_ID)?,
+            status: c.text(sql::history::STATUS)?,
+            cost_per_hour: c.opt_cost(sql::history::COST)?,
         })
     })();
     decoded.map_err(|e| in_history_row(e, category, name, at_text))
@@ -377,19 +408,24 @@ pub(super) fn decode_history(row: &Row<'_>) -> Result<RemoteStatusEntry> {
 
 /// The key of a history row: a [`Col`] naming it by its `seq` (the table
 /// has no rowid), and its category, name and `at` text.
-fn history_key<'r, 's>(row: &'r Row<'s>) -> Result<(Col<'r, 's>, &'r str, &'r str, &'r str)> {
-    let seq: i64 = row.get(3)?;
+fn history_key<'r, 's>(
+    row: &'r Row<'s>,
+    path: &'r Path,
+) -> Fallible<(Col<'r, 's>, &'r str, &'r str, &'r str)> {
+    use sql::history::{AT, CATEGORY, NAME, SEQ};
+    let seq: i64 = row.get(SEQ.0)?;
     let c = Col {
         row,
+        path,
         table: "remote_status_history",
         id: seq,
     };
-    let (category, name, at) = (c.str(0, "category")?, c.str(1, "name")?, c.str(2, "at")?);
+    let (category, name, at) = (c.str(CATEGORY)?, c.str(NAME)?, c.str(AT)?);
     Ok((c, category, name, at))
 }
 
 /// A stored timestamp as microseconds since the epoch, or bad data.
-fn stored_time(c: &Col<'_, '_>, text: &str) -> Result<i64> {
+fn stored_time(c: &Col<'_, '_>, text: &str) -> Fallible<i64> {
     time::parse_stored_micros(text).ok_or_else(|| {
         c.bad(
             "at",
@@ -400,16 +436,16 @@ fn stored_time(c: &Col<'_, '_>, text: &str) -> Result<i64> {
 }
 
 /// Says which history row bad data is in (its `row` is only its `seq`).
-fn in_history_row(e: Error, category: &str, name: &str, at: &str) -> Error {
+fn in_history_row(e: Fault, category: &str, name: &str, at: &str) -> Fault {
     match e {
-        Error::BadData {
+        Fault::Whole(Error::BadData {
             path,
             table,
             column,
             row,
             value,
             reason,
-        } => Error::BadData {
+        }) => Fault::Whole(Error::BadData {
             path,
             table,
             column,
@@ -418,7 +454,7 @@ fn in_history_row(e: Error, category: &str, name: &str, at: &str) -> Error {
             reason: format!(
                 "{reason}; in the row of ({category:?}, {name:?}) at {at:?}, seq {row}"
             ),
-        },
+        }),
         other => other,
     }
 }

@@ -28,7 +28,8 @@ use super::decode::{decode_cost_row, decode_history};
 use super::sql;
 use super::{MetadataStore, WriteTx};
 use crate::cost::{BurnRate, CostQuery, CostReport, RemoteStatusEntry, Tally};
-use crate::error::{Error, Result};
+use crate::error::{Error, Fallible, Result};
+use crate::model::unique_id;
 use crate::time::{self, timestamp};
 
 /// What [`MetadataStore::set_remote_status_at`] did.
@@ -100,7 +101,7 @@ impl MetadataStore {
         status: &str,
         at: DateTime<Utc>,
     ) -> Result<RecordedStatus> {
-        let id = || format!("{category}_{name}");
+        let id = || unique_id(category, name);
         let now = Utc::now();
         if at > now {
             return Err(Error::invalid_in(
@@ -132,7 +133,7 @@ impl MetadataStore {
             let mut rows = stmt.query([category, name])?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
-                out.push(decode_history(row)?);
+                out.push(decode_history(row, &self.path)?);
             }
             Ok(out)
         })
@@ -155,7 +156,7 @@ impl MetadataStore {
                 let mut stmt = tx.prepare_cached(sql::COST_ROWS)?;
                 let mut rows = stmt.query([&end])?;
                 while let Some(row) = rows.next()? {
-                    let r = decode_cost_row(row)?;
+                    let r = decode_cost_row(row, &self.path)?;
                     tally.row(r.category, r.name, r.at, r.running, r.rate, r.provider);
                 }
             }
@@ -196,10 +197,11 @@ impl MetadataStore {
                 .optional()?;
             let Some(current) = current else {
                 return Err(Error::invalid_in(
-                    format!("{category}_{name}"),
+                    unique_id(category, name),
                     "remote_resource",
                     format!("the plugin has no remote resource to set the status {status:?} on"),
-                ));
+                )
+                .into());
             };
             let key = Key { category, name };
             let newest = key.row(&tx, sql::NEWEST_HISTORY, None)?;
@@ -228,18 +230,15 @@ impl MetadataStore {
 const EARLIEST: i64 = -62_135_596_800;
 
 /// The plugin's id, or [`Error::NotFound`].
-fn plugin_id(tx: &Transaction<'_>, category: &str, name: &str) -> Result<i64> {
+fn plugin_id(tx: &Transaction<'_>, category: &str, name: &str) -> Fallible<i64> {
     tx.prepare_cached(sql::PLUGIN_ID)?
         .query_row([category, name], |r| r.get(0))
         .optional()?
-        .ok_or_else(|| Error::NotFound {
-            category: category.to_owned(),
-            name: name.to_owned(),
-        })
+        .ok_or_else(|| Error::not_found(category, name).into())
 }
 
 /// The burn rate, inside the caller's transaction.
-fn burn_rate_in(tx: &Transaction<'_>) -> Result<BurnRate> {
+fn burn_rate_in(tx: &Transaction<'_>) -> Fallible<BurnRate> {
     let (running, priced, unpriced): (i64, f64, i64) = tx
         .prepare_cached(sql::BURN_RATE)?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
@@ -266,7 +265,12 @@ struct Key<'a> {
 impl Key<'_> {
     /// The row a statement ([`sql::NEWEST_HISTORY`] or
     /// [`sql::HISTORY_IN_FORCE`] with `at`) picks, if any.
-    fn row(&self, tx: &Transaction<'_>, statement: &str, at: Option<&str>) -> Result<Option<Row>> {
+    fn row(
+        &self,
+        tx: &Transaction<'_>,
+        statement: &str,
+        at: Option<&str>,
+    ) -> Fallible<Option<Row>> {
         let mut stmt = tx.prepare_cached(statement)?;
         let read = |r: &rusqlite::Row<'_>| {
             Ok(Row {
@@ -292,7 +296,7 @@ impl Key<'_> {
         at: &str,
         current: &str,
         newest: Option<Row>,
-    ) -> Result<RecordedStatus> {
+    ) -> Fallible<RecordedStatus> {
         if current == status {
             return Ok(RecordedStatus::Unchanged);
         }
@@ -315,13 +319,10 @@ impl Key<'_> {
         at: &str,
         current: String,
         newest: Row,
-    ) -> Result<RecordedStatus> {
+    ) -> Fallible<RecordedStatus> {
         let in_force = self.row(tx, sql::HISTORY_IN_FORCE, Some(at))?;
         let Some(in_force) = in_force else {
-            return Err(Error::invalid(
-                "at",
-                "no history row to date the transition by",
-            ));
+            return Err(Error::invalid("at", "no history row to date the transition by").into());
         };
         if in_force.at.as_str() <= at && in_force.status == status {
             return Ok(RecordedStatus::Unchanged);

@@ -30,9 +30,12 @@
 //!
 //! # Errors name the file
 //!
-//! Every public method passes its error through [`MetadataStore::checked`]:
-//! SQLite's "busy" and "corrupt" codes become [`Error::Busy`] and
-//! [`Error::Damaged`] with the path, and [`Error::BadData`] gets the path.
+//! Inner code returns [`Fallible`]; a public method turns its fault into
+//! an [`Error`] through [`MetadataStore::checked`], which names this
+//! store's file (SQLite's "busy" and "corrupt" codes become
+//! [`Error::Busy`] and [`Error::Damaged`]). The compiler sees to it: there
+//! is no other way from a fault to an error. Row decoders get the path in
+//! their [`Site`], so [`Error::BadData`] is whole where it is made.
 
 use std::cell::RefCell;
 use std::ops::Deref;
@@ -40,11 +43,13 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
+use crate::connect::{self, Mode};
 #[cfg(doc)]
 use crate::error::Error;
-use crate::error::Result;
+use crate::error::{Fallible, Result, Site};
 use crate::migrate;
-use crate::open::{self, StoreOptions};
+use crate::model::ChangeOp;
+use crate::open::StoreOptions;
 
 mod backup;
 mod changes;
@@ -63,7 +68,6 @@ mod verify;
 mod watch;
 
 pub use backup::Backup;
-pub use changes::{Change, ChangeOp, Changes};
 pub use history::RecordedStatus;
 pub use processes::{PidCheck, ReapAction, ReapOptions, Reaped};
 pub use spawn::SPAWN_TOKEN_ENV;
@@ -101,28 +105,7 @@ impl MetadataStore {
     /// [`open`](Self::open) with explicit options (busy timeout,
     /// durability).
     pub fn open_with(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
-        let path = path.as_ref();
-        let mut current = false;
-        let mut precheck = |conn: &Connection, path: &Path| {
-            current = migrate::precheck(conn, path)?;
-            Ok(())
-        };
-        let mut conn = open::open_file(path, &options, &mut precheck)
-            .map_err(|e| e.in_file(path, options.busy_timeout))?;
-        // The precheck read the history: a current file is not read again
-        // (nothing can make it pending since).
-        if current {
-            migrate::check_schema(&conn, path)
-        } else {
-            migrate::migrate_to_current(&mut conn, path)
-        }
-        .map_err(|e| e.in_file(path, options.busy_timeout))?;
-        Ok(MetadataStore {
-            conn,
-            path: path.to_path_buf(),
-            in_memory: false,
-            options,
-        })
+        Self::opened(path.as_ref(), Mode::ReadWrite, options)
     }
 
     /// Opens an existing store for reading only: nothing is created,
@@ -132,28 +115,27 @@ impl MetadataStore {
     /// file whose schema is older than this build is refused with it too
     /// (bringing it up to date needs writing).
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let options = StoreOptions::default();
-        let conn = open::open_file_read_only(path, &options)?;
-        migrate::check_current(&conn, path).map_err(|e| e.in_file(path, options.busy_timeout))?;
-        Ok(MetadataStore {
-            conn,
-            path: path.to_path_buf(),
-            in_memory: false,
-            options,
-        })
+        Self::open_read_only_with(path, StoreOptions::default())
+    }
+
+    /// [`open_read_only`](Self::open_read_only) with explicit options (the
+    /// busy timeout).
+    pub fn open_read_only_with(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
+        Self::opened(path.as_ref(), Mode::ReadOnly, options)
     }
 
     /// A private store in memory, gone when dropped; for tests and examples.
     pub fn open_in_memory() -> Result<Self> {
-        let options = StoreOptions::default();
-        let mut conn = open::open_memory(&options)?;
-        let path = PathBuf::from(":memory:");
-        migrate::migrate_to_current(&mut conn, &path)?;
+        Self::opened(Path::new(""), Mode::InMemory, StoreOptions::default())
+    }
+
+    /// A store on a connection opened for `mode` ([`connect::open`]).
+    fn opened(path: &Path, mode: Mode, options: StoreOptions) -> Result<Self> {
+        let opened = connect::open(path, mode, &options)?;
         Ok(MetadataStore {
-            conn,
-            path,
-            in_memory: true,
+            conn: opened.conn,
+            path: opened.path,
+            in_memory: mode == Mode::InMemory,
             options,
         })
     }
@@ -165,7 +147,7 @@ impl MetadataStore {
 
     /// The schema version of the file: the newest migration applied.
     pub fn schema_version(&self) -> Result<i64> {
-        self.checked(|| migrate::schema_version(&self.conn))
+        self.checked(|| migrate::schema_version(&self.conn, &self.path))
     }
 
     /// The newest schema version this build knows (and brings files to).
@@ -175,13 +157,21 @@ impl MetadataStore {
 
     /// Runs `f` and names this store's file in its error (see the module
     /// doc).
-    fn checked<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        f().map_err(|e| e.in_file(&self.path, self.options.busy_timeout))
+    fn checked<T>(&self, f: impl FnOnce() -> Fallible<T>) -> Result<T> {
+        f().map_err(|fault| fault.at(self.site()))
+    }
+
+    /// This store's file, for errors made in it.
+    fn site(&self) -> Site<'_> {
+        Site {
+            path: &self.path,
+            busy_timeout: self.options.busy_timeout,
+        }
     }
 
     /// Starts a write transaction: `BEGIN IMMEDIATE`, then the change
     /// feed's start (see [`WriteTx`]).
-    fn write(&self) -> Result<WriteTx<'_>> {
+    fn write(&self) -> Fallible<WriteTx<'_>> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let slot = changes::begin_write(&tx)?;
         Ok(WriteTx {
@@ -192,7 +182,7 @@ impl MetadataStore {
     }
 
     /// Starts a read transaction: one snapshot for several statements.
-    fn read(&self) -> Result<Transaction<'_>> {
+    fn read(&self) -> Fallible<Transaction<'_>> {
         Ok(Transaction::new_unchecked(
             &self.conn,
             TransactionBehavior::Deferred,
@@ -234,7 +224,7 @@ impl WriteTx<'_> {
 
     /// Bumps `updated_at` of plugin `id` (known to exist) to `at` and
     /// records it as changed: how every lifecycle change marks its plugin.
-    pub(crate) fn touch_id(&self, id: i64, category: &str, name: &str, at: &str) -> Result<()> {
+    pub(crate) fn touch_id(&self, id: i64, category: &str, name: &str, at: &str) -> Fallible<()> {
         self.tx
             .prepare_cached(sql::TOUCH_PLUGIN_ID)?
             .execute(rusqlite::params![at, id])?;
@@ -243,7 +233,7 @@ impl WriteTx<'_> {
     }
 
     /// Writes the change log's rows and ends the feed's part, then commits.
-    pub(crate) fn commit(self) -> Result<()> {
+    pub(crate) fn commit(self) -> Fallible<()> {
         changes::end_write(&self.tx, self.slot, &self.changed.borrow())?;
         Ok(self.tx.commit()?)
     }

@@ -10,12 +10,12 @@ use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 
-use super::changes::ChangeOp;
 use super::read::{for_each_in, get_in};
 use super::resources::{StoredIdentity, fresh_identity, write_remote};
 use super::sql::{self, ReadSql};
 use super::{MetadataStore, WriteTx};
-use crate::error::{Error, Result};
+use crate::error::{Error, Fallible, Result};
+use crate::model::ChangeOp;
 use crate::model::{CloudProviderType, PluginExecutionMode, PluginMetadata};
 use crate::query::PluginQuery;
 use crate::time::now;
@@ -135,7 +135,7 @@ impl MetadataStore {
     pub fn get(&self, category: &str, name: &str) -> Result<Option<PluginMetadata>> {
         self.checked(|| {
             let tx = self.read()?;
-            let found = get_in(&tx, category, name)?;
+            let found = get_in(&tx, &self.path, category, name)?;
             tx.commit()?;
             Ok(found)
         })
@@ -196,7 +196,7 @@ impl MetadataStore {
     {
         self.checked(|| {
             let tx = self.read()?;
-            for_each_in(&tx, &ReadSql::new(query), None, f)?;
+            for_each_in(&tx, self.site(), &ReadSql::new(query), None, f)?;
             Ok(tx.commit()?)
         })
     }
@@ -215,15 +215,15 @@ impl MetadataStore {
         self.checked(|| {
             let tx = self.read()?;
             let mut skipped = Vec::new();
-            for_each_in(&tx, &ReadSql::new(query), Some(&mut skipped), f)?;
+            for_each_in(
+                &tx,
+                self.site(),
+                &ReadSql::new(query),
+                Some(&mut skipped),
+                f,
+            )?;
             tx.commit()?;
             Ok(skipped)
-        })
-        .map(|skipped| {
-            skipped
-                .into_iter()
-                .map(|e| e.in_file(&self.path, self.options.busy_timeout))
-                .collect()
         })
     }
 
@@ -326,7 +326,7 @@ enum Claim {
 
 /// The upsert itself, inside the caller's transaction; returns how many
 /// PIDs new to the plugin were stored.
-fn save_in(tx: &WriteTx<'_>, p: &PluginMetadata, at: &str, claim: Claim) -> Result<usize> {
+fn save_in(tx: &WriteTx<'_>, p: &PluginMetadata, at: &str, claim: Claim) -> Fallible<usize> {
     let config = serde_json::to_string(&p.config_schema)?;
     let (id, created): (i64, bool) = tx.prepare_cached(sql::UPSERT_PLUGIN)?.query_row(
         params![
@@ -369,7 +369,7 @@ fn write_pids(
     at: &str,
     created: bool,
     claim: Claim,
-) -> Result<usize> {
+) -> Fallible<usize> {
     let pids = &p.spawned_pids;
     // Overwriting must not need to decode what it replaces: a row with a
     // value forced in by hand is simply not kept. A plugin created in this

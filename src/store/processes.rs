@@ -11,17 +11,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use std::fmt;
-use std::str::FromStr;
-
 use rusqlite::params;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::decode::{PidClaim, decode_pid_claim};
 use super::sql;
 use super::{MetadataStore, WriteTx};
-use crate::error::{Error, Result};
-use crate::model::string_enum;
+use crate::error::{Error, Fallible, Result};
+use crate::model::{string_enum, unique_id};
 use crate::process::tree::{self, Member, TreeClaim};
 use crate::process::{self, Here, Identity, PidState, Protected, Stopped};
 use crate::time::now;
@@ -229,10 +226,7 @@ impl MetadataStore {
                     .prepare_cached(sql::PLUGIN_ID)?
                     .exists([category, name])?;
                 if !exists {
-                    return Err(Error::NotFound {
-                        category: category.to_owned(),
-                        name: name.to_owned(),
-                    });
+                    return Err(Error::not_found(category, name).into());
                 }
             }
             let mut stmt = tx.prepare_cached(match plugin {
@@ -245,7 +239,7 @@ impl MetadataStore {
             };
             let mut claims = Vec::new();
             while let Some(row) = rows.next()? {
-                claims.push(decode_pid_claim(row)?);
+                claims.push(decode_pid_claim(row, &self.path)?);
             }
             drop(rows);
             drop(stmt);
@@ -338,7 +332,7 @@ fn check_claim(claim: PidClaim, here: Here<'_>) -> PidCheck {
         group: Vec::new(),
         unproven: Vec::new(),
         tree,
-        unique_id: format!("{}_{}", claim.category, claim.name),
+        unique_id: unique_id(&claim.category, &claim.name),
         category: claim.category,
         name: claim.name,
         pid: claim.pid,
@@ -479,7 +473,7 @@ fn not_removed(plan: &mut [Reaped], error: &Error) {
 
 /// Deletes the rows planned as `removed` or `killed`, each only if it is
 /// still the row that was checked, and bumps their plugins' `updated_at`.
-fn remove_reaped(tx: &WriteTx<'_>, plan: &mut [Reaped]) -> Result<()> {
+fn remove_reaped(tx: &WriteTx<'_>, plan: &mut [Reaped]) -> Fallible<()> {
     let at = now();
     let mut remove = tx.prepare_cached(sql::REMOVE_CHECKED_PID)?;
     let mut still_there = tx.prepare_cached(sql::PID_EXISTS)?;

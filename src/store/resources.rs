@@ -6,11 +6,11 @@
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::changes::ChangeOp;
 use super::sql;
 use super::{MetadataStore, WriteTx};
-use crate::error::{Error, Result};
-use crate::model::{RemoteResourceInfo, validate_pid};
+use crate::error::{Error, Fallible, Result};
+use crate::model::ChangeOp;
+use crate::model::{RemoteResourceInfo, unique_id, validate_pid};
 use crate::process;
 use crate::time::now;
 
@@ -22,7 +22,7 @@ impl MetadataStore {
     /// fresh claim. PID 0 is refused. Returns true if the PID was new to
     /// the plugin, false if it was re-recorded.
     pub fn add_pid(&self, category: &str, name: &str, pid: u32) -> Result<bool> {
-        validate_pid(pid).map_err(|e| e.for_plugin(|| format!("{category}_{name}")))?;
+        validate_pid(pid).map_err(|e| e.for_plugin(|| unique_id(category, name)))?;
         self.checked(|| {
             let tx = self.write()?;
             let at = now();
@@ -90,7 +90,7 @@ impl MetadataStore {
         if let Some(remote) = remote {
             remote
                 .validate()
-                .map_err(|e| e.for_plugin(|| format!("{category}_{name}")))?;
+                .map_err(|e| e.for_plugin(|| unique_id(category, name)))?;
         }
         self.checked(|| {
             let tx = self.write()?;
@@ -137,7 +137,7 @@ pub(super) fn record_pid(
     id: i64,
     pid: u32,
     identity: &StoredIdentity,
-) -> Result<bool> {
+) -> Fallible<bool> {
     let exists: bool = tx
         .prepare_cached(sql::PID_EXISTS)?
         .query_row(params![id, pid], |r| r.get(0))?;
@@ -171,7 +171,7 @@ pub(super) fn fresh_identity(
     pid: u32,
     at: &str,
     plugin: Option<&dyn Fn() -> String>,
-) -> Result<StoredIdentity> {
+) -> Fallible<StoredIdentity> {
     let id = process::identity(pid);
     // Only a live id can be a thread's; a PID no process holds costs no
     // second read.
@@ -190,28 +190,26 @@ pub(super) fn fresh_identity(
             format!(
                 "{pid} is a thread of process {process}, not a process (record the process, {process})"
             ),
-        ));
+        )
+        .into());
     }
     Ok(StoredIdentity::new(id, at))
 }
 
 /// Starts a resource change: bumps `updated_at` and returns the plugin's
 /// id, or [`Error::NotFound`]; the plugin is recorded as changed.
-fn touch(tx: &WriteTx<'_>, category: &str, name: &str) -> Result<i64> {
+fn touch(tx: &WriteTx<'_>, category: &str, name: &str) -> Fallible<i64> {
     touch_at(tx, category, name, &now())
 }
 
 /// [`touch`] with the time given. Records the change for the feed (a
 /// call that then changes nothing rolls back, and logs nothing).
-pub(super) fn touch_at(tx: &WriteTx<'_>, category: &str, name: &str, at: &str) -> Result<i64> {
+pub(super) fn touch_at(tx: &WriteTx<'_>, category: &str, name: &str, at: &str) -> Fallible<i64> {
     let id = tx
         .prepare_cached(sql::TOUCH_PLUGIN)?
         .query_row(params![at, category, name], |r| r.get(0))
         .optional()?
-        .ok_or_else(|| Error::NotFound {
-            category: category.to_owned(),
-            name: name.to_owned(),
-        })?;
+        .ok_or_else(|| Error::not_found(category, name))?;
     tx.changed(id, category, name, ChangeOp::Update);
     Ok(id)
 }
@@ -222,7 +220,7 @@ pub(super) fn write_remote(
     tx: &Transaction<'_>,
     id: i64,
     remote: Option<&RemoteResourceInfo>,
-) -> Result<()> {
+) -> Fallible<()> {
     match remote {
         Some(r) => {
             let metadata = serde_json::to_string(&r.metadata)?;

@@ -7,17 +7,70 @@ use std::sync::LazyLock;
 
 use crate::query::PluginQuery;
 
+/// A column of a statement's result, as its reader needs it: the position
+/// and the name errors give it.
+pub(super) type Column = (usize, &'static str);
+
+/// Declares a column list once, with its positions: a module holding
+/// `LIST` (the columns for a `SELECT`, `alias.name, …`) and one
+/// [`Column`] constant per column, numbered in order. A column is added or
+/// moved here only; its reader in `decode.rs` uses the constants.
+macro_rules! columns {
+    ($(#[$meta:meta])* $module:ident { $($konst:ident = $alias:ident . $name:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        pub(super) mod $module {
+            #![allow(dead_code)]
+            /// The columns, for a `SELECT`.
+            pub(crate) const LIST: &str = columns!(@list $($alias . $name),+);
+            columns!(@index 0usize; $($konst $name)+);
+        }
+    };
+    ($(#[$meta:meta])* $module:ident { $($konst:ident = $name:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        pub(super) mod $module {
+            #![allow(dead_code)]
+            /// The columns, for a `SELECT`.
+            pub(crate) const LIST: &str = columns!(@plain $($name),+);
+            columns!(@index 0usize; $($konst $name)+);
+        }
+    };
+    (@list $a:ident . $n:ident $(, $ra:ident . $rn:ident)*) => {
+        concat!(stringify!($a), ".", stringify!($n) $(, ", ", stringify!($ra), ".", stringify!($rn))*)
+    };
+    (@plain $n:ident $(, $rn:ident)*) => {
+        concat!(stringify!($n) $(, ", ", stringify!($rn))*)
+    };
+    (@index $i:expr; $konst:ident $name:ident $($rest:ident)*) => {
+        pub(crate) const $konst: super::Column = ($i, stringify!($name));
+        columns!(@index $i + 1usize; $($rest)*);
+    };
+    (@index $i:expr;) => {};
+}
+
 // ---------------------------------------------------------------------------
 // plugins (joined with remote_resources for reading)
 
-/// The columns every read selects, from `plugins p LEFT JOIN
-/// remote_resources r`; [`decode_plugin`] reads them by these positions.
-pub(super) const PLUGIN_COLUMNS: &str = "p.id, p.category, p.name, p.title, p.config_schema, p.description, \
-     p.version, p.is_configured, p.execution_mode, p.manages_child_processes, \
-     p.manages_external_resources, p.container_id, p.conda_env_name, \
-     r.plugin_id, r.provider, r.region, r.instance_id, r.job_id, r.endpoint_url, r.ssh_host, \
-     r.ssh_port, r.status, r.resource_type, r.gpu_count, r.gpu_type, \
-     r.estimated_cost_per_hour, r.metadata";
+columns! {
+    /// The columns every read of whole plugins selects, from `plugins p
+    /// LEFT JOIN remote_resources r`
+    /// ([`decode_plugin`](super::decode::decode_plugin)).
+    plugin {
+        ID = p.id, CATEGORY = p.category, NAME = p.name, TITLE = p.title,
+        CONFIG_SCHEMA = p.config_schema, DESCRIPTION = p.description, VERSION = p.version,
+        IS_CONFIGURED = p.is_configured, EXECUTION_MODE = p.execution_mode,
+        MANAGES_CHILD_PROCESSES = p.manages_child_processes,
+        MANAGES_EXTERNAL_RESOURCES = p.manages_external_resources,
+        CONTAINER_ID = p.container_id, CONDA_ENV_NAME = p.conda_env_name,
+        REMOTE = r.plugin_id, PROVIDER = r.provider, REGION = r.region,
+        INSTANCE_ID = r.instance_id, JOB_ID = r.job_id, ENDPOINT_URL = r.endpoint_url,
+        SSH_HOST = r.ssh_host, SSH_PORT = r.ssh_port, STATUS = r.status,
+        RESOURCE_TYPE = r.resource_type, GPU_COUNT = r.gpu_count, GPU_TYPE = r.gpu_type,
+        COST = r.estimated_cost_per_hour, METADATA = r.metadata,
+    }
+}
+
+/// [`plugin::LIST`].
+pub(super) const PLUGIN_COLUMNS: &str = plugin::LIST;
 
 pub(super) const UPSERT_PLUGIN: &str = "INSERT INTO plugins (category, name, title, config_schema, description, \
          version, is_configured, execution_mode, manages_child_processes, \
@@ -204,9 +257,16 @@ pub(super) const INSERT_FROM_HISTORY: &str = "INSERT INTO remote_status_history 
      SELECT category, name, ?3, ?4, provider, instance_id, ?5, cost_per_hour \
      FROM remote_status_history WHERE category = ?1 AND name = ?2 AND at = ?6 AND seq = ?7";
 
-/// The columns [`decode_history`](super::decode::decode_history) reads.
-const HISTORY_COLUMNS: &str =
-    "category, name, at, seq, provider, instance_id, status, cost_per_hour";
+columns! {
+    /// The columns of a history row
+    /// ([`decode_history`](super::decode::decode_history)).
+    history {
+        CATEGORY = category, NAME = name, AT = at, SEQ = seq, PROVIDER = provider,
+        INSTANCE_ID = instance_id, STATUS = status, COST = cost_per_hour,
+    }
+}
+
+const HISTORY_COLUMNS: &str = history::LIST;
 
 /// One plugin's history, oldest first.
 pub(super) static HISTORY_OF: LazyLock<String> = LazyLock::new(|| {
@@ -308,9 +368,19 @@ impl ReadSql {
 /// The columns a summary reads, from `plugins p LEFT JOIN
 /// remote_resources r`; [`decode_summary`](super::decode::decode_summary)
 /// reads them by these positions. No JSON column.
-pub(super) const SUMMARY_COLUMNS: &str = "p.id, p.category, p.name, p.title, p.execution_mode, \
-     p.is_configured, p.container_id, p.updated_at, \
-     r.plugin_id, r.provider, r.status, r.estimated_cost_per_hour";
+pub(super) const SUMMARY_COLUMNS: &str = summary::LIST;
+
+columns! {
+    /// The columns of a summary row, from `plugins p LEFT JOIN
+    /// remote_resources r` ([`decode_summary`](super::decode::decode_summary)).
+    summary {
+        ID = p.id, CATEGORY = p.category, NAME = p.name, TITLE = p.title,
+        EXECUTION_MODE = p.execution_mode, IS_CONFIGURED = p.is_configured,
+        CONTAINER_ID = p.container_id, UPDATED_AT = p.updated_at,
+        REMOTE = r.plugin_id, PROVIDER = r.provider, STATUS = r.status,
+        COST = r.estimated_cost_per_hour,
+    }
+}
 
 /// The two statements that read the summaries of a query: the plugins with
 /// their remote resources, and their PIDs as `(plugin_id, position, pid,

@@ -9,13 +9,15 @@
 //! order, so the result is exactly the `(category, name)` order of
 //! [`query`](MetadataStore::query).
 
+use std::path::Path;
+
 use rusqlite::{Transaction, params_from_iter};
 
 use super::MetadataStore;
 use super::decode::{decode_pid_at, decode_summary};
 use super::sql::SummarySql;
-use crate::error::Result;
-use crate::model::PluginSummary;
+use crate::error::{Fallible, Result};
+use crate::model::{PluginSummary, holds_active_resources};
 use crate::query::PluginQuery;
 
 impl MetadataStore {
@@ -28,7 +30,7 @@ impl MetadataStore {
         let sql = SummarySql::new(query);
         self.checked(|| {
             let tx = self.read()?;
-            let rows = read_summaries(&tx, &sql)?;
+            let rows = read_summaries(&tx, &self.path, &sql)?;
             tx.commit()?;
             Ok(rows)
         })
@@ -37,13 +39,17 @@ impl MetadataStore {
 
 /// Reads the rows of `sql`, gives each its PIDs, and puts them in
 /// `(category, name)` order.
-fn read_summaries(tx: &Transaction<'_>, sql: &SummarySql) -> Result<Vec<PluginSummary>> {
+fn read_summaries(
+    tx: &Transaction<'_>,
+    path: &Path,
+    sql: &SummarySql,
+) -> Fallible<Vec<PluginSummary>> {
     let mut rows: Vec<(i64, PluginSummary)> = Vec::new();
     {
         let mut stmt = tx.prepare_cached(&sql.plugins)?;
         let mut cursor = stmt.query(params_from_iter(sql.params.iter()))?;
         while let Some(row) = cursor.next()? {
-            rows.push(decode_summary(row)?);
+            rows.push(decode_summary(row, path)?);
         }
     }
     let mut pids: Vec<(i64, i64, u32)> = Vec::new();
@@ -51,7 +57,7 @@ fn read_summaries(tx: &Transaction<'_>, sql: &SummarySql) -> Result<Vec<PluginSu
         let mut stmt = tx.prepare_cached(&sql.pids)?;
         let mut cursor = stmt.query(params_from_iter(sql.params.iter()))?;
         while let Some(row) = cursor.next()? {
-            pids.push(decode_pid_at(row)?);
+            pids.push(decode_pid_at(row, path)?);
         }
     }
     // (plugin_id, position) is the table's key: sorted, each plugin's PIDs
@@ -65,12 +71,11 @@ fn read_summaries(tx: &Transaction<'_>, sql: &SummarySql) -> Result<Vec<PluginSu
                 .take_while(|&&(owner, _, _)| owner == *id)
                 .map(|&(_, _, pid)| pid),
         );
-        summary.has_active_resources = !summary.spawned_pids.is_empty()
-            || summary
-                .container_id
-                .as_deref()
-                .is_some_and(|c| !c.is_empty())
-            || summary.remote_status.as_deref() == Some("running");
+        summary.has_active_resources = holds_active_resources(
+            !summary.spawned_pids.is_empty(),
+            summary.container_id.as_deref(),
+            summary.remote_status.as_deref(),
+        );
     }
     if sql.ordered {
         return Ok(rows.into_iter().map(|(_, s)| s).collect());

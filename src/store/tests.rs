@@ -155,8 +155,14 @@ fn a_save_that_fills_the_disk_writes_nothing_and_the_store_keeps_working() {
     r.metadata.insert("blob".into(), json!("x".repeat(1 << 20)));
     big.remote_resource = Some(r);
     let is_full = |e: &Error| {
-        matches!(e, Error::Sqlite(rusqlite::Error::SqliteFailure(f, _))
-            if f.code == rusqlite::ErrorCode::DiskFull)
+        // SQLITE_FULL
+        matches!(
+            e,
+            Error::Sqlite {
+                extended_code: Some(13),
+                ..
+            }
+        )
     };
     let err = store.save(&big).unwrap_err();
     assert!(is_full(&err), "{err}");

@@ -19,12 +19,13 @@ use rusqlite::{Connection, Row};
 use serde::Serialize;
 
 use super::MetadataStore;
-use super::changes::decode_change;
+use super::decode::decode_change;
 use super::decode::{decode_pid_claim, decode_plugin, read_pid};
 use super::sql;
-use crate::error::{Error, Result, show};
+use crate::connect::{self, Mode};
+use crate::error::{Fallible, Result, Site, show, sqlite_code};
 use crate::migrate;
-use crate::open::{self, HISTORY_TABLE};
+use crate::open::{HISTORY_TABLE, StoreOptions, whole_pages};
 
 /// One thing wrong with a store file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -80,7 +81,7 @@ impl MetadataStore {
     /// not look at all (no such file, a directory, no permission).
     pub fn verify(path: impl AsRef<Path>) -> Result<Verification> {
         let path = path.as_ref();
-        let conn = open::open_read_only(path)?;
+        let conn = connect::open(path, Mode::Inspect, &StoreOptions::default())?.conn;
         let mut checker = Checker {
             conn,
             report: Verification {
@@ -97,10 +98,7 @@ impl MetadataStore {
 }
 
 /// One check of [`Checker::run`], given the file's tables.
-type Check = fn(&mut Checker, &[String]) -> Result<()>;
-
-/// A history row: `(version, name, checksum)`, or why it cannot be read.
-type HistoryRow = std::result::Result<(i64, String, u64), String>;
+type Check = fn(&mut Checker, &[String]) -> Fallible<()>;
 
 struct Checker {
     conn: Connection,
@@ -108,6 +106,14 @@ struct Checker {
 }
 
 impl Checker {
+    /// The file, for errors found in it.
+    fn site(&self) -> Site<'_> {
+        Site {
+            path: &self.report.path,
+            busy_timeout: std::time::Duration::ZERO,
+        }
+    }
+
     fn problem(&mut self, check: &'static str, detail: impl Into<String>) {
         self.report.problems.push(Problem {
             check,
@@ -140,8 +146,8 @@ impl Checker {
             ("change feed", Checker::feed),
         ];
         for (name, check) in checks {
-            if let Err(e) = check(self, &tables) {
-                let e = e.in_file(&self.report.path, std::time::Duration::ZERO);
+            if let Err(fault) = check(self, &tables) {
+                let e = fault.at(self.site());
                 self.problem(name, format!("the check could not finish: {e}"));
             }
         }
@@ -155,7 +161,7 @@ impl Checker {
         let tables = match tables {
             Ok(t) => t,
             Err(e) => {
-                let reason = match open::sqlite_code(&e) {
+                let reason = match sqlite_code(&e) {
                     Some(rusqlite::ErrorCode::NotADatabase) => "not an SQLite database".to_owned(),
                     _ => format!("cannot read its schema: {e}"),
                 };
@@ -168,12 +174,8 @@ impl Checker {
             .conn
             .query_row("PRAGMA page_size", [], |r| r.get(0))
             .unwrap_or(4096);
-        let unit = u64::try_from(page).unwrap_or(4096).clamp(512, 4096);
-        if !len.is_multiple_of(unit) {
-            self.problem(
-                "file",
-                format!("its size ({len} bytes) is not a whole number of {page}-byte pages: it was probably cut short"),
-            );
+        if let Some(reason) = whole_pages(len, page) {
+            self.problem("file", reason);
         }
         Some(tables)
     }
@@ -184,7 +186,7 @@ impl Checker {
         rows.collect()
     }
 
-    fn integrity(&mut self, _: &[String]) -> Result<()> {
+    fn integrity(&mut self, _: &[String]) -> Fallible<()> {
         let report = self.strings("PRAGMA integrity_check")?;
         if report != ["ok"] {
             for line in report {
@@ -194,7 +196,7 @@ impl Checker {
         Ok(())
     }
 
-    fn foreign_keys(&mut self, _: &[String]) -> Result<()> {
+    fn foreign_keys(&mut self, _: &[String]) -> Fallible<()> {
         let mut orphans: Vec<(String, Option<i64>, String)> = Vec::new();
         {
             let mut stmt = self.conn.prepare("PRAGMA foreign_key_check")?;
@@ -228,25 +230,29 @@ impl Checker {
     }
 
     /// The history rows against the migrations this build embeds.
-    fn history(&mut self, _: &[String]) -> Result<()> {
+    fn history(&mut self, _: &[String]) -> Fallible<()> {
         let known = migrate::known_migrations();
         let newest = known.last().map_or(0, |k| k.0);
         let mut applied: Vec<i64> = Vec::new();
-        let sql =
-            format!("SELECT rowid, version, name, checksum FROM {HISTORY_TABLE} ORDER BY rowid");
-        let mut rows: Vec<(i64, HistoryRow)> = Vec::new();
+        let mut rows = Vec::new();
         {
-            let mut stmt = self.conn.prepare(&sql)?;
+            let path = &self.report.path;
+            let mut stmt = self.conn.prepare(migrate::HISTORY_ROWS)?;
             let mut cursor = stmt.query([])?;
             while let Some(row) = cursor.next()? {
-                rows.push((row.get(0)?, history_row(row)));
+                rows.push(migrate::read_history_row(row, path));
             }
         }
-        for (rowid, row) in rows {
-            let (version, name, checksum) = match row {
+        for row in rows {
+            let migrate::Applied {
+                version,
+                name,
+                checksum,
+            } = match row {
                 Ok(r) => r,
-                Err(why) => {
-                    self.problem("migration history", format!("row {rowid}: {why}"));
+                Err(fault) => {
+                    let e = fault.at(self.site());
+                    self.problem("migration history", e.to_string());
                     continue;
                 }
             };
@@ -283,7 +289,7 @@ impl Checker {
     }
 
     /// Every row the library reads, decoded as it decodes them.
-    fn rows(&mut self, tables: &[String]) -> Result<()> {
+    fn rows(&mut self, tables: &[String]) -> Fallible<()> {
         let has = |t: &str| tables.iter().any(|n| n == t);
         if !has("plugins") {
             return Ok(());
@@ -292,7 +298,10 @@ impl Checker {
             "SELECT {} FROM plugins p LEFT JOIN remote_resources r ON r.plugin_id = p.id",
             sql::PLUGIN_COLUMNS
         );
-        self.report.plugins = self.decode_all(&plugin_sql, (), |r| decode_plugin(r).map(drop))?;
+        let path = self.report.path.clone();
+        let path = path.as_path();
+        self.report.plugins =
+            self.decode_all(&plugin_sql, (), |r| decode_plugin(r, path).map(drop))?;
         if has("plugin_pids") {
             let identity: bool = self.conn.query_row(
                 "SELECT EXISTS (SELECT 1 FROM pragma_table_info('plugin_pids') WHERE name = 'start_time')",
@@ -300,15 +309,15 @@ impl Checker {
                 |r| r.get(0),
             )?;
             if identity {
-                self.decode_all(sql::PID_CLAIMS, (), |r| decode_pid_claim(r).map(drop))?;
+                self.decode_all(sql::PID_CLAIMS, (), |r| decode_pid_claim(r, path).map(drop))?;
             } else {
                 let pids = "SELECT plugin_id, pid, rowid FROM plugin_pids";
-                self.decode_all(pids, (), |r| read_pid(Some(r)).map(drop))?;
+                self.decode_all(pids, (), |r| read_pid(Some(r), path).map(drop))?;
             }
         }
         if has("change_log") {
             let changes = "SELECT seq, category, name, op FROM change_log";
-            self.decode_all(changes, (), |r| decode_change(r).map(drop))?;
+            self.decode_all(changes, (), |r| decode_change(r, path).map(drop))?;
         }
         Ok(())
     }
@@ -319,9 +328,9 @@ impl Checker {
         &mut self,
         sql: &str,
         params: impl rusqlite::Params,
-        decode: impl Fn(&Row<'_>) -> Result<()>,
-    ) -> Result<u64> {
-        let mut bad: Vec<Error> = Vec::new();
+        decode: impl Fn(&Row<'_>) -> Fallible<()>,
+    ) -> Fallible<u64> {
+        let mut bad = Vec::new();
         let mut count = 0;
         {
             let mut stmt = self.conn.prepare(sql)?;
@@ -333,15 +342,15 @@ impl Checker {
                 }
             }
         }
-        for e in bad {
-            let e = e.in_file(&self.report.path, std::time::Duration::ZERO);
+        for fault in bad {
+            let e = fault.at(self.site());
             self.problem("bad row", e.to_string());
         }
         Ok(count)
     }
 
     /// The change feed's state row.
-    fn feed(&mut self, tables: &[String]) -> Result<()> {
+    fn feed(&mut self, tables: &[String]) -> Fallible<()> {
         if !tables.iter().any(|t| t == "change_feed") {
             return Ok(());
         }
@@ -371,30 +380,5 @@ impl Checker {
             );
         }
         Ok(())
-    }
-}
-
-/// `(version, name, checksum)` of a history row, or why it is unreadable.
-fn history_row(row: &Row<'_>) -> HistoryRow {
-    use rusqlite::types::ValueRef;
-    let version = match row.get_ref(1) {
-        Ok(ValueRef::Integer(v)) => v,
-        Ok(other) => return Err(format!("version {} is not an integer", show(other))),
-        Err(e) => return Err(e.to_string()),
-    };
-    let name = match row.get_ref(2) {
-        Ok(ValueRef::Text(t)) => String::from_utf8_lossy(t).into_owned(),
-        Ok(other) => show(other),
-        Err(e) => return Err(e.to_string()),
-    };
-    let checksum = match row.get_ref(3) {
-        Ok(ValueRef::Text(t)) => std::str::from_utf8(t).ok().and_then(|t| t.parse().ok()),
-        _ => None,
-    };
-    match checksum {
-        Some(c) => Ok((version, name, c)),
-        None => Err(format!(
-            "V{version} {name:?}: its checksum is not an unsigned integer"
-        )),
     }
 }

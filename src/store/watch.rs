@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use super::MetadataStore;
-use super::changes::{Changes, since};
-use crate::error::{Error, Result};
-use crate::migrate;
-use crate::open;
+use super::changes::since;
+use crate::connect::{self, Mode};
+use crate::error::{Error, Fallible, Fault, Result, Site};
+use crate::model::Changes;
 
 /// Waits for changes to a store file and reads them, on a connection of its
 /// own (see [`MetadataStore::watch`]).
@@ -69,15 +69,13 @@ impl MetadataStore {
                 "an in-memory store cannot be watched: no other connection can change it",
             ));
         };
-        let path = path.to_path_buf();
+        let opened = connect::open(path, Mode::Watcher, &self.options)?;
         let busy_timeout = self.options.busy_timeout;
-        let conn = open::open_file(&path, &self.options, &mut |c, p| {
-            migrate::precheck(c, p).map(|_| ())
-        })?;
-        let seen = data_version(&conn).map_err(|e| e.in_file(&path, busy_timeout))?;
+        let site = Site { path, busy_timeout };
+        let seen = data_version(&opened.conn).map_err(|f| f.at(site))?;
         Ok(ChangeWatcher {
-            conn,
-            path,
+            conn: opened.conn,
+            path: opened.path,
             busy_timeout,
             interval: ChangeWatcher::DEFAULT_INTERVAL,
             cursor,
@@ -133,7 +131,7 @@ impl ChangeWatcher {
     pub fn changes(&mut self) -> Result<Changes> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)
             .map_err(|e| self.named(e.into()))?;
-        let changes = since(&tx, self.cursor)
+        let changes = since(&tx, &self.path, self.cursor)
             .and_then(|c| Ok(tx.commit().map(|()| c)?))
             .map_err(|e| self.named(e))?;
         self.cursor = changes.cursor();
@@ -169,13 +167,16 @@ impl ChangeWatcher {
         }
     }
 
-    fn named(&self, e: Error) -> Error {
-        e.in_file(&self.path, self.busy_timeout)
+    fn named(&self, fault: Fault) -> Error {
+        fault.at(Site {
+            path: &self.path,
+            busy_timeout: self.busy_timeout,
+        })
     }
 }
 
 /// `PRAGMA data_version` of `conn`.
-fn data_version(conn: &Connection) -> Result<i64> {
+fn data_version(conn: &Connection) -> Fallible<i64> {
     Ok(conn
         .prepare_cached("PRAGMA data_version")?
         .query_row([], |r| r.get(0))?)
