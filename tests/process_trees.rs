@@ -13,25 +13,15 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use plugin_metastore::{MetadataStore, PidState, PluginMetadata, ReapAction, ReapOptions};
+use plugin_metastore::{MetadataStore, PidState, ReapAction, ReapOptions};
 use serde_json::{Value, json};
-use support::{Sleeper, metastore_ok, sqlite3};
+use support::{Sleeper, metastore_ok, sqlite3, store_with_pool};
 
 const BIN: &str = env!("CARGO_BIN_EXE_plugin-metastore");
-
-/// A store at `dir/name` with one plugin, `workers/pool`, and no PIDs.
-fn store_with_pool(dir: &Path, name: &str) -> (PathBuf, MetadataStore) {
-    let path = dir.join(name);
-    let store = MetadataStore::open(&path).unwrap();
-    store
-        .save(&PluginMetadata::new("pool", "workers", "Pool", json!({})))
-        .unwrap();
-    (path, store)
-}
 
 /// The live processes (not zombies) whose environment carries `token`.
 fn carriers(token: &str) -> Vec<u32> {

@@ -12,25 +12,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use plugin_metastore::{
-    Error, MetadataStore, PidState, PluginMetadata, ReapAction, ReapOptions, StoreOptions,
-};
+use plugin_metastore::{Error, MetadataStore, PidState, ReapAction, ReapOptions, StoreOptions};
 use serde_json::{Value, json};
-use support::{Sleeper, metastore, metastore_ok, sqlite3, wait_within};
-
-/// A store at `dir/name` with one plugin, `workers/pool`, and no PIDs.
-fn store_with_pool(dir: &Path, name: &str) -> (PathBuf, MetadataStore) {
-    let path = dir.join(name);
-    let store = MetadataStore::open(&path).unwrap();
-    store
-        .save(&PluginMetadata::new("pool", "workers", "Pool", json!({})))
-        .unwrap();
-    (path, store)
-}
+use support::{Sleeper, metastore, metastore_ok, sqlite3, store_with_pool, wait_within};
 
 /// `reap --kill --json` rows as `(pid, action, reason)`.
 fn reap_rows(out: &str) -> Vec<(u64, String, String)> {
