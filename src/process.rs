@@ -652,6 +652,34 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_reaper_its_parent_and_pid_1_are_protected() {
+        let protected = Protected::now();
+        let me = std::process::id();
+        assert!(
+            protected
+                .why(me)
+                .unwrap()
+                .contains("reaping process itself")
+        );
+        assert!(protected.why(1).unwrap().contains("PID 1"));
+        #[cfg(unix)]
+        {
+            let parent = rustix::process::getppid().map(|p| p.as_raw_nonzero().get() as u32);
+            if let Some(parent) = parent.filter(|&p| p > 1) {
+                assert!(protected.why(parent).unwrap().contains("ancestor"));
+            }
+        }
+        // A process this test starts is not.
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        assert_eq!(protected.why(child.id()), None);
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn this_process_has_an_identity() {

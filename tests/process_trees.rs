@@ -518,3 +518,39 @@ fn a_stranger_reusing_an_exited_leaders_number_is_never_signalled() {
     assert_eq!(members.len(), 2, "{stdout}");
     assert!(members.iter().all(|m| m.ends_with(" S")), "{stdout}");
 }
+
+#[test]
+fn a_spawn_that_cannot_be_recorded_kills_its_group_and_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, store) = store_with_pool(dir.path(), "ro.db");
+    drop(store);
+    // A read-only store finds the plugin but cannot record the process.
+    let store = MetadataStore::open_read_only(&db).unwrap();
+    let mark = format!("{}-{}", std::process::id(), db.display());
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", "sleep 600 & sleep 600 & wait"])
+        .env("PM_TEST_MARK", &mark)
+        .stdin(Stdio::null());
+    let err = store.spawn("workers", "pool", &mut command).unwrap_err();
+    assert!(
+        matches!(err, plugin_metastore::Error::ReadOnly { .. }),
+        "{err}"
+    );
+    // Nothing it started runs on (its group was killed, the leader waited).
+    let want = format!("PM_TEST_MARK={mark}");
+    let left: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| runs(pid))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|e| e.split(|&b| b == 0).any(|v| v == want.as_bytes()))
+        })
+        .collect();
+    for pid in &left {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+    assert!(left.is_empty(), "left running: {left:?}");
+}
