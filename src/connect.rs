@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
-use crate::error::{Fallible, Fault, Result, Site};
+use crate::error::{Fallible, Fault, Result};
 use crate::migrate;
 use crate::open::{self, StoreOptions};
 
@@ -67,10 +67,7 @@ pub(crate) fn open(path: &Path, mode: Mode, options: &StoreOptions) -> Result<Op
         Mode::InMemory => Path::new(IN_MEMORY),
         _ => path,
     };
-    let site = Site {
-        path,
-        busy_timeout: options.busy_timeout,
-    };
+    let site = options.site(path);
     let opened = |conn| Opened {
         conn,
         path: path.to_path_buf(),

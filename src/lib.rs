@@ -46,7 +46,9 @@
 //! triggers, the source of [`MetadataStore::cost_report`]) — plus
 //! refinery's `refinery_schema_history` and views for people
 //! (`plugin_overview`, `active_resources`, `remote_overview`,
-//! `remote_burn_rate`). Enums are stored as their text,
+//! `pid_identity`, `remote_burn_rate`, `recent_changes`, in a stable order;
+//! `billed_intervals`, the cost rule of [`MetadataStore::cost_report`] as
+//! SQL, one row per interval of the history). Enums are stored as their text,
 //! JSON as text, timestamps as RFC 3339 UTC text; CHECK constraints refuse
 //! by hand what the library refuses.
 //!

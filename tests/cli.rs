@@ -1283,6 +1283,65 @@ fn cost_by_day_provider_and_plugin_match_the_hours_computed_by_hand() {
 }
 
 #[test]
+fn cost_json_totals_is_one_object_and_cost_by_day_draws_a_bar_per_day() {
+    let cli = with_dated_history();
+    let until = ["--until", "2026-11-03", "--by", "day"];
+    let out = cli
+        .run(&[&["cost", "--json", "--totals"], &until[..]].concat())
+        .ok();
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    let array = cli.run(&[&["cost", "--json"], &until[..]].concat()).ok();
+    let groups: serde_json::Value = serde_json::from_str(&array).unwrap();
+    assert_eq!(doc["groups"], groups, "the same groups as plain --json");
+    let total = &doc["total"];
+    assert_eq!(total["key"], "total");
+    assert!(
+        (total["running_hours"].as_f64().unwrap() - 11.0).abs() < 1e-6,
+        "{total}"
+    );
+    assert!(
+        total["cost_usd"].is_null(),
+        "2 hours had no known rate: {total}"
+    );
+    assert!((total["unknown_rate_hours"].as_f64().unwrap() - 2.0).abs() < 1e-6);
+    assert!((total["priced_cost_usd"].as_f64().unwrap() - 86.64).abs() < 1e-6);
+    let b = &doc["burn_rate"];
+    assert_eq!(
+        (b["running"].as_u64(), b["unpriced_running"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert!(b["usd_per_hour"].is_null(), "{b}");
+    assert!((b["priced_usd_per_hour"].as_f64().unwrap() - 36.74).abs() < 1e-9);
+    assert_eq!(
+        doc["window"],
+        serde_json::json!({"since": null, "until": "2026-11-03T00:00:00.000000Z", "by": "day"})
+    );
+    // --totals means nothing without --json.
+    let run = cli.run(&["cost", "--totals"]);
+    assert_eq!(run.code, 2);
+    let err = run.err();
+    assert!(err.contains("--json"), "{err}");
+
+    // Nov 1 cost $48.96 (the largest day: 24 full blocks); Nov 2 $37.68 known
+    // (its cost is unknown, the bar shows what is known): 37.68 / 48.96 of
+    // 24 characters is 18 and 4 eighths.
+    let table = cli.run(&[&["cost"], &until[..]].concat()).ok();
+    let full = "█".repeat(24);
+    let part = format!("{}▌", "█".repeat(18));
+    for (day, bar) in [("2026-11-01", &full), ("2026-11-02", &part)] {
+        let line = table.lines().find(|l| l.contains(day)).unwrap_or_default();
+        assert!(
+            line.contains(&format!("┆ {bar} ")),
+            "{bar:?} in {line:?}\n{table}"
+        );
+    }
+    assert!(table.contains("cost bar"), "{table}");
+    // Other groupings draw no bars.
+    let by_provider = cli.run(&["cost", "--until", "2026-11-03"]).ok();
+    assert!(!by_provider.contains('█'), "{by_provider}");
+}
+
+#[test]
 fn history_lists_a_plugins_timeline_oldest_first_even_after_its_delete() {
     let cli = with_dated_history();
     let id = "transcription_whisper_large_aws";

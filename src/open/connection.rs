@@ -74,10 +74,7 @@ pub(crate) fn read_only(path: &Path, options: &StoreOptions) -> Result<Connectio
         return Err(cannot("it does not exist".to_owned()));
     }
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let site = crate::error::Site {
-        path,
-        busy_timeout: options.busy_timeout,
-    };
+    let site = options.site(path);
     let conn = Connection::open_with_flags(path, flags).map_err(|e| cannot(e.to_string()))?;
     let setup = |conn: &Connection| {
         conn.busy_timeout(options.sqlite_busy_timeout())?;
@@ -135,7 +132,7 @@ pub(crate) fn inspect(path: &Path, options: &StoreOptions) -> Result<Connection>
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(uri, flags).map_err(|e| cannot(e.to_string()))?;
     conn.busy_timeout(options.sqlite_busy_timeout())
-        .map_err(|e| Fault::from(e).at(site(path, options)))?;
+        .map_err(|e| Fault::from(e).at(options.site(path)))?;
     Ok(conn)
 }
 
@@ -145,13 +142,6 @@ pub(crate) fn memory(options: &StoreOptions) -> Fallible<Connection> {
     conn.busy_timeout(options.sqlite_busy_timeout())?;
     apply_pragmas(&conn, options)?;
     Ok(conn)
-}
-
-fn site<'a>(path: &'a Path, options: &StoreOptions) -> crate::error::Site<'a> {
-    crate::error::Site {
-        path,
-        busy_timeout: options.busy_timeout,
-    }
 }
 
 /// `file:` URI of `path` (made absolute) with `query`, every byte outside

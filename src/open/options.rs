@@ -1,7 +1,10 @@
 //! [`StoreOptions`]: how a store opens, and the connection settings it
 //! makes from them (one home for the busy timeout and the pragmas).
 
+use std::path::Path;
 use std::time::Duration;
+
+use crate::error::Site;
 
 /// How hard SQLite works to make a commit durable.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -101,6 +104,15 @@ const JOURNAL_SIZE_LIMIT: i64 = 8 * 1024 * 1024;
 const CACHE_SIZE_KIB: i64 = 64 * 1024;
 
 impl StoreOptions {
+    /// The file at `path` opened with these options, for the errors made
+    /// in it ([`Fault::at`](crate::error::Fault::at)).
+    pub(crate) fn site<'a>(&self, path: &'a Path) -> Site<'a> {
+        Site {
+            path,
+            busy_timeout: self.busy_timeout,
+        }
+    }
+
     /// The busy timeout as SQLite can take it: milliseconds in a C int
     /// (about 24 days; `Duration::MAX` means "wait as long as you can").
     pub(crate) fn sqlite_busy_timeout(&self) -> Duration {

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use super::MetadataStore;
 use crate::connect::{self, Mode};
-use crate::error::{Error, Fallible, Result, Site};
+use crate::error::{Error, Fallible, Result};
 use crate::migrate;
 use crate::open::{StoreOptions, create_owner_only};
 
@@ -98,11 +98,7 @@ fn refuse_existing(path: &Path) -> Result<()> {
 /// Syncs the copy at `path` to disk and checks it; errors name the copy.
 fn check_copy(path: &Path) -> Result<Backup> {
     let options = StoreOptions::default();
-    let site = Site {
-        path,
-        busy_timeout: options.busy_timeout,
-    };
-    check_copy_in(path, &options).map_err(|fault| fault.at(site))
+    check_copy_in(path, &options).map_err(|fault| fault.at(options.site(path)))
 }
 
 fn check_copy_in(path: &Path, options: &StoreOptions) -> Fallible<Backup> {

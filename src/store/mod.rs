@@ -163,10 +163,7 @@ impl MetadataStore {
 
     /// This store's file, for errors made in it.
     fn site(&self) -> Site<'_> {
-        Site {
-            path: &self.path,
-            busy_timeout: self.options.busy_timeout,
-        }
+        self.options.site(&self.path)
     }
 
     /// Starts a write transaction: `BEGIN IMMEDIATE`, then the change

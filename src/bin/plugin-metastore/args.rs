@@ -171,12 +171,15 @@ Examples:
 Billed time is time in status exactly \"running\", at the hourly rate in force
 then; hours at an unknown rate make the cost unknown, never $0. Deleted
 plugins count. TIME is RFC 3339 (2026-11-01T08:00:00Z) or a date (UTC
-midnight). The table ends with the totals and the burn rate now.
+midnight). The table ends with the totals and the burn rate now; by day, each
+day's cost is also a bar scaled to the largest day. --json prints the groups
+as an array; --json --totals one object {groups, total, burn_rate, window}.
 
 Examples:
   plugin-metastore cost
   plugin-metastore cost --since 2026-11-01 --by day
-  plugin-metastore cost --since 2026-11-01 --until 2026-12-01 --by plugin --json")]
+  plugin-metastore cost --since 2026-11-01 --until 2026-12-01 --by plugin --json
+  plugin-metastore cost --since 2026-11-01 --json --totals")]
     Cost(CostArgs),
 
     /// The remote status history of one plugin, oldest first
@@ -289,4 +292,8 @@ Examples:
         #[arg(long)]
         json: bool,
     },
+
+    /// Print a Datasette metadata document (JSON) for this schema: titles, units, canned cost queries
+    #[command(after_help = crate::datasette::EXAMPLES)]
+    DatasetteMetadata(crate::datasette::DatasetteArgs),
 }

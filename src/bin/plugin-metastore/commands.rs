@@ -11,7 +11,7 @@ use crate::cost;
 use crate::failure::{CliResult, Failure, plain, reason};
 use crate::output::{details, display_path, print, print_records, table, to_json};
 use crate::target::{find, find_key, not_found};
-use crate::{backup, processes, spawn, watch};
+use crate::{backup, datasette, processes, spawn, watch};
 
 /// The environment variable that names the store when `--db` is absent.
 const DB_ENV: &str = "PLUGIN_METASTORE_DB";
@@ -78,6 +78,7 @@ pub(crate) fn run(cli: Cli) -> CliResult {
         Command::Watch(args) => watch::watch(&open_existing(&resolve_db(db)?)?, &args),
         Command::Backup { path } => backup::backup(&open_existing(&resolve_db(db)?)?, &path),
         Command::Verify { json } => backup::verify(&resolve_db(db)?, json),
+        Command::DatasetteMetadata(args) => datasette::run(&resolve_db(db)?, &args),
     }
 }
 

@@ -48,14 +48,61 @@ pub(crate) fn remote_status(
     print(&format!("{line}\n"))
 }
 
-/// `cost`: the table (groups, totals, burn rate) or the JSON array of
-/// groups.
+/// `cost`: the table (groups, totals, burn rate; by day a bar per day),
+/// the JSON array of groups, or with `--totals` one JSON object.
 pub(crate) fn report(store: &MetadataStore, args: &CostArgs) -> CliResult {
     let report = store.cost_report(&args.query())?;
+    if args.json && args.totals {
+        return print(&to_json(&totals(&report))?);
+    }
     if args.json {
         return print(&to_json(&report.groups)?);
     }
     print(&cost_table(&report))
+}
+
+/// `cost --json --totals`: `{groups, total, burn_rate, window}`, so a
+/// script needs no sums of its own. `burn_rate.usd_per_hour` is null when
+/// a running resource has no known rate; `window.until` is the end asked
+/// for (counting stops at now if that is earlier).
+fn totals(r: &CostReport) -> serde_json::Value {
+    let b = &r.burn_rate;
+    serde_json::json!({
+        "groups": r.groups,
+        "total": r.total,
+        "burn_rate": {
+            "running": b.running,
+            "usd_per_hour": b.usd_per_hour(),
+            "priced_usd_per_hour": b.priced_usd_per_hour,
+            "unpriced_running": b.unpriced_running,
+        },
+        "window": {
+            "since": r.since.map(stamp),
+            "until": stamp(r.until),
+            "by": r.by.as_str(),
+        },
+    })
+}
+
+/// The widest bar of `cost --by day`, in characters.
+const BAR_WIDTH: usize = 24;
+
+/// `value` as a bar of unicode blocks, `max` being [`BAR_WIDTH`]
+/// characters, to the eighth of a character; any value above 0 shows at
+/// least one eighth.
+fn bar(value: f64, max: f64) -> String {
+    const EIGHTHS: [char; 7] = ['▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+    if !(value > 0.0 && max > 0.0) {
+        return String::new();
+    }
+    let eighths = ((value / max).min(1.0) * (BAR_WIDTH * 8) as f64).round() as usize;
+    let eighths = eighths.max(1);
+    let mut s = "█".repeat(eighths / 8);
+    match eighths % 8 {
+        0 => {}
+        rest => s.push(EIGHTHS[rest - 1]),
+    }
+    s
 }
 
 /// The `cost` table and the lines under it.
@@ -65,16 +112,32 @@ fn cost_table(r: &CostReport) -> String {
         out.push_str("no running hours in this window\n");
     } else {
         let mut t = Table::new();
+        let by_day = r.by == CostGrouping::Day;
+        let mut header = vec![grouping_title(r.by), "running h", "cost", "unknown-rate h"];
+        if by_day {
+            header.push("cost bar");
+        }
         t.load_preset(presets::UTF8_FULL_CONDENSED)
             .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_header([grouping_title(r.by), "running h", "cost", "unknown-rate h"]);
+            .set_header(header);
+        // The bars show the known cost (all of it, unless some hours of the
+        // day had no known rate).
+        let largest = r
+            .groups
+            .iter()
+            .map(|g| g.priced_cost_usd)
+            .fold(0.0, f64::max);
         for g in &r.groups {
-            t.add_row([
+            let mut row = vec![
                 printable(&g.key),
                 hours(g.running_hours),
                 g.cost_usd.map_or_else(|| "unknown".to_owned(), dollars),
                 or_dash(g.unknown_rate_hours),
-            ]);
+            ];
+            if by_day {
+                row.push(bar(g.priced_cost_usd, largest));
+            }
+            t.add_row(row);
         }
         for column in 1..4 {
             if let Some(c) = t.column_mut(column) {

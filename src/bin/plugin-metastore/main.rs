@@ -20,6 +20,7 @@ mod args;
 mod backup;
 mod commands;
 mod cost;
+mod datasette;
 mod failure;
 mod output;
 mod processes;

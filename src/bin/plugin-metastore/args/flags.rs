@@ -38,6 +38,9 @@ pub(crate) struct CostArgs {
     /// Print a JSON array, one object per group
     #[arg(long)]
     pub(crate) json: bool,
+    /// With --json: print one object {groups, total, burn_rate, window} instead
+    #[arg(long, requires = "json")]
+    pub(crate) totals: bool,
 }
 
 impl CostArgs {
