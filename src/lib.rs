@@ -89,6 +89,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "async")]
+mod async_store;
 mod connect;
 mod cost;
 mod error;
@@ -102,6 +104,8 @@ pub mod seed;
 mod store;
 mod time;
 
+#[cfg(feature = "async")]
+pub use async_store::{AsyncStore, ChangeStream, DEFAULT_READERS};
 pub use cost::{BurnRate, CostGroup, CostGrouping, CostQuery, CostReport, RemoteStatusEntry};
 pub use error::{Error, Result};
 pub use model::{

@@ -34,7 +34,12 @@
 //! three queries ≤ 1.3, `open_existing` ≤ 2 ms. The UI cases and figures
 //! of issue 12 (`summaries_all`, `list_all_text`, `backup`, the change
 //! log's cost, the watcher's idle cost and wake latency) are in `ui.rs`.
+//! Built with `--features async`, the async handle's figures (`async_get`
+//! beside `handoff`, `async_stall`, `read_during_write`) are in
+//! `async_handle.rs`.
 
+#[cfg(feature = "async")]
+mod async_handle;
 mod data;
 mod history;
 mod raw;
@@ -89,6 +94,8 @@ fn run() -> R<()> {
     let files = Files::fill(dir.path(), &plugins)?;
     let (edits, keys) = data::edits_and_keys(&plugins, CALLS);
     report.run(per_call_cases(&files, &edits, &keys))?;
+    #[cfg(feature = "async")]
+    async_handle::run(&mut report, &files, &keys, dir.path(), &plugins)?;
 
     check_baseline(&files, n)?;
     report.run(read_cases(&files))?;

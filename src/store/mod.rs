@@ -69,6 +69,8 @@ mod watch;
 
 pub use backup::Backup;
 pub use history::RecordedStatus;
+#[cfg(feature = "async")]
+pub(crate) use processes::stop_alive;
 pub use processes::{PidCheck, ReapAction, ReapOptions, Reaped};
 pub use spawn::SPAWN_TOKEN_ENV;
 pub use verify::{Problem, Verification};

@@ -187,19 +187,36 @@ impl MetadataStore {
     /// stored PID; a process that could not be stopped is
     /// [`ReapAction::Failed`] and stays recorded.
     pub fn reap(&self, options: &ReapOptions) -> Result<Vec<Reaped>> {
-        let checks = self.check_pids()?;
-        let protected = Protected::now();
-        let mut plan: Vec<Reaped> = checks
-            .into_iter()
-            .map(|c| plan(c, options, &protected))
-            .collect();
+        let mut plan = self.reap_plan(options)?;
         if options.dry_run {
             return Ok(plan);
         }
-        let signalled = options.kill && plan.iter().any(|r| r.action == ReapAction::Killed);
         if options.kill {
-            stop_alive(&mut plan, options.grace, &protected);
+            stop_alive(&mut plan, options.grace);
         }
+        self.reap_remove(plan)
+    }
+
+    /// [`reap`](Self::reap)'s first step, which only reads: the check, and
+    /// what to do with each PID (a row holding a process never to be
+    /// signalled is kept). (The async handle runs the three steps on
+    /// different threads, so the grace period holds up no write.)
+    pub(crate) fn reap_plan(&self, options: &ReapOptions) -> Result<Vec<Reaped>> {
+        let checks = self.check_pids()?;
+        let protected = Protected::now();
+        Ok(checks
+            .into_iter()
+            .map(|c| plan(c, options, &protected))
+            .collect())
+    }
+
+    /// [`reap`](Self::reap)'s last step: removes the rows of the PIDs the
+    /// plan removed or killed, in one write transaction. If that fails
+    /// after signals were sent (a `killed` row), what was done is told
+    /// rather than lost behind the error: the stopped rows become
+    /// `failed`, the rest `kept`, each with the reason.
+    pub(crate) fn reap_remove(&self, mut plan: Vec<Reaped>) -> Result<Vec<Reaped>> {
+        let signalled = plan.iter().any(|r| r.action == ReapAction::Killed);
         let removed = self.checked(|| {
             let tx = self.write()?;
             remove_reaped(&tx, &mut plan)?;
@@ -208,8 +225,6 @@ impl MetadataStore {
         });
         match removed {
             Ok(()) => Ok(plan),
-            // Signals were sent: what was done must be told, not lost
-            // behind "locked".
             Err(e) if signalled => {
                 not_removed(&mut plan, &e);
                 Ok(plan)
@@ -407,8 +422,10 @@ fn list(pids: &[u32]) -> String {
 }
 
 /// Stops every process (or tree) planned as `killed`, all at once (each
-/// waits its own grace period in its own thread).
-fn stop_alive(plan: &mut [Reaped], grace: Duration, protected: &Protected) {
+/// waits its own grace period in its own thread), never signalling the
+/// reaping process, its ancestors, PID 1 or a kernel thread.
+pub(crate) fn stop_alive(plan: &mut [Reaped], grace: Duration) {
+    let protected = &Protected::now();
     std::thread::scope(|scope| {
         for reaped in plan.iter_mut() {
             if reaped.action != ReapAction::Killed {
