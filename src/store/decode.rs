@@ -29,13 +29,7 @@ pub(super) fn read_pid(
         table: "plugin_pids",
         id: rowid,
     };
-    let pid = col
-        .integer((1, "pid"))
-        .and_then(|pid| match u32::try_from(pid) {
-            Ok(pid) if pid > 0 => Ok(pid),
-            _ => Err(col.bad("pid", pid.to_string(), "not a PID (1 ..= 4294967295)")),
-        });
-    Ok(Some((owner, pid)))
+    Ok(Some((owner, col.pid(1))))
 }
 
 /// One row of [`PID_CLAIMS`](super::sql::PID_CLAIMS): a stored PID, its
@@ -49,6 +43,10 @@ pub(super) struct PidClaim {
     pub(super) start_time: Option<i64>,
     pub(super) boot_id: Option<String>,
     pub(super) recorded_at: Option<String>,
+    pub(super) pid_ns: Option<i64>,
+    pub(super) pidfd_inode: Option<i64>,
+    pub(super) pgid: Option<i64>,
+    pub(super) spawn_token: Option<String>,
 }
 
 /// Decodes one row of [`PID_CLAIMS`](super::sql::PID_CLAIMS).
@@ -60,11 +58,7 @@ pub(super) fn decode_pid_claim(row: &Row<'_>, path: &Path) -> Fallible<PidClaim>
         table: "plugin_pids",
         id: rowid,
     };
-    let pid = col.integer((4, "pid"))?;
-    let pid = u32::try_from(pid)
-        .ok()
-        .filter(|&p| p > 0)
-        .ok_or_else(|| col.bad("pid", pid.to_string(), "not a PID (1 ..= 4294967295)"))?;
+    let pid = col.pid(4)?;
     let start_time = col.opt_integer((5, "start_time"))?;
     if let Some(t) = start_time.filter(|&t| t < 0) {
         return Err(col.bad("start_time", t.to_string(), "a start time is >= 0"));
@@ -78,6 +72,10 @@ pub(super) fn decode_pid_claim(row: &Row<'_>, path: &Path) -> Fallible<PidClaim>
         start_time,
         boot_id: col.opt_text((6, "boot_id"))?,
         recorded_at: col.opt_text((7, "recorded_at"))?,
+        pid_ns: col.opt_integer((8, "pid_ns"))?,
+        pidfd_inode: col.opt_integer((9, "pidfd_inode"))?,
+        pgid: col.opt_integer((10, "pgid"))?,
+        spawn_token: col.opt_text((11, "spawn_token"))?,
     })
 }
 
@@ -91,15 +89,12 @@ pub(super) fn decode_pid_at(row: &Row<'_>, path: &Path) -> Fallible<(i64, i64, u
         table: "plugin_pids",
         id: rowid,
     };
-    let pid = col.integer((2, "pid"))?;
-    match u32::try_from(pid) {
-        Ok(p) if p > 0 => Ok((
-            col.integer((0, "plugin_id"))?,
-            col.integer((1, "position"))?,
-            p,
-        )),
-        _ => Err(col.bad("pid", pid.to_string(), "not a PID (1 ..= 4294967295)")),
-    }
+    let pid = col.pid(2)?;
+    Ok((
+        col.integer((0, "plugin_id"))?,
+        col.integer((1, "position"))?,
+        pid,
+    ))
 }
 
 /// Decodes one row of [`SUMMARY_COLUMNS`](super::sql::SUMMARY_COLUMNS)
@@ -211,6 +206,16 @@ impl<'r> Col<'r, '_> {
     fn integer(&self, (idx, column): Column) -> Fallible<i64> {
         self.opt_integer((idx, column))?
             .ok_or_else(|| self.bad(column, "NULL".to_owned(), "expected an integer"))
+    }
+
+    /// The `pid` column at `idx`: the one rule for a stored PID, whichever
+    /// statement read it.
+    fn pid(&self, idx: usize) -> Fallible<u32> {
+        let pid = self.integer((idx, "pid"))?;
+        u32::try_from(pid)
+            .ok()
+            .filter(|&p| p > 0)
+            .ok_or_else(|| self.bad("pid", pid.to_string(), "not a PID (1 ..= 4294967295)"))
     }
 
     fn boolean(&self, (idx, column): Column) -> Fallible<bool> {

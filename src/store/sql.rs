@@ -128,18 +128,20 @@ pub(super) static GET_PLUGIN: LazyLock<String> = LazyLock::new(|| {
 
 pub(super) const DELETE_PIDS: &str = "DELETE FROM plugin_pids WHERE plugin_id = ?1";
 
-/// A PID at a position, with the identity of its process.
+/// A PID at a position, with the identity of its process (and its tree).
 pub(super) const INSERT_PID: &str = "INSERT INTO plugin_pids \
-     (plugin_id, position, pid, start_time, boot_id, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+     (plugin_id, position, pid, start_time, boot_id, recorded_at, pid_ns, pidfd_inode, pgid, \
+      spawn_token) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 
 /// The identity recorded for each PID of one plugin, kept when a save
 /// keeps the PID.
-pub(super) const PID_IDENTITIES: &str =
-    "SELECT pid, start_time, boot_id, recorded_at FROM plugin_pids WHERE plugin_id = ?1";
+pub(super) const PID_IDENTITIES: &str = "SELECT pid, start_time, boot_id, recorded_at, pid_ns, \
+     pidfd_inode, pgid, spawn_token FROM plugin_pids WHERE plugin_id = ?1";
 
 /// Re-records the identity of a PID already stored (a fresh claim).
 pub(super) const RERECORD_PID: &str = "UPDATE plugin_pids \
-     SET start_time = ?3, boot_id = ?4, recorded_at = ?5 WHERE plugin_id = ?1 AND pid = ?2";
+     SET start_time = ?3, boot_id = ?4, recorded_at = ?5, pid_ns = ?6, pidfd_inode = ?7, \
+         pgid = ?8, spawn_token = ?9 WHERE plugin_id = ?1 AND pid = ?2";
 
 /// The stored PIDs with their plugin and recorded identity, in
 /// `(category, name, position)` order, `WHERE` the given condition.
@@ -147,7 +149,8 @@ macro_rules! pid_claims {
     ($condition:literal) => {
         concat!(
             "SELECT pp.plugin_id, pp.rowid, p.category, p.name, \
-                 pp.pid, pp.start_time, pp.boot_id, pp.recorded_at \
+                 pp.pid, pp.start_time, pp.boot_id, pp.recorded_at, \
+                 pp.pid_ns, pp.pidfd_inode, pp.pgid, pp.spawn_token \
              FROM plugin_pids pp JOIN plugins p ON p.id = pp.plugin_id WHERE ",
             $condition,
             " ORDER BY p.category, p.name, pp.position"
@@ -179,10 +182,13 @@ pub(super) const GET_PIDS: &str =
 pub(super) const PID_EXISTS: &str =
     "SELECT EXISTS (SELECT 1 FROM plugin_pids WHERE plugin_id = ?1 AND pid = ?2)";
 
-/// Appends a PID after the plugin's last one, with its identity.
+/// Appends a PID after the plugin's last one, with its identity (and
+/// tree).
 pub(super) const APPEND_PID: &str = "INSERT INTO plugin_pids \
-         (plugin_id, position, pid, start_time, boot_id, recorded_at) \
-     SELECT ?1, coalesce(max(position) + 1, 0), ?2, ?3, ?4, ?5 FROM plugin_pids WHERE plugin_id = ?1";
+         (plugin_id, position, pid, start_time, boot_id, recorded_at, pid_ns, pidfd_inode, pgid, \
+          spawn_token) \
+     SELECT ?1, coalesce(max(position) + 1, 0), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 \
+     FROM plugin_pids WHERE plugin_id = ?1";
 
 pub(super) const REMOVE_PID: &str = "DELETE FROM plugin_pids WHERE plugin_id = ?1 AND pid = ?2";
 

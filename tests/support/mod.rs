@@ -35,7 +35,7 @@ pub use plugins::{
     sample, sample_store, unusual_plugin,
 };
 #[allow(unused_imports)]
-pub use processes::Sleeper;
+pub use processes::{Sleeper, store_with_pool};
 #[allow(unused_imports)]
 pub use rng::{Rng, time_seed};
 #[allow(unused_imports)]
