@@ -119,7 +119,7 @@ pub use process::{PidState, pid_in_use};
 pub use query::PluginQuery;
 pub use store::{
     Backup, ChangeWatcher, MetadataStore, PidCheck, Problem, ReapAction, ReapOptions, Reaped,
-    RecordedStatus, Verification,
+    RecordedStatus, SPAWN_TOKEN_ENV, Verification,
 };
 pub use time::parse_time;
 

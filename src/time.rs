@@ -45,7 +45,9 @@ pub(crate) fn serialize_opt<S: serde::Serializer>(
 pub fn parse_time(text: &str) -> Result<DateTime<Utc>> {
     let trimmed = text.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(trimmed) {
-        return Ok(t.with_timezone(&Utc));
+        let t = t.with_timezone(&Utc);
+        refuse_leap_second(text, t)?;
+        return Ok(t);
     }
     if let Ok(date) = NaiveDate::parse_from_str(trimmed, "%Y-%m-%d")
         && let Some(midnight) = date.and_hms_opt(0, 0, 0)
@@ -59,6 +61,23 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>> {
              or a date (2026-11-01, meaning UTC midnight)"
         ),
     ))
+}
+
+/// Refuses a leap second (`23:59:60`): chrono reads it, but the store's
+/// timestamps (and SQLite's date functions, and the history's CHECK) have
+/// no second 60.
+pub(crate) fn refuse_leap_second(text: &str, t: DateTime<Utc>) -> Result<()> {
+    use chrono::Timelike;
+    if t.nanosecond() >= 1_000_000_000 {
+        return Err(Error::invalid(
+            "time",
+            format!(
+                "{text:?} is a leap second (second 60), which the store cannot hold: \
+                 use second 59 or the next minute"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Reads a timestamp in exactly the store's format

@@ -211,12 +211,20 @@ fn verify_names_every_planted_problem_and_changes_nothing() {
     let report = MetadataStore::verify(&db).unwrap();
     assert!(!report.is_sound());
     let lines: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
-    assert_eq!(lines.len(), 4, "{lines:#?}");
+    // The trigger copied the bad provider into the history: named too.
+    assert_eq!(lines.len(), 5, "{lines:#?}");
     let has = |check: &str, words: &[&str]| {
         lines
             .iter()
             .any(|l| l.starts_with(&format!("{check}: ")) && words.iter().all(|w| l.contains(w)))
     };
+    assert!(
+        has(
+            "bad row",
+            &["table remote_status_history", "provider", "moon", "plugin4"]
+        ),
+        "{lines:#?}"
+    );
     assert!(
         has("foreign_key_check", &["plugin_pids", "999", "plugins"]),
         "{lines:#?}"
@@ -252,7 +260,7 @@ fn verify_names_every_planted_problem_and_changes_nothing() {
     assert_eq!(printed, expected);
     assert_eq!(
         String::from_utf8(out.stderr).unwrap().trim_end(),
-        format!("plugin-metastore: {} has 4 problems", db.display())
+        format!("plugin-metastore: {} has 5 problems", db.display())
     );
 
     assert!(
@@ -324,4 +332,378 @@ fn verify_finds_a_sound_store_sound_and_an_old_one_sound_with_notes_unmigrated()
         MetadataStore::verify(dir.path().join("missing.db")),
         Err(Error::CannotOpen { .. })
     ));
+}
+
+#[test]
+fn a_backup_target_is_a_plain_path_never_a_uri_and_nothing_is_written_for_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_store(dir.path(), "plugins.db", 3);
+    let store = MetadataStore::open(&db).unwrap();
+    for target in [
+        "file:copy.db",
+        "file:x.db?immutable=1",
+        ":memory:",
+        "file:/tmp/abs.db?mode=rwc",
+    ] {
+        let others = |dir: &Path| -> Vec<PathBuf> {
+            snapshot(dir)
+                .into_keys()
+                .filter(|p| {
+                    !p.file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .starts_with("plugins.db")
+                })
+                .collect()
+        };
+        let before = others(dir.path());
+        // The CLI, run in the store's directory so a relative URI would land there.
+        let out = metastore(&db)
+            .current_dir(dir.path())
+            .args(["backup", target])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{target}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("not a file path"), "{target}: {err}");
+        assert!(!err.contains("no such table"), "{target}: {err}");
+        // The library, from elsewhere.
+        match store.backup(target) {
+            Err(Error::InvalidInput {
+                field: "path",
+                reason,
+                ..
+            }) => {
+                assert!(reason.contains(target), "{reason}")
+            }
+            other => panic!("{target}: {other:?}"),
+        }
+        let after = others(dir.path());
+        assert_eq!(before, after, "{target} wrote a file");
+        assert!(!dir.path().join("copy.db").exists());
+        assert!(!dir.path().join("x.db").exists());
+    }
+    // ./file:copy.db is a file of that name, as the message says.
+    let named = dir.path().join("file:copy.db");
+    let b = store.backup(&named).unwrap();
+    assert_eq!(b.plugins, 3);
+    assert_eq!(
+        MetadataStore::open(&named)
+            .unwrap()
+            .count(&plugin_metastore::PluginQuery::new())
+            .unwrap(),
+        3
+    );
+}
+
+#[test]
+fn a_read_only_store_can_be_backed_up_and_the_copy_leaves_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_store(dir.path(), "plugins.db", 4);
+    let store = MetadataStore::open_read_only(&db).unwrap();
+    let copy = dir.path().join("rescue.db");
+    let b = store.backup(&copy).unwrap();
+    assert_eq!((b.plugins, b.path.clone()), (4, copy.clone()));
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("partial"))
+        .collect();
+    assert_eq!(names, Vec::<String>::new());
+    assert_eq!(integrity_check(&copy), "ok");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+}
+
+#[test]
+fn a_backup_killed_part_way_leaves_nothing_under_the_chosen_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_store(dir.path(), "plugins.db", 48);
+    // About 48 MB, so the copy takes long enough to be killed part way.
+    sqlite3(
+        &db,
+        "UPDATE plugins SET description = hex(randomblob(500000)); PRAGMA wal_checkpoint(TRUNCATE);",
+    );
+    for round in 0..3 {
+        let copy = dir.path().join(format!("copy-{round}.db"));
+        let prefix = format!(".copy-{round}.db.partial-");
+        let mut child = metastore(&db)
+            .arg("backup")
+            .arg(&copy)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Killed as soon as anything of the copy appears in the directory.
+        let killed = loop {
+            if child.try_wait().unwrap().is_some() {
+                break false;
+            }
+            let started = std::fs::read_dir(dir.path()).unwrap().any(|e| {
+                let name = e.unwrap().file_name().to_string_lossy().into_owned();
+                name.starts_with(&prefix) || name.starts_with(&format!("copy-{round}.db"))
+            });
+            if started {
+                let _ = child.kill();
+                break true;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        let status = child.wait().unwrap();
+        assert!(killed || status.success());
+        // Under the chosen name: nothing, or (killed after it was linked
+        // into place) the whole, checked copy.
+        if copy.exists() {
+            let whole = MetadataStore::open_read_only(&copy)
+                .and_then(|s| s.count(&plugin_metastore::PluginQuery::new()));
+            assert_eq!(
+                whole.ok(),
+                Some(48),
+                "round {round}: a partial copy under {copy:?}"
+            );
+        } else {
+            let out = metastore(&copy).arg("list").output().unwrap();
+            assert_eq!(out.status.code(), Some(1));
+            assert!(String::from_utf8_lossy(&out.stderr).contains("no store at"));
+        }
+    }
+}
+
+/// `verify` through the CLI: exit code, stdout, stderr.
+fn verify_cli(db: &Path) -> (Option<i32>, String, String) {
+    let out = metastore(db).arg("verify").output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn verify_reads_every_value_the_commands_read_and_every_history_row() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "UPDATE plugins SET updated_at = x'00ff' WHERE id = 1",
+            "updated_at",
+        ),
+        (
+            "UPDATE plugins SET created_at = 'yesterday' WHERE id = 2",
+            "julianday(created_at)",
+        ),
+        (
+            "UPDATE plugins SET updated_at = 'soon' WHERE id = 3",
+            "updated_at",
+        ),
+        (
+            "UPDATE change_feed SET capacity = 'lots'",
+            "change_feed.capacity",
+        ),
+        (
+            "UPDATE change_feed SET capacity = 0",
+            "change_feed.capacity",
+        ),
+        (
+            "UPDATE change_feed SET pruned_through = -5",
+            "change_feed.pruned_through",
+        ),
+        (
+            "UPDATE remote_status_history SET provider = 'nope' WHERE rowid IN \
+             (SELECT rowid FROM remote_status_history LIMIT 1)",
+            "remote_status_history",
+        ),
+        (
+            "UPDATE remote_status_history SET status = x'07'",
+            "remote_status_history",
+        ),
+        (
+            "UPDATE plugin_pids SET pid = -3 WHERE rowid = 1",
+            "plugin_pids",
+        ),
+        (
+            "UPDATE remote_status_history SET at = '2999-01-01T00:00:00.000000Z'",
+            "dated in the future",
+        ),
+    ];
+    for (i, (sql, named)) in cases.iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        metastore_ok(&db, &["demo"]);
+        // remote_status_history is WITHOUT ROWID: its first row by key.
+        let sql = sql.replace(
+            "rowid IN (SELECT rowid FROM remote_status_history LIMIT 1)",
+            "name = (SELECT min(name) FROM remote_status_history)",
+        );
+        sqlite3(&db, &format!("PRAGMA ignore_check_constraints = 1; {sql};"));
+        let (code, out, err) = verify_cli(&db);
+        assert_eq!(code, Some(1), "case {i} {sql}: {out}{err}");
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("problem:") && l.contains(named)),
+            "case {i} {sql}: {out}"
+        );
+        assert!(!out.contains("is sound"), "case {i}: {out}");
+    }
+}
+
+#[test]
+fn verify_never_judges_a_half_written_file_and_says_when_it_could_not_look() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    metastore_ok(&db, &["demo"]);
+    // A writer killed mid-transaction in rollback-journal mode: a hot
+    // journal, and pages of the half-done write already in the file.
+    sqlite3(&db, "PRAGMA journal_mode = DELETE;");
+    let mut writer = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let stdin = writer.stdin.as_mut().unwrap();
+        writeln!(
+            stdin,
+            "PRAGMA cache_size = 1; BEGIN; UPDATE plugins SET description = hex(randomblob(20000)); SELECT 'written';"
+        )
+        .unwrap();
+    }
+    let lines = support::Lines::read(writer.stdout.take().unwrap());
+    assert_eq!(
+        lines.next_within(Duration::from_secs(60)).as_deref(),
+        Some("written")
+    );
+    writer.kill().unwrap();
+    writer.wait().unwrap();
+    let journal = dir.path().join("s.db-journal");
+    assert!(std::fs::metadata(&journal).unwrap().len() > 0);
+    let before = snapshot(dir.path());
+    let (code, out, err) = verify_cli(&db);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(!out.contains("problem:") && !out.contains("sound"), "{out}");
+    assert!(
+        err.contains("rollback journal") && !err.contains("corrupt"),
+        "{err}"
+    );
+    assert_eq!(before, snapshot(dir.path()), "verify changed a file");
+    // Any command rolls it back; then the file is sound again.
+    metastore_ok(&db, &["list"]);
+    let (code, out, _) = verify_cli(&db);
+    assert_eq!(code, Some(0), "{out}");
+
+    // A WAL cut mid-frame (a copy taken while it was written): said.
+    let store = MetadataStore::open(&db).unwrap();
+    store.save(&sample(40)).unwrap();
+    let copy_dir = tempfile::tempdir().unwrap();
+    let copy = copy_dir.path().join("s.db");
+    std::fs::copy(&db, &copy).unwrap();
+    let wal = std::fs::read(dir.path().join("s.db-wal")).unwrap();
+    assert!(wal.len() > 200);
+    std::fs::write(copy_dir.path().join("s.db-wal"), &wal[..wal.len() - 100]).unwrap();
+    let (code, out, err) = verify_cli(&copy);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("cut mid-write"), "{out}");
+
+    // A file another connection holds locked: it could not look.
+    let mut locker = std::process::Command::new("sqlite3")
+        .arg(&copy)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let stdin = locker.stdin.as_mut().unwrap();
+        writeln!(
+            stdin,
+            "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; SELECT 'locked';"
+        )
+        .unwrap();
+    }
+    let lines = support::Lines::read(locker.stdout.take().unwrap());
+    while lines.next_within(Duration::from_secs(60)).unwrap() != "locked" {}
+    let (code, out, err) = verify_cli(&copy);
+    drop(locker.stdin.take());
+    locker.wait().unwrap();
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(!out.contains("problem:"), "{out}");
+    assert!(err.contains("could not look"), "{err}");
+    drop(store);
+}
+
+#[test]
+fn verify_names_a_flipped_byte_inside_a_plugin_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_store(dir.path(), "flip.db", 4);
+    let stamp = sqlite3(&db, "SELECT updated_at FROM plugins WHERE id = 3");
+    let mut bytes = std::fs::read(&db).unwrap();
+    let needle = stamp.as_bytes();
+    // The row's created_at and updated_at are the same text, side by side
+    // in its cell: flip a byte of each in turn (a new copy each time).
+    let starts: Vec<usize> = (0..bytes.len() - needle.len())
+        .filter(|&i| &bytes[i..i + needle.len()] == needle)
+        .collect();
+    assert!(!starts.is_empty(), "{stamp} not found in the file");
+    let original = bytes.clone();
+    for (n, start) in starts.iter().enumerate() {
+        bytes.copy_from_slice(&original);
+        bytes[start + 5] ^= 0x80;
+        let copy = dir.path().join(format!("flipped-{n}.db"));
+        std::fs::write(&copy, &bytes).unwrap();
+        let report = MetadataStore::verify(&copy).unwrap();
+        assert!(!report.is_sound(), "flip at {start}: {report:?}");
+    }
+}
+
+#[test]
+fn a_copy_in_rollback_mode_held_open_by_another_connection_is_refused_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_store(dir.path(), "live.db", 2);
+    let copy = dir.path().join("copy.db");
+    MetadataStore::open(&db).unwrap().backup(&copy).unwrap();
+    // Another connection holds the copy open (a reader mid-transaction),
+    // as a running watch holds a store that cp wrote over.
+    let mut reader = std::process::Command::new("sqlite3")
+        .arg(&copy)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let stdin = reader.stdin.as_mut().unwrap();
+        writeln!(
+            stdin,
+            "BEGIN; SELECT count(*) FROM plugins; SELECT 'reading';"
+        )
+        .unwrap();
+    }
+    let lines = support::Lines::read(reader.stdout.take().unwrap());
+    while lines.next_within(Duration::from_secs(60)).unwrap() != "reading" {}
+    let options =
+        plugin_metastore::StoreOptions::default().busy_timeout(Duration::from_millis(200));
+    let opened = MetadataStore::open_with(&copy, options);
+    drop(reader.stdin.take());
+    reader.wait().unwrap();
+    match opened {
+        Err(Error::CannotOpen { reason, .. }) => {
+            assert!(
+                reason.contains("not in WAL mode") && reason.contains("mv"),
+                "{reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // Once it lets go, the copy opens.
+    assert_eq!(
+        MetadataStore::open(&copy)
+            .unwrap()
+            .count(&plugin_metastore::PluginQuery::new())
+            .unwrap(),
+        2
+    );
 }

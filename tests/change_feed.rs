@@ -397,3 +397,108 @@ fn a_watcher_hears_its_own_store_and_waits_for_a_timeout_otherwise() {
         Err(Error::InvalidInput { field: "watch", .. })
     ));
 }
+
+#[test]
+fn no_value_of_the_feed_in_the_file_makes_a_write_overflow_or_fail_without_words() {
+    for (set, writes) in [
+        ("capacity = 9000000000000000000", true),
+        ("capacity = 9223372036854775807", true),
+        ("capacity = 7400000000000000000, pruned_through = 0", true),
+        ("pruned_through = -9223372036854775808", true),
+        ("pruned_through = 9223372036854775807", true),
+        ("capacity = 'lots'", false),
+        ("capacity = x'01'", false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = support::sample_store(dir.path(), "feed.db", 3);
+        support::sqlite3(
+            &db,
+            &format!("PRAGMA ignore_check_constraints = 1; UPDATE change_feed SET {set};"),
+        );
+        let store = MetadataStore::open(&db).unwrap();
+        let saved = store.save(&support::sample(7));
+        if writes {
+            saved.unwrap_or_else(|e| panic!("{set}: {e}"));
+            let changes = store.changes_since(0).unwrap();
+            let _ = changes.cursor();
+        } else {
+            match saved {
+                Err(Error::BadData {
+                    table: "change_feed",
+                    column: "capacity",
+                    reason,
+                    ..
+                }) => {
+                    assert!(
+                        reason.contains("UPDATE change_feed SET capacity"),
+                        "{reason}"
+                    )
+                }
+                other => panic!("{set}: {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_watcher_notices_its_store_replaced_by_mv_and_reopens_with_a_reset() {
+    for older in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = support::sample_store(dir.path(), "live.db", 3);
+        let store = MetadataStore::open(&db).unwrap();
+        let restored = dir.path().join("restored.db");
+        if older {
+            store.backup(&restored).unwrap();
+        }
+        store.save(&support::sample(10)).unwrap();
+        if !older {
+            // Another store's file, with more changes than this one.
+            let other = support::sample_store(dir.path(), "other.db", 20);
+            std::fs::rename(&other, &restored).unwrap();
+        }
+        let mut watcher = store
+            .watch(store.change_cursor().unwrap())
+            .unwrap()
+            .interval(Duration::from_millis(5));
+        assert!(watcher.next_changes(Duration::ZERO).unwrap().is_empty());
+        drop(store);
+        // The restore: no -wal frames left behind, then a rename.
+        support::sqlite3(&db, "PRAGMA wal_checkpoint(TRUNCATE);");
+        std::fs::rename(&restored, &db).unwrap();
+        let after = watcher.next_changes(Duration::from_secs(30)).unwrap();
+        assert!(matches!(after, Changes::Reset { .. }), "{older}: {after:?}");
+        // It now watches the new file.
+        let store = MetadataStore::open(&db).unwrap();
+        let mut p = support::sample(30);
+        p.name = "after_restore".into();
+        store.save(&p).unwrap();
+        let changes = watcher.next_changes(Duration::from_secs(30)).unwrap();
+        let ids: Vec<&str> = changes.changes().iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(ids, ["after_restore"], "{older}");
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn watch_blocked_on_a_full_output_pipe_ends_on_the_first_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("full.db");
+    let store = MetadataStore::open(&db).unwrap();
+    let plugins: Vec<PluginMetadata> = (0..3000).map(support::sample).collect();
+    store.save_all(&plugins).unwrap();
+    // Nobody reads its stdout: 3000 lines fill the pipe.
+    let (mut child, _unread) = start_watch(&db, 0);
+    let wchan = format!("/proc/{}/wchan", child.id());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // The kernel function it sleeps in: pipe_write, or anon_pipe_write.
+    while !std::fs::read_to_string(&wchan)
+        .unwrap_or_default()
+        .ends_with("pipe_write")
+    {
+        assert!(Instant::now() < deadline, "watch never blocked on its pipe");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    support::signal(&child, Signal::TERM);
+    let status = support::wait_within(&mut child, Duration::from_secs(30));
+    assert!(status.success(), "{status:?}");
+}

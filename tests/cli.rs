@@ -18,7 +18,7 @@ use plugin_metastore::{
     CloudProviderType, MetadataStore, PluginExecutionMode, PluginMetadata, PluginQuery, seed,
 };
 use serde_json::json;
-use support::{ambiguous_pair, unusual_plugin};
+use support::{DEMO_TRANSITIONS, ambiguous_pair, unusual_plugin};
 use tempfile::TempDir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_plugin-metastore");
@@ -1114,30 +1114,10 @@ fn with_dated_history() -> Cli {
     let unpriced = r#"{"name": "mystery", "category": "gpu", "title": "M", "config_schema": {},
         "execution_mode": "cloud_gpu", "remote_resource": {"provider": "runpod", "status": "running"}}"#;
     cli.run_stdin(&["import", "-"], unpriced).ok();
-    for (id, status, at) in [
-        (
-            "transcription_whisper_large_aws",
-            "running",
-            "2026-11-01T20:00:00Z",
-        ),
-        (
-            "transcription_whisper_large_aws",
-            "stopped",
-            "2026-11-02T02:00:00Z",
-        ),
-        (
-            "finetuning_llm_finetune_lambda",
-            "running",
-            "2026-11-02T10:00:00Z",
-        ),
-        (
-            "finetuning_llm_finetune_lambda",
-            "stopped",
-            "2026-11-02T13:00:00Z",
-        ),
+    for (id, status, at) in DEMO_TRANSITIONS.into_iter().chain([
         ("gpu_mystery", "stopped", "2026-11-02"),
         ("gpu_mystery", "running", "2026-11-02T22:00:00+00:00"),
-    ] {
+    ]) {
         let out = cli.run(&["remote-status", id, status, "--at", at]).ok();
         assert!(out.starts_with(&format!("recorded \"{status}\"")), "{out}");
     }
@@ -1552,4 +1532,155 @@ fn python_numbers_within_64_bit_integers_and_f64_round_trip_exactly() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Runs the CLI on `db`: exit code, stdout, stderr.
+fn run_on(db: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = support::metastore(db).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_leap_second_is_a_usage_error_in_words_and_refused_by_the_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("leap.db");
+    support::metastore_ok(&db, &["demo"]);
+    for args in [
+        &[
+            "remote-status",
+            "finetuning_llm_finetune_aws",
+            "stopped",
+            "--at",
+            "2016-12-31T23:59:60Z",
+        ][..],
+        &[
+            "remote-status",
+            "finetuning_llm_finetune_aws",
+            "stopped",
+            "--at",
+            "2015-06-30T23:59:60.5+00:00",
+        ],
+        &["cost", "--since", "2016-12-31T23:59:60Z"],
+        &["cost", "--until", "2012-06-30T23:59:60Z"],
+    ] {
+        let (code, _, err) = run_on(&db, args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("leap second") && !err.contains("CHECK"),
+            "{args:?}: {err}"
+        );
+    }
+    let store = MetadataStore::open(&db).unwrap();
+    let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+        .unwrap()
+        .and_hms_milli_opt(23, 59, 59, 1_500)
+        .unwrap()
+        .and_utc();
+    match store.set_remote_status_at("finetuning", "llm_finetune_aws", "stopped", leap) {
+        Err(plugin_metastore::Error::InvalidInput {
+            field: "time",
+            reason,
+            ..
+        }) => {
+            assert!(reason.contains("leap second"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn list_skip_bad_in_table_form_skips_like_the_json_form() {
+    // A bad updated_at is only in list rows: the JSON form reads records.
+    for (sql, bad, in_json) in [
+        (
+            "UPDATE remote_resources SET provider = 'nope' WHERE plugin_id = 1",
+            "nope",
+            false,
+        ),
+        (
+            "UPDATE plugins SET updated_at = x'00' WHERE id = 2",
+            "updated_at",
+            true,
+        ),
+        (
+            "UPDATE plugin_pids SET pid = 'x' WHERE rowid = 1",
+            "pid",
+            false,
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = support::sample_store(dir.path(), "bad.db", 5);
+        support::sqlite3(&db, &format!("PRAGMA ignore_check_constraints = 1; {sql};"));
+        let (code, _, err) = run_on(&db, &["list"]);
+        assert_eq!(code, Some(1), "{sql}");
+        assert!(err.contains("--skip-bad"), "{err}");
+        let (code, table, err) = run_on(&db, &["list", "--skip-bad"]);
+        assert_eq!(code, Some(0), "{sql}: {err}");
+        assert!(
+            err.contains("skipped a plugin") && err.contains(bad),
+            "{sql}: {err}"
+        );
+        let (_, json, _) = run_on(&db, &["list", "--json", "--skip-bad"]);
+        let json: Vec<PluginMetadata> = serde_json::from_str(&json).unwrap();
+        let mut expected = ids(&json);
+        if in_json {
+            expected.retain(|id| id != "sample_plugin1");
+        }
+        assert_eq!(table_ids(&table), expected, "{sql}");
+        assert_eq!(table_ids(&table).len(), 4, "{sql}");
+    }
+}
+
+#[test]
+fn cost_by_plugin_tells_apart_plugins_whose_unique_ids_collide() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ids.db");
+    let store = MetadataStore::open(&db).unwrap();
+    for (category, name) in [("a_b", "c"), ("a", "b_c"), ("x", "y")] {
+        store
+            .save(&support::cloud_plugin(
+                category,
+                name,
+                plugin_metastore::CloudProviderType::Aws,
+                "running",
+                Some(1.0),
+            ))
+            .unwrap();
+    }
+    let (code, out, err) = run_on(&db, &["cost", "--by", "plugin"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("a_b_c (category \"a_b\")"), "{out}");
+    assert!(out.contains("a_b_c (category \"a\")"), "{out}");
+    assert!(
+        out.contains("x_y") && !out.contains("x_y (category"),
+        "{out}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn init_and_demo_print_the_store_path_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["init", "demo"] {
+        let db = dir.path().join(format!("{command}\u{1b}]0;owned\u{7}.db"));
+        let out = Command::new(env!("CARGO_BIN_EXE_plugin-metastore"))
+            .args([command])
+            .env("PLUGIN_METASTORE_DB", &db)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !out.stdout.contains(&0x1b) && !out.stdout.contains(&0x07),
+            "{command}"
+        );
+        assert!(db.exists());
+    }
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use plugin_metastore::{MetadataStore, seed};
 use serde_json::Value;
-use support::{metastore, metastore_ok};
+use support::{DEMO_TRANSITIONS, metastore, metastore_ok};
 use tempfile::TempDir;
 
 /// The Datasette release the test installs (the stable 0.6x line, whose
@@ -168,29 +168,11 @@ fn store(dir: &Path) -> PathBuf {
         .write_all(unpriced.as_bytes())
         .unwrap();
     assert!(child.wait().unwrap().success());
-    for (id, status, at) in [
-        (
-            "transcription_whisper_large_aws",
-            "running",
-            "2026-11-01T20:00:00Z",
-        ),
-        (
-            "transcription_whisper_large_aws",
-            "stopped",
-            "2026-11-02T02:00:00Z",
-        ),
-        (
-            "finetuning_llm_finetune_lambda",
-            "running",
-            "2026-11-02T10:00:00Z",
-        ),
-        (
-            "finetuning_llm_finetune_lambda",
-            "stopped",
-            "2026-11-02T13:00:00Z",
-        ),
-        ("gpu_mystery", "running", "2026-11-02T22:00:00Z"),
-    ] {
+    for (id, status, at) in
+        DEMO_TRANSITIONS
+            .into_iter()
+            .chain([("gpu_mystery", "running", "2026-11-02T22:00:00Z")])
+    {
         metastore_ok(&db, &["remote-status", id, status, "--at", at]);
     }
     metastore_ok(&db, &["delete", "transcription_whisper_large_aws"]);

@@ -732,3 +732,208 @@ fn an_old_store_upgrades_with_its_running_resources_stamped_at_the_upgrade() {
         ["running", "stopped"]
     );
 }
+
+/// `plugin-metastore --db DB ARGS…`: exit code, stdout, stderr.
+fn cli(db: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = support::metastore(db).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn one_bad_history_row_never_hides_the_rest_and_its_plugin_can_be_deleted() {
+    let (_dir, db, store) = store();
+    cloud(&store, "a", Aws, "running", Some(1.0));
+    cloud(&store, "b", Gcp, "running", Some(2.0));
+    cloud(&store, "c", LambdaLabs, "stopped", Some(3.0));
+    // By hand, past the CHECKs: b's provider (the trigger copies it into
+    // the history), and c's rate as text in its history row.
+    sqlite3(
+        &db,
+        "PRAGMA ignore_check_constraints = 1;
+         UPDATE remote_resources SET provider = 'nope'
+             WHERE plugin_id = (SELECT id FROM plugins WHERE name = 'b');
+         UPDATE remote_status_history SET cost_per_hour = 'cheap' WHERE name = 'c';",
+    );
+    assert!(matches!(
+        store.remote_history("gpu", "b"),
+        Err(Error::BadData { .. })
+    ));
+    let report = store.cost_report(&CostQuery::new()).unwrap();
+    assert_eq!(
+        report.unreadable_rows.len(),
+        2,
+        "{:?}",
+        report.unreadable_rows
+    );
+    assert!(
+        report
+            .unreadable_rows
+            .iter()
+            .any(|r| r.contains("\"nope\""))
+    );
+    assert!(
+        report
+            .unreadable_rows
+            .iter()
+            .any(|r| r.contains("\"cheap\""))
+    );
+    assert!(
+        report
+            .groups
+            .iter()
+            .any(|g| g.key == "aws" && g.running_hours > 0.0)
+    );
+    let (rows, bad) = store.remote_history_readable("gpu", "b").unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].provider, rows[0].status.as_str()),
+        (Gcp, "running")
+    );
+    assert_eq!(bad.len(), 1);
+    assert!(bad[0].to_string().contains("provider"), "{}", bad[0]);
+
+    let (code, out, err) = cli(&db, &["cost", "--by", "plugin"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("gpu_a"), "{out}");
+    assert_eq!(err.matches("left out a history row").count(), 2, "{err}");
+    assert!(err.contains("DELETE FROM remote_status_history"), "{err}");
+    let (code, out, err) = cli(&db, &["history", "gpu_b"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("gcp") && out.contains("1 entry"), "{out}");
+    assert!(err.contains("\"nope\""), "{err}");
+
+    // The plugin with the bad provider can be deleted; the removal is in
+    // its history under the provider 'custom'.
+    let (code, _, err) = cli(&db, &["delete", "gpu_b"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(store.delete("gpu", "c").unwrap());
+    let (rows, bad) = store.remote_history_readable("gpu", "b").unwrap();
+    assert_eq!(bad.len(), 1);
+    let last = rows.last().unwrap();
+    assert_eq!(
+        (last.status.as_str(), last.provider),
+        ("removed", CloudProviderType::Custom)
+    );
+    // Removed by hand too (the sqlite3 CLI, checks on).
+    sqlite3(
+        &db,
+        "PRAGMA ignore_check_constraints = 1;
+         UPDATE remote_resources SET provider = 'bogus'
+             WHERE plugin_id = (SELECT id FROM plugins WHERE name = 'a');
+         PRAGMA ignore_check_constraints = 0;
+         DELETE FROM remote_resources;",
+    );
+    let (rows, _) = store.remote_history_readable("gpu", "a").unwrap();
+    assert_eq!(rows.last().unwrap().status, "removed");
+}
+
+#[test]
+fn a_row_dated_in_the_future_never_freezes_the_history_and_is_named() {
+    let (_dir, db, store) = store();
+    cloud(&store, "ahead", Aws, "running", Some(10.0));
+    cloud(&store, "other", Gcp, "running", Some(1.0));
+    // A command run with the clock ten years ahead stopped it.
+    sqlite3(
+        &db,
+        "UPDATE remote_resources SET status = 'stopped'
+             WHERE plugin_id = (SELECT id FROM plugins WHERE name = 'ahead');
+         UPDATE remote_status_history SET at = '2036-06-01T00:00:00.000000Z'
+             WHERE name = 'ahead' AND status = 'stopped';",
+    );
+    // The clock is right again: transitions are recorded now.
+    let before = Utc::now();
+    store.set_remote_status("gpu", "ahead", "running").unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    store.set_remote_status("gpu", "ahead", "stopped").unwrap();
+    // And by hand (the triggers).
+    sqlite3(
+        &db,
+        "UPDATE remote_resources SET status = 'paused'
+             WHERE plugin_id = (SELECT id FROM plugins WHERE name = 'ahead');",
+    );
+    let rows = store.remote_history("gpu", "ahead").unwrap();
+    let statuses: Vec<(&str, bool)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.status.as_str(),
+                r.at.timestamp() < t("2030-01-01").timestamp(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("running", true),
+            ("running", true),
+            ("stopped", true),
+            ("paused", true),
+            ("stopped", false)
+        ]
+    );
+    assert!(rows[1].at >= before - chrono::Duration::seconds(1));
+    assert_eq!(
+        store
+            .get("gpu", "ahead")
+            .unwrap()
+            .unwrap()
+            .remote_resource
+            .unwrap()
+            .status,
+        "paused"
+    );
+    // Billing follows the real time: the new running interval ends at the
+    // real stop, not in 2036.
+    let report = store
+        .cost_report(&CostQuery::new().by(CostGrouping::Plugin))
+        .unwrap();
+    let ahead = report.groups.iter().find(|g| g.key == "gpu_ahead").unwrap();
+    assert!(ahead.running_hours < 1.0, "{ahead:?}");
+    assert_eq!(report.future_rows.len(), 1, "{:?}", report.future_rows);
+    assert!(report.future_rows[0].contains("2036-06-01"));
+    let (code, _, err) = cli(&db, &["cost"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        err.contains("dated in the future") && err.contains("2036"),
+        "{err}"
+    );
+    let (code, _, err) = cli(&db, &["history", "gpu_ahead"]);
+    assert_eq!(code, Some(0));
+    assert!(err.contains("dated in the future"), "{err}");
+}
+
+#[test]
+fn a_cost_too_large_for_a_number_is_said_never_passed_off_as_an_unknown_rate() {
+    for (rate, overflows) in [
+        (1.797e308, true),
+        (1e308, true),
+        (1e300, false),
+        (f64::MAX, true),
+    ] {
+        let (_dir, db, store) = store();
+        cloud(&store, "huge", Aws, "stopped", Some(rate));
+        let two_hours_ago = Utc::now() - chrono::Duration::hours(2);
+        store
+            .set_remote_status_at("gpu", "huge", "running", two_hours_ago)
+            .unwrap();
+        let report = store.cost_report(&CostQuery::new()).unwrap();
+        let g = &report.total;
+        assert_eq!(g.unknown_rate_hours, 0.0, "{rate}");
+        assert_eq!(g.cost_overflow, overflows, "{rate}: {g:?}");
+        if overflows {
+            assert_eq!(g.cost_usd, None);
+            assert!(g.priced_cost_usd.is_finite());
+            let (code, out, _) = cli(&db, &["cost"]);
+            assert_eq!(code, Some(0));
+            assert!(out.contains("too large"), "{out}");
+            let (_, json, _) = cli(&db, &["cost", "--json"]);
+            assert!(json.contains("\"cost_overflow\": true"), "{json}");
+        } else {
+            assert!(g.cost_usd.unwrap() > 1e300);
+        }
+    }
+}

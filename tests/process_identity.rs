@@ -8,28 +8,17 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use plugin_metastore::{
-    MetadataStore, PidState, PluginMetadata, ReapAction, ReapOptions, RemoteResourceInfo, seed,
+    MetadataStore, PidState, ReapAction, ReapOptions, RemoteResourceInfo, seed,
 };
-use serde_json::json;
-use support::{Sleeper, old_version_file, sqlite3};
+use support::{Sleeper, old_version_file, sqlite3, store_with_pool};
 
 const BIN: &str = env!("CARGO_BIN_EXE_plugin-metastore");
-
-/// A store at `dir/name` with one plugin, `workers/pool`, and no PIDs.
-fn store_with_pool(dir: &Path, name: &str) -> (PathBuf, MetadataStore) {
-    let path = dir.join(name);
-    let store = MetadataStore::open(&path).unwrap();
-    store
-        .save(&PluginMetadata::new("pool", "workers", "Pool", json!({})))
-        .unwrap();
-    (path, store)
-}
 
 /// `(pid, state)` of every stored PID, in list order.
 fn states(store: &MetadataStore) -> Vec<(u32, PidState)> {

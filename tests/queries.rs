@@ -266,7 +266,10 @@ fn updated_since_returns_what_changed_after() {
     store.save_all(&seed::plugins()).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(5));
     let since = chrono::Utc::now();
-    store.add_pid("transcription", "whisper_tiny", 77).unwrap();
+    // Above PID_MAX_LIMIT: no process or thread here holds it.
+    store
+        .add_pid("transcription", "whisper_tiny", 4_194_305)
+        .unwrap();
     store.save(&seed::llm_finetune_aws()).unwrap();
     let names: Vec<String> = store
         .query(&PluginQuery::new().updated_since(since))

@@ -148,7 +148,9 @@ fn contention_thread(db: &Path, process: u64, thread: u64) -> (Vec<PluginMetadat
     let mut rng = Rng::new(time_seed() ^ (process << 40) ^ (thread << 32));
     let mut mine: BTreeMap<String, PluginMetadata> = BTreeMap::new();
     let mut shared: Vec<u32> = Vec::new();
-    let mut next_shared = ((process * 16 + thread) * 100_000) as u32 + 1;
+    // PIDs above the kernel's PID_MAX_LIMIT (4194304): no process or thread
+    // here holds them (a thread id would be refused by add_pid).
+    let mut next_shared = ((process * 16 + thread) * 100_000) as u32 + 5_000_001;
     let mut serial = (process * 16 + thread) * 1_000_000;
     for _ in 0..CONTENTION_OPS {
         let name = format!("n{}", rng.below(OWN_PLUGINS));
@@ -161,7 +163,7 @@ fn contention_thread(db: &Path, process: u64, thread: u64) -> (Vec<PluginMetadat
             }
             3 => {
                 if let Some(p) = mine.get_mut(&name) {
-                    let pid = serial as u32 * 10 + 9;
+                    let pid = 5_000_000 + serial as u32 * 10 + 9;
                     store.add_pid(&category, &name, pid).unwrap();
                     p.spawned_pids.push(pid);
                 }

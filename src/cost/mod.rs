@@ -143,8 +143,13 @@ pub struct CostGroup {
     /// Running hours with a known rate.
     pub priced_hours: f64,
     /// What the priced hours cost (a lower bound of the cost when
-    /// `unknown_rate_hours` > 0).
+    /// `unknown_rate_hours` > 0); the largest finite number when
+    /// `cost_overflow`.
     pub priced_cost_usd: f64,
+    /// The cost is larger than the largest number (rates near 1.8e308
+    /// forced into the file): `cost_usd` is then `None` although every
+    /// rate is known, and `priced_cost_usd` is the largest finite number.
+    pub cost_overflow: bool,
 }
 
 /// What is costing money right now: the remote resources whose status is
@@ -196,12 +201,14 @@ impl BurnRate {
 /// its cost is hours × the rate of the row that starts it. A row with no
 /// rate makes its hours *unpriced*: they are counted in
 /// `unknown_rate_hours` and make the group's `cost_usd` unknown (`None`),
-/// never $0. Intervals are cut to the window `[since, until)`; time after
+/// never $0. A cost too large for a number (`cost_overflow`) is `None`
+/// too, and says so: it never passes for an unknown rate. Intervals are cut to the window `[since, until)`; time after
 /// now is never counted (nothing is invented for the future). Grouping by
 /// day cuts intervals at UTC midnight.
 ///
 /// Serializes as the CLI's `cost --json --totals` prints it: `{groups,
-/// total, burn_rate, window: {since, until, by}}`, times as the store
+/// total, burn_rate, window: {since, until, by}, unreadable_rows,
+/// future_rows}`, times as the store
 /// writes them (`since` null for the start of the history).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -220,6 +227,14 @@ pub struct CostReport {
     pub total: CostGroup,
     /// The burn rate now (whatever the window).
     pub burn_rate: BurnRate,
+    /// History rows that could not be read (a value forced into the file
+    /// by hand), left out of the counts: one line each naming the row.
+    /// The rest of the history is counted as if the row were not there.
+    pub unreadable_rows: Vec<String>,
+    /// History rows dated after now (written while the clock was ahead),
+    /// not counted: one line each naming the row. Delete them in sqlite3
+    /// (see the README) when the clock was wrong.
+    pub future_rows: Vec<String>,
 }
 
 impl Serialize for CostReport {
@@ -234,7 +249,7 @@ impl Serialize for CostReport {
             until: DateTime<Utc>,
             by: &'a str,
         }
-        let mut out = s.serialize_struct("CostReport", 4)?;
+        let mut out = s.serialize_struct("CostReport", 6)?;
         out.serialize_field("groups", &self.groups)?;
         out.serialize_field("total", &self.total)?;
         out.serialize_field("burn_rate", &self.burn_rate)?;
@@ -246,6 +261,8 @@ impl Serialize for CostReport {
                 by: self.by.as_str(),
             },
         )?;
+        out.serialize_field("unreadable_rows", &self.unreadable_rows)?;
+        out.serialize_field("future_rows", &self.future_rows)?;
         out.end()
     }
 }

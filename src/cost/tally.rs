@@ -26,7 +26,9 @@ impl Acc {
         match rate {
             Some(rate) => {
                 self.priced_us += i128::from(us);
-                self.cost += rate * us as f64 / HOUR_US;
+                // Hours first: rate × microseconds overflows long before
+                // the cost does.
+                self.cost += rate * (us as f64 / HOUR_US);
             }
             None => self.unknown_us += i128::from(us),
         }
@@ -39,15 +41,19 @@ impl Acc {
     fn group(&self, key: String, plugin: Option<(String, String)>) -> CostGroup {
         let hours = |us: i128| us as f64 / HOUR_US;
         let (category, name) = plugin.unzip();
+        // Rates from the file can be as large as a float: their sum can
+        // overflow, and must not pass for an unknown rate.
+        let overflow = !self.cost.is_finite();
         CostGroup {
             key,
             category,
             name,
             running_hours: hours(self.priced_us + self.unknown_us),
-            cost_usd: (self.unknown_us == 0).then_some(self.cost),
+            cost_usd: (self.unknown_us == 0 && !overflow).then_some(self.cost),
             unknown_rate_hours: hours(self.unknown_us),
             priced_hours: hours(self.priced_us),
-            priced_cost_usd: self.cost,
+            priced_cost_usd: if overflow { f64::MAX } else { self.cost },
+            cost_overflow: overflow,
         }
     }
 }
@@ -197,6 +203,8 @@ impl Tally {
             groups,
             total: self.total.group("total".to_owned(), None),
             burn_rate,
+            unreadable_rows: Vec::new(),
+            future_rows: Vec::new(),
         }
     }
 }

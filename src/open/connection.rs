@@ -217,6 +217,27 @@ pub(crate) fn switch_to_wal(conn: &Connection, options: &StoreOptions) -> Fallib
             {
                 std::thread::sleep(Duration::from_millis(2));
             }
+            Err(e)
+                if matches!(
+                    sqlite_code(&e),
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                ) =>
+            {
+                // Not "held its write lock": the file is in rollback mode
+                // under connections that hold it in WAL mode.
+                return Err(Error::CannotOpen {
+                    path: conn.path().map(Into::into).unwrap_or_default(),
+                    reason: format!(
+                        "it is not in WAL mode (a file copied there with cp while in use?), and \
+                         switching it needs every other connection to let go of it: another \
+                         connection (a running `watch`, an app) kept it open for the whole busy \
+                         timeout ({:?}); stop them and retry. Restore a backup with mv, never \
+                         cp over a store in use: SQLite would mix the copy with the old -wal",
+                        options.busy_timeout
+                    ),
+                }
+                .into());
+            }
             Err(e) => return Err(e.into()),
         }
     }

@@ -20,7 +20,7 @@ mod options;
 pub(crate) use connection::{
     apply_pragmas, check_file, inspect, memory, read_only, read_write, switch_to_wal, whole_pages,
 };
-pub(crate) use file::{create_owner_only, remove_created};
+pub(crate) use file::{create_owner_only, describe, remove_created, unusable};
 pub use options::{StoreOptions, Synchronous};
 
 /// The name of refinery's history table: a file with tables but without

@@ -8,11 +8,21 @@
 //! commit before it started, none after, whatever writers do meanwhile
 //! (WAL readers never block writers, nor the other way round).
 //!
-//! The copy is created owner-only before SQLite writes to it (`VACUUM
-//! INTO` would create it with the process's umask, usually world-readable),
-//! an existing file is never overwritten, and the copy is synced to disk
-//! and passes `PRAGMA integrity_check` before the call returns. A copy
-//! that fails is removed (the store made it, and it is not a backup).
+//! The target is a plain file path, never a URI: `file:NAME`,
+//! `file:x.db?immutable=1` and `:memory:` are refused in words, as a store
+//! path is (SQLite would take them for a URI or an in-memory database).
+//!
+//! The copy is written under a temporary name in the target's directory
+//! (`.NAME.partial-PID-N`, created owner-only before SQLite writes to it:
+//! `VACUUM INTO` would create it with the process's umask, usually
+//! world-readable), synced to disk, checked with `PRAGMA
+//! integrity_check`, and only then linked under the chosen name, which
+//! must not exist (an existing file is never overwritten). So a backup
+//! killed part way leaves nothing that opens as a store under the chosen
+//! name — at most a `.partial-` file beside it, which can be deleted. A
+//! copy that fails is removed (the store made it, and it is not a backup).
+//! The store may be read-only (opened with
+//! [`open_read_only`](MetadataStore::open_read_only)): a backup only reads.
 
 use std::path::{Path, PathBuf};
 
@@ -20,7 +30,7 @@ use super::MetadataStore;
 use crate::connect::{self, Mode};
 use crate::error::{Error, Fallible, Result};
 use crate::migrate;
-use crate::open::{StoreOptions, create_owner_only};
+use crate::open::{StoreOptions, create_owner_only, describe, unusable};
 
 /// What [`MetadataStore::backup`] wrote.
 ///
@@ -50,36 +60,132 @@ fn path_lossy<S: serde::Serializer>(
 
 impl MetadataStore {
     /// Writes a consistent copy of the store's committed data to `path`, a
-    /// file that must not exist yet: created with mode 0600 on Unix,
-    /// written by SQLite's `VACUUM INTO` from one snapshot while other
-    /// connections and processes keep writing, synced to disk and checked
-    /// with `PRAGMA integrity_check`. The copy opens as a normal store.
+    /// plain file path that must not exist yet: written by SQLite's
+    /// `VACUUM INTO` from one snapshot while other connections and
+    /// processes keep writing, under a temporary name beside `path`
+    /// (mode 0600 on Unix), synced to disk and checked with `PRAGMA
+    /// integrity_check`, then linked under `path`. The copy opens as a
+    /// normal store. Works on a read-only store too.
     ///
-    /// Refuses ([`Error::InvalidInput`], nothing written) a path that
-    /// exists, or beside which a `-wal` or `-journal` file exists (SQLite
-    /// would apply it to the copy). If the copy cannot be made or fails its
-    /// check it is removed, and the error says why.
+    /// Refuses ([`Error::InvalidInput`], nothing written) a path that is
+    /// not a plain file path (`:memory:`, a `file:` URI, a directory, a
+    /// missing directory), a path that exists, or beside which a `-wal` or
+    /// `-journal` file exists (SQLite would apply it to the copy). If the
+    /// copy cannot be made or fails its check it is removed, and the error
+    /// says why; `path` is never created unless the copy passed.
     pub fn backup(&self, path: impl AsRef<Path>) -> Result<Backup> {
         let path = path.as_ref();
-        let target = path.to_str().ok_or_else(|| {
+        if let Some(reason) = unusable(path) {
+            return Err(Error::invalid(
+                "path",
+                format!("cannot back up to {}: {reason}", path.display()),
+            ));
+        }
+        refuse_existing(path)?;
+        let partial = Partial::create(path)?;
+        let target = partial.path.to_str().ok_or_else(|| {
             Error::invalid("path", format!("{} is not valid UTF-8", path.display()))
         })?;
-        refuse_existing(path)?;
-        create_owner_only(path).map_err(|e| Error::CannotOpen {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
+        self.checked(|| {
+            self.conn.execute("VACUUM INTO ?1", [target])?;
+            Ok(())
         })?;
-        let made = self
-            .checked(|| {
-                self.conn.execute("VACUUM INTO ?1", [target])?;
-                Ok(())
-            })
-            .and_then(|()| check_copy(path));
-        if made.is_err() {
-            // Ours, and not a backup: it must not be mistaken for one.
-            let _ = std::fs::remove_file(path);
+        let mut made = check_copy(&partial.path)?;
+        partial.publish(path)?;
+        made.path = path.to_path_buf();
+        Ok(made)
+    }
+}
+
+/// The copy under its temporary name; removed when dropped unless
+/// published.
+struct Partial {
+    /// Absolute, so SQLite never takes it for a URI.
+    path: PathBuf,
+    published: bool,
+}
+
+impl Partial {
+    /// Creates `.NAME.partial-PID-N` owner-only in the directory of
+    /// `final_path`.
+    fn create(final_path: &Path) -> Result<Partial> {
+        let cannot = |reason: String| Error::CannotOpen {
+            path: final_path.to_path_buf(),
+            reason,
+        };
+        let name = final_path.file_name().ok_or_else(|| {
+            Error::invalid("path", format!("{} names no file", final_path.display()))
+        })?;
+        let dir = final_path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let dir = std::path::absolute(dir).map_err(|e| cannot(e.to_string()))?;
+        for n in 0..1000 {
+            let mut file = std::ffi::OsString::from(".");
+            file.push(name);
+            file.push(format!(".partial-{}-{n}", std::process::id()));
+            let candidate = dir.join(file);
+            if std::fs::symlink_metadata(&candidate).is_ok() {
+                continue;
+            }
+            match create_owner_only(&candidate) {
+                Ok(true) => {
+                    return Ok(Partial {
+                        path: candidate,
+                        published: false,
+                    });
+                }
+                Ok(false) => continue,
+                Err(e) => {
+                    return Err(cannot(format!(
+                        "cannot create {}: {}",
+                        candidate.display(),
+                        describe(&e)
+                    )));
+                }
+            }
         }
-        made
+        Err(cannot("no free temporary name beside it".to_owned()))
+    }
+
+    /// Puts the checked copy under `final_path`, never over an existing
+    /// file: a hard link (which fails if the name is taken), or where the
+    /// file system has none, a rename after checking the name is free.
+    fn publish(mut self, final_path: &Path) -> Result<()> {
+        match std::fs::hard_link(&self.path, final_path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return refuse_existing(final_path);
+            }
+            Err(_) => {
+                refuse_existing(final_path)?;
+                std::fs::rename(&self.path, final_path)?;
+            }
+        }
+        self.published = true;
+        let _ = std::fs::remove_file(&self.path);
+        if let Some(dir) = final_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // The new directory entry must survive a crash too; not every
+            // platform can open a directory, so this one is best effort.
+            if let Ok(dir) = std::fs::File::open(dir) {
+                let _ = dir.sync_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if !self.published {
+            // Ours, and not a backup: it must not be mistaken for one.
+            for suffix in ["", "-journal", "-wal", "-shm"] {
+                let mut name = self.path.as_os_str().to_owned();
+                name.push(suffix);
+                let _ = std::fs::remove_file(PathBuf::from(name));
+            }
+        }
     }
 }
 
@@ -115,13 +221,6 @@ fn check_copy(path: &Path) -> Result<Backup> {
 
 fn check_copy_in(path: &Path, options: &StoreOptions) -> Fallible<Backup> {
     std::fs::File::open(path)?.sync_all()?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        // The new directory entry must survive a crash too; not every
-        // platform can open a directory, so this one is best effort.
-        if let Ok(dir) = std::fs::File::open(dir) {
-            let _ = dir.sync_all();
-        }
-    }
     let damaged = |reason: String| Error::Damaged {
         path: path.to_path_buf(),
         reason,

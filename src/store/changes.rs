@@ -29,14 +29,15 @@
 //! is never pruned), so a cursor never points at another change later.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use rusqlite::types::Value;
 use rusqlite::{Connection, params};
 
 use super::MetadataStore;
 use super::decode::decode_change;
 use super::sql;
-use crate::error::{Fallible, Result};
+use crate::error::{Error, Fallible, Result, show};
 use crate::model::{ChangeOp, Changes};
 
 impl MetadataStore {
@@ -62,7 +63,7 @@ impl MetadataStore {
 }
 
 /// The log's newest seq and the newest seq pruned from it.
-fn position(conn: &Connection) -> Fallible<(u64, u64)> {
+pub(super) fn position(conn: &Connection) -> Fallible<(u64, u64)> {
     let (head, pruned): (i64, i64) = conn
         .prepare_cached(sql::FEED_POSITION)?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -137,13 +138,30 @@ pub(super) struct LogSlot {
 /// triggers off for it), and prune the log if it has grown a quarter past
 /// its capacity.
 pub(super) fn begin_write(conn: &Connection) -> Fallible<LogSlot> {
-    let (txn, pruned, capacity): (i64, i64, i64) = conn
+    let (txn, pruned, capacity): (i64, i64, Value) = conn
         .prepare_cached(sql::BEGIN_LOGGED_WRITE)?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    let head = txn - 1;
-    let capacity = capacity.max(1);
-    if head - pruned > capacity + capacity / 4 {
-        let through = head - capacity;
+    let capacity = match capacity {
+        Value::Integer(c) => c.max(1),
+        other => {
+            return Err(Error::BadData {
+                path: conn.path().map(PathBuf::from).unwrap_or_default(),
+                table: "change_feed",
+                column: "capacity",
+                row: 1,
+                value: show((&other).into()),
+                reason: "not a whole number of rows; set it with \
+                         UPDATE change_feed SET capacity = 10000"
+                    .to_owned(),
+            }
+            .into());
+        }
+    };
+    // Values from the file: no arithmetic on them may overflow.
+    let head = txn.saturating_sub(1);
+    let limit = capacity.saturating_add(capacity / 4);
+    if head.saturating_sub(pruned.max(0)) > limit {
+        let through = head.saturating_sub(capacity);
         conn.prepare_cached(sql::PRUNE_CHANGES)?
             .execute([through])?;
         conn.prepare_cached(sql::SET_PRUNED_THROUGH)?
@@ -164,9 +182,9 @@ pub(super) fn begin_write(conn: &Connection) -> Fallible<LogSlot> {
 pub(super) fn end_write(conn: &Connection, slot: LogSlot, pending: &Pending) -> Fallible<()> {
     let LogSlot { txn, capacity } = slot;
     let count = i64::try_from(pending.rows.len()).unwrap_or(i64::MAX);
-    let skip = (count - capacity).max(0);
+    let skip = count.saturating_sub(capacity).max(0);
     if skip > 0 {
-        let through = txn - 1 + skip;
+        let through = txn.saturating_sub(1).saturating_add(skip);
         conn.prepare_cached(sql::PRUNE_CHANGES)?
             .execute([through])?;
         conn.prepare_cached(sql::SET_PRUNED_THROUGH)?
@@ -175,8 +193,17 @@ pub(super) fn end_write(conn: &Connection, slot: LogSlot, pending: &Pending) -> 
     if count > 0 {
         let mut insert = conn.prepare_cached(sql::INSERT_CHANGE)?;
         let kept = pending.rows.iter().skip(usize::try_from(skip).unwrap_or(0));
-        for (seq, (id, category, name, op)) in (txn + skip..).zip(kept) {
+        let mut seq = txn.saturating_add(skip);
+        for (id, category, name, op) in kept {
             insert.execute(params![seq, txn, id, category, name, op.as_str()])?;
+            seq = seq.checked_add(1).ok_or_else(|| Error::BadData {
+                path: conn.path().map(PathBuf::from).unwrap_or_default(),
+                table: "change_log",
+                column: "seq",
+                row: seq,
+                value: seq.to_string(),
+                reason: "the change log's seqs have reached the largest integer".to_owned(),
+            })?;
         }
     }
     conn.prepare_cached(sql::END_LOGGED_WRITE)?.execute([])?;

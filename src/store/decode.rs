@@ -30,13 +30,7 @@ pub(super) fn read_pid(
         table: "plugin_pids",
         id: rowid,
     };
-    let pid = col
-        .integer((1, "pid"))
-        .and_then(|pid| match u32::try_from(pid) {
-            Ok(pid) if pid > 0 => Ok(pid),
-            _ => Err(col.bad("pid", pid.to_string(), "not a PID (1 ..= 4294967295)")),
-        });
-    Ok(Some((owner, pid)))
+    Ok(Some((owner, col.pid(1))))
 }
 
 /// One row of [`PID_CLAIMS`](super::sql::PID_CLAIMS): a stored PID, its
@@ -50,6 +44,10 @@ pub(super) struct PidClaim {
     pub(super) start_time: Option<i64>,
     pub(super) boot_id: Option<String>,
     pub(super) recorded_at: Option<String>,
+    pub(super) pid_ns: Option<i64>,
+    pub(super) pidfd_inode: Option<i64>,
+    pub(super) pgid: Option<i64>,
+    pub(super) spawn_token: Option<String>,
 }
 
 /// Decodes one row of [`PID_CLAIMS`](super::sql::PID_CLAIMS).
@@ -61,11 +59,7 @@ pub(super) fn decode_pid_claim(row: &Row<'_>, path: &Path) -> Fallible<PidClaim>
         table: "plugin_pids",
         id: rowid,
     };
-    let pid = col.integer((4, "pid"))?;
-    let pid = u32::try_from(pid)
-        .ok()
-        .filter(|&p| p > 0)
-        .ok_or_else(|| col.bad("pid", pid.to_string(), "not a PID (1 ..= 4294967295)"))?;
+    let pid = col.pid(4)?;
     let start_time = col.opt_integer((5, "start_time"))?;
     if let Some(t) = start_time.filter(|&t| t < 0) {
         return Err(col.bad("start_time", t.to_string(), "a start time is >= 0"));
@@ -79,6 +73,10 @@ pub(super) fn decode_pid_claim(row: &Row<'_>, path: &Path) -> Fallible<PidClaim>
         start_time,
         boot_id: col.opt_text((6, "boot_id"))?,
         recorded_at: col.opt_text((7, "recorded_at"))?,
+        pid_ns: col.opt_integer((8, "pid_ns"))?,
+        pidfd_inode: col.opt_integer((9, "pidfd_inode"))?,
+        pgid: col.opt_integer((10, "pgid"))?,
+        spawn_token: col.opt_text((11, "spawn_token"))?,
     })
 }
 
@@ -92,15 +90,12 @@ pub(super) fn decode_pid_at(row: &Row<'_>, path: &Path) -> Fallible<(i64, i64, u
         table: "plugin_pids",
         id: rowid,
     };
-    let pid = col.integer((2, "pid"))?;
-    match u32::try_from(pid) {
-        Ok(p) if p > 0 => Ok((
-            col.integer((0, "plugin_id"))?,
-            col.integer((1, "position"))?,
-            p,
-        )),
-        _ => Err(col.bad("pid", pid.to_string(), "not a PID (1 ..= 4294967295)")),
-    }
+    let pid = col.pid(2)?;
+    Ok((
+        col.integer((0, "plugin_id"))?,
+        col.integer((1, "position"))?,
+        pid,
+    ))
 }
 
 /// Decodes one row of [`SUMMARY_COLUMNS`](super::sql::SUMMARY_COLUMNS)
@@ -212,6 +207,16 @@ impl<'r> Col<'r, '_> {
     fn integer(&self, (idx, column): Column) -> Fallible<i64> {
         self.opt_integer((idx, column))?
             .ok_or_else(|| self.bad(column, "NULL".to_owned(), "expected an integer"))
+    }
+
+    /// The `pid` column at `idx`: the one rule for a stored PID, whichever
+    /// statement read it.
+    fn pid(&self, idx: usize) -> Fallible<u32> {
+        let pid = self.integer((idx, "pid"))?;
+        u32::try_from(pid)
+            .ok()
+            .filter(|&p| p > 0)
+            .ok_or_else(|| self.bad("pid", pid.to_string(), "not a PID (1 ..= 4294967295)"))
     }
 
     fn boolean(&self, (idx, column): Column) -> Fallible<bool> {
@@ -373,6 +378,8 @@ pub(super) struct CostRow<'r> {
     pub(super) name: &'r str,
     /// Microseconds since the Unix epoch.
     pub(super) at: i64,
+    /// `at` as stored.
+    pub(super) at_text: &'r str,
     pub(super) running: bool,
     pub(super) rate: Option<f64>,
     pub(super) provider: CloudProviderType,
@@ -387,6 +394,7 @@ pub(super) fn decode_cost_row<'r>(row: &'r Row<'_>, path: &'r Path) -> Fallible<
             category,
             name,
             at: stored_time(&c, at_text)?,
+            at_text,
             running: c.integer((5, "status"))? == 1,
             rate: c.opt_cost((6, "cost_per_hour"))?,
             provider: c.parsed((4, "provider"))?,
@@ -421,12 +429,15 @@ fn history_key<'r, 's>(
     path: &'r Path,
 ) -> Fallible<(Col<'r, 's>, &'r str, &'r str, &'r str)> {
     use sql::history::{AT, CATEGORY, NAME, SEQ};
-    let seq: i64 = row.get(SEQ.0)?;
-    let c = Col {
+    let mut c = Col {
         row,
         path,
         table: "remote_status_history",
-        id: seq,
+        id: 0,
+    };
+    c.id = match row.get_ref(SEQ.0)? {
+        ValueRef::Integer(seq) => seq,
+        other => return Err(c.bad("seq", show(other), "not an integer")),
     };
     let (category, name, at) = (c.str(CATEGORY)?, c.str(NAME)?, c.str(AT)?);
     Ok((c, category, name, at))

@@ -9,8 +9,11 @@
 //! (and every plugin delete or rename) in the transaction that makes it, so
 //! saves, imports, `set_remote_resource` and hand edits in sqlite3 need
 //! nothing from this module: they are stamped now (at millisecond
-//! precision, padded to six digits) or, if the plugin's newest row is
-//! later, at that row, so an appended row is always the newest. The library
+//! precision, padded to six digits), after the plugin's newest row that is
+//! not dated in the future. A row dated in the future (a clock that jumped
+//! ahead) is left where it is and never freezes the history: later
+//! transitions are recorded at their real time, billing follows them, and
+//! `cost_report` and `verify` name it. The library
 //! writes a row itself only for a status change dated by its caller: it
 //! inserts the row with the caller's time, then (if the row is the newest)
 //! updates `remote_resources`, and the trigger, finding the newest row
@@ -28,7 +31,7 @@ use super::decode::{decode_cost_row, decode_history};
 use super::sql;
 use super::{MetadataStore, WriteTx};
 use crate::cost::{BurnRate, CostQuery, CostReport, RemoteStatusEntry, Tally};
-use crate::error::{Error, Fallible, Result};
+use crate::error::{Error, Fallible, Fault, Result};
 use crate::model::unique_id;
 use crate::time::{self, timestamp};
 
@@ -61,7 +64,8 @@ pub enum RecordedStatus {
 /// When a transition happened.
 #[derive(Clone, Copy, Debug)]
 enum When {
-    /// Now, or at the newest row if that is later: always the newest.
+    /// Now, or at the newest row not dated in the future if that is
+    /// later (by less than a second): the newest such row.
     Now,
     /// At this time, as the caller says.
     At(DateTime<Utc>),
@@ -119,6 +123,7 @@ impl MetadataStore {
                 ),
             ));
         }
+        time::refuse_leap_second(&timestamp(at), at).map_err(|e| e.for_plugin(id))?;
         if at.timestamp() < EARLIEST {
             return Err(Error::invalid_in(
                 id(),
@@ -144,30 +149,74 @@ impl MetadataStore {
         })
     }
 
+    /// [`remote_history`](Self::remote_history), but a row that cannot be
+    /// read (a value forced into the file by hand) is left out instead of
+    /// failing the call: returns the readable rows, oldest first, and one
+    /// [`Error::BadData`] naming each row left out.
+    pub fn remote_history_readable(
+        &self,
+        category: &str,
+        name: &str,
+    ) -> Result<(Vec<RemoteStatusEntry>, Vec<Error>)> {
+        self.checked(|| {
+            let mut stmt = self.conn.prepare_cached(&sql::HISTORY_OF)?;
+            let mut rows = stmt.query([category, name])?;
+            let (mut out, mut bad) = (Vec::new(), Vec::new());
+            while let Some(row) = rows.next()? {
+                match decode_history(row, &self.path) {
+                    Ok(entry) => out.push(entry),
+                    Err(fault @ Fault::Whole(Error::BadData { .. })) => {
+                        bad.push(fault.at(self.site()))
+                    }
+                    Err(fault) => return Err(fault),
+                }
+            }
+            Ok((out, bad))
+        })
+    }
+
     /// Running hours and their cost per provider, plugin or day over a
     /// window ([`CostQuery`]; how they are counted: [`CostReport`]), with
     /// the burn rate now. One pass over the history in one statement,
-    /// never one query per plugin; deleted plugins count too. A window
+    /// never one query per plugin; deleted plugins count too. A row that
+    /// cannot be read (a value forced in by hand) is left out and named in
+    /// [`CostReport::unreadable_rows`], a row dated after now in
+    /// [`CostReport::future_rows`]; neither fails the report. A window
     /// that does not start before it ends is an [`Error::InvalidInput`].
     pub fn cost_report(&self, query: &CostQuery) -> Result<CostReport> {
         let window = query.window(time::now_utc())?;
         let end = time::from_micros(window.end_us)
             .map(timestamp)
             .ok_or_else(|| Error::invalid("until", "out of range"))?;
+        let now = future_after();
         self.checked(|| {
             let tx = self.read()?;
             let mut tally = Tally::new(window, query.grouping());
+            let (mut unreadable, mut future) = (Vec::new(), Vec::new());
             {
                 let mut stmt = tx.prepare_cached(sql::COST_ROWS)?;
-                let mut rows = stmt.query([&end])?;
+                let mut rows = stmt.query([&end, &now])?;
                 while let Some(row) = rows.next()? {
-                    let r = decode_cost_row(row, &self.path)?;
-                    tally.row(r.category, r.name, r.at, r.running, r.rate, r.provider);
+                    match decode_cost_row(row, &self.path) {
+                        Ok(r) if r.at_text > now.as_str() => future.push(format!(
+                            "the history row of ({:?}, {:?}) at {} is dated in the future \
+                             (more than a second after now): not counted",
+                            r.category, r.name, r.at_text
+                        )),
+                        Ok(r) => tally.row(r.category, r.name, r.at, r.running, r.rate, r.provider),
+                        Err(fault @ Fault::Whole(Error::BadData { .. })) => {
+                            unreadable.push(fault.at(self.site()).to_string())
+                        }
+                        Err(fault) => return Err(fault),
+                    }
                 }
             }
             let burn_rate = burn_rate_in(&tx)?;
             tx.commit()?;
-            Ok(tally.finish(burn_rate))
+            let mut report = tally.finish(burn_rate);
+            report.unreadable_rows = unreadable;
+            report.future_rows = future;
+            Ok(report)
         })
     }
 
@@ -209,12 +258,16 @@ impl MetadataStore {
                 .into());
             };
             let key = Key { category, name };
-            let newest = key.row(&tx, sql::NEWEST_HISTORY, None)?;
+            // Rows dated in the future (a clock that jumped ahead) are
+            // left where they are: a transition is recorded at its real
+            // time, after the newest row that is not in the future.
+            let now = time::now();
+            let newest = key.row(&tx, sql::NEWEST_HISTORY, Some(&future_after()))?;
             let at = match when {
                 When::At(at) => timestamp(at),
                 When::Now => newest
                     .as_ref()
-                    .map_or_else(time::now, |n| n.at.clone().max(time::now())),
+                    .map_or(now.clone(), |n| n.at.clone().max(now)),
             };
             let outcome = match newest {
                 Some(newest) if at < newest.at => {
@@ -228,6 +281,14 @@ impl MetadataStore {
             Ok(outcome)
         })
     }
+}
+
+/// A history row dated after this (now plus a second, in the stored
+/// format) is dated in the future: written while the clock was ahead.
+/// The second covers the triggers' millisecond stamps next to the
+/// library's microsecond ones, as the history triggers do.
+pub(crate) fn future_after() -> String {
+    timestamp(time::now_utc() + chrono::Duration::seconds(1))
 }
 
 /// `0001-01-01T00:00:00Z` in seconds since the Unix epoch: the earliest

@@ -7,7 +7,8 @@
 //! - `resources.rs`: the resource lifecycle (PIDs, container, remote
 //!   resource), one atomic change at a time;
 //! - `processes.rs`: which stored PIDs are still our processes (check),
-//!   and removing or stopping the rest (reap);
+//!   and removing or stopping the rest (reap); `spawn.rs`: starting a
+//!   process whose whole tree is recorded;
 //! - `history.rs`: the remote status history (dated transitions, one
 //!   plugin's timeline) and the cost report over it;
 //! - `summaries.rs`: list rows for a UI ([`PluginSummary`](crate::PluginSummary)), no JSON parsed;
@@ -58,6 +59,7 @@ mod plugins;
 mod processes;
 mod read;
 mod resources;
+mod spawn;
 mod sql;
 mod summaries;
 #[cfg(test)]
@@ -70,6 +72,7 @@ pub use history::RecordedStatus;
 #[cfg(feature = "async")]
 pub(crate) use processes::stop_alive;
 pub use processes::{PidCheck, ReapAction, ReapOptions, Reaped};
+pub use spawn::SPAWN_TOKEN_ENV;
 pub use verify::{Problem, Verification};
 pub use watch::ChangeWatcher;
 

@@ -30,7 +30,7 @@ impl MetadataStore {
         plugin.validate()?;
         self.checked(|| {
             let tx = self.write()?;
-            save_in(&tx, plugin, &now())?;
+            save_in(&tx, plugin, &now(), Claim::Fresh)?;
             tx.commit()
         })
     }
@@ -50,9 +50,35 @@ impl MetadataStore {
             let tx = self.write()?;
             let at = now();
             for plugin in plugins {
-                save_in(&tx, plugin, &at)?;
+                save_in(&tx, plugin, &at, Claim::Fresh)?;
             }
             tx.commit()
+        })
+    }
+
+    /// [`save_all`](Self::save_all) for records that come from elsewhere
+    /// (a restore, another machine's export): a PID new to its plugin is
+    /// stored with no identity — `unverified`, never signalled — instead
+    /// of claiming whatever process holds that number here now. A PID the
+    /// plugin already had keeps its row, as in `save_all`. Returns how
+    /// many PIDs were stored without identity.
+    pub fn save_all_unclaimed<'a>(
+        &self,
+        plugins: impl IntoIterator<Item = &'a PluginMetadata>,
+    ) -> Result<usize> {
+        let plugins: Vec<&PluginMetadata> = plugins.into_iter().collect();
+        for plugin in &plugins {
+            plugin.validate()?;
+        }
+        self.checked(|| {
+            let tx = self.write()?;
+            let at = now();
+            let mut unclaimed = 0;
+            for plugin in &plugins {
+                unclaimed += save_in(&tx, plugin, &at, Claim::None)?;
+            }
+            tx.commit()?;
+            Ok(unclaimed)
         })
     }
 
@@ -79,7 +105,9 @@ impl MetadataStore {
                 .query_row([&plugin.category, &plugin.name], |r| r.get(0))
                 .optional()?;
             match existing {
-                None => save_in(&tx, plugin, &at)?,
+                None => {
+                    save_in(&tx, plugin, &at, Claim::Fresh)?;
+                }
                 Some(id) => {
                     let p = plugin;
                     tx.changed(id, &p.category, &p.name, ChangeOp::Update);
@@ -287,8 +315,18 @@ impl MetadataStore {
     }
 }
 
-/// The upsert itself, inside the caller's transaction.
-fn save_in(tx: &WriteTx<'_>, p: &PluginMetadata, at: &str) -> Fallible<()> {
+/// How a save records a PID new to its plugin.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Claim {
+    /// With the identity of the process holding it now.
+    Fresh,
+    /// With no identity (`unverified`).
+    None,
+}
+
+/// The upsert itself, inside the caller's transaction; returns how many
+/// PIDs new to the plugin were stored.
+fn save_in(tx: &WriteTx<'_>, p: &PluginMetadata, at: &str, claim: Claim) -> Fallible<usize> {
     let config = serde_json::to_string(&p.config_schema)?;
     let (id, created): (i64, bool) = tx.prepare_cached(sql::UPSERT_PLUGIN)?.query_row(
         params![
@@ -315,20 +353,24 @@ fn save_in(tx: &WriteTx<'_>, p: &PluginMetadata, at: &str) -> Fallible<()> {
         ChangeOp::Update
     };
     tx.changed(id, &p.category, &p.name, op);
-    write_pids(tx, id, &p.spawned_pids, at, created)?;
-    write_remote(tx, id, p.remote_resource.as_ref())
+    let new = write_pids(tx, p, id, at, created, claim)?;
+    write_remote(tx, id, p.remote_resource.as_ref())?;
+    Ok(new)
 }
 
 /// Replaces plugin `id`'s PID list with `pids`. A PID the plugin already
 /// had keeps its row's identity and `recorded_at` (a re-save is not a fresh
-/// claim); a new one gets its process's identity now.
+/// claim); a new one gets its process's identity now (or, unclaimed, none).
+/// Returns how many PIDs were new.
 fn write_pids(
     tx: &Transaction<'_>,
+    p: &PluginMetadata,
     id: i64,
-    pids: &[u32],
     at: &str,
     created: bool,
-) -> Fallible<()> {
+    claim: Claim,
+) -> Fallible<usize> {
+    let pids = &p.spawned_pids;
     // Overwriting must not need to decode what it replaces: a row with a
     // value forced in by hand is simply not kept. A plugin created in this
     // transaction has no claim older than it to keep: its PIDs were
@@ -338,30 +380,55 @@ fn write_pids(
         let mut stmt = tx.prepare_cached(sql::PID_IDENTITIES)?;
         let mut rows = stmt.query([id])?;
         while let Some(row) = rows.next()? {
-            if let (Ok(pid), Ok(start), Ok(boot), Ok(at)) =
-                (row.get(0), row.get(1), row.get(2), row.get(3))
-            {
-                kept.insert(pid, (start, boot, at));
+            let identity = (|| {
+                Ok::<_, rusqlite::Error>(StoredIdentity {
+                    start_time: row.get(1)?,
+                    boot_id: row.get(2)?,
+                    recorded_at: row.get(3)?,
+                    pid_ns: row.get(4)?,
+                    pidfd_inode: row.get(5)?,
+                    pgid: row.get(6)?,
+                    spawn_token: row.get(7)?,
+                })
+            })();
+            if let (Ok(pid), Ok(identity)) = (row.get(0), identity) {
+                kept.insert(pid, identity);
             }
         }
     }
     tx.prepare_cached(sql::DELETE_PIDS)?.execute([id])?;
     if pids.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
+    let mut new = 0;
     let mut insert = tx.prepare_cached(sql::INSERT_PID)?;
     for (position, &pid) in pids.iter().enumerate() {
-        let (start_time, boot_id, recorded_at) = kept
-            .remove(&i64::from(pid))
-            .unwrap_or_else(|| fresh_identity(pid, at));
+        let i = match kept.remove(&i64::from(pid)) {
+            Some(identity) => identity,
+            None if claim == Claim::None => {
+                new += 1;
+                StoredIdentity {
+                    recorded_at: Some(at.to_owned()),
+                    ..StoredIdentity::default()
+                }
+            }
+            None => {
+                new += 1;
+                fresh_identity(pid, at, None)?
+            }
+        };
         insert.execute(params![
             id,
             position as i64,
             pid,
-            start_time,
-            boot_id,
-            recorded_at
+            i.start_time,
+            i.boot_id,
+            i.recorded_at,
+            i.pid_ns,
+            i.pidfd_inode,
+            i.pgid,
+            i.spawn_token,
         ])?;
     }
-    Ok(())
+    Ok(new)
 }

@@ -8,6 +8,7 @@
 //! checked (same rowid, `recorded_at` and identity), so two apps reaping at
 //! once, or an app re-adding a PID in between, never lose a fresh claim.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use rusqlite::params;
@@ -17,8 +18,9 @@ use super::decode::{PidClaim, decode_pid_claim};
 use super::sql;
 use super::{MetadataStore, WriteTx};
 use crate::error::{Error, Fallible, Result};
-use crate::model::unique_id;
-use crate::process::{self, Identity, PidState, Stopped};
+use crate::model::{string_enum, unique_id};
+use crate::process::tree::{self, Member, TreeClaim};
+use crate::process::{self, Here, Identity, PidState, Protected, Stopped};
 use crate::time::now;
 
 /// One stored PID and what it is now.
@@ -44,9 +46,25 @@ pub struct PidCheck {
     pub start_time: Option<u64>,
     /// The recorded boot id, if any.
     pub boot_id: Option<String>,
+    /// The process group this PID leads as a recorded tree
+    /// ([`MetadataStore::spawn`]); `None` for a single-process claim.
+    pub pgid: Option<u32>,
+    /// For a tree: the live processes that are provably ours, the leader
+    /// excluded — its workers, or after the leader died its orphans (by
+    /// their token). Empty for a single-process claim, or when the leader
+    /// is `unverified` or from another boot. In a reap's answer for a
+    /// `killed` row: the members signalled.
+    pub group: Vec<u32>,
+    /// For a tree: processes in its group that are not provably ours
+    /// (the leader gone and no token, or their environment unreadable):
+    /// reported, never signalled.
+    pub unproven: Vec<u32>,
     /// The row checked, so a removal applies only to it.
     #[serde(skip)]
     claim: ClaimKey,
+    /// The tree, and its members of ours with their identities.
+    #[serde(skip)]
+    tree: Option<(TreeClaim, Vec<Member>)>,
 }
 
 /// What identifies the checked row of `plugin_pids`.
@@ -55,6 +73,7 @@ struct ClaimKey {
     plugin_id: i64,
     rowid: i64,
     start_time: Option<i64>,
+    pidfd_inode: Option<u64>,
 }
 
 /// How [`MetadataStore::reap`] works.
@@ -62,7 +81,9 @@ struct ClaimKey {
 #[non_exhaustive]
 pub struct ReapOptions {
     /// Also stop `alive` processes (SIGTERM, [`grace`](Self::grace), then
-    /// SIGKILL), then remove them. Default: false.
+    /// SIGKILL), and the trees of rows recorded by
+    /// [`MetadataStore::spawn`] (leader alive or not), then remove them.
+    /// Default: false.
     pub kill: bool,
     /// How long a process has to exit after SIGTERM. Default: 5 seconds.
     pub grace: Duration,
@@ -106,37 +127,20 @@ impl ReapOptions {
     }
 }
 
-/// What [`MetadataStore::reap`] did with one stored PID (or, in a dry run,
-/// would do).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ReapAction {
-    /// Removed from its plugin (it was `exited` or `reused`); never
-    /// signalled.
-    Removed,
-    /// Stopped (it was `alive`), then removed.
-    Killed,
-    /// Left as it is.
-    Kept,
-    /// Could not be stopped; still recorded.
-    Failed,
-}
-
-impl ReapAction {
-    /// The action as a word: `removed`, `killed`, `kept`, `failed`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReapAction::Removed => "removed",
-            ReapAction::Killed => "killed",
-            ReapAction::Kept => "kept",
-            ReapAction::Failed => "failed",
-        }
-    }
-}
-
-impl std::fmt::Display for ReapAction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+string_enum! {
+    /// What [`MetadataStore::reap`] did with one stored PID (or, in a dry
+    /// run, would do); as a word: `removed`, `killed`, `kept`, `failed`.
+    ReapAction, "action" {
+        /// Removed from its plugin (it was `exited` or `reused`, and
+        /// nothing of its tree runs); never signalled.
+        Removed => "removed",
+        /// Stopped (it, or its tree, was ours and running), then removed.
+        Killed => "killed",
+        /// Left as it is.
+        Kept => "kept",
+        /// Could not be stopped (or, stopped, could not be removed); still
+        /// recorded.
+        Failed => "failed",
     }
 }
 
@@ -170,7 +174,15 @@ impl MetadataStore {
     /// Removes the stored PIDs whose process is gone (`exited`) or not
     /// ours (`reused`) — never signalling them — and, with
     /// [`ReapOptions::kill`], stops the `alive` ones and removes them once
-    /// gone. `unverified` PIDs are always kept and never signalled. Each
+    /// gone. `unverified` PIDs are always kept and never signalled. A tree
+    /// row ([`spawn`](Self::spawn)) is removed only when its leader is gone
+    /// and none of its processes that are ours runs; with kill its whole
+    /// tree is stopped (see the README, "Process trees"). Never signalled,
+    /// on any row: the reaping process, its ancestors, PID 1 and kernel
+    /// threads — a row containing one is kept whole, the PID named. If the
+    /// store stays locked after signals were sent, the stopped rows are
+    /// [`ReapAction::Failed`] and the rest [`ReapAction::Kept`], each with
+    /// the reason, rather than an error that would hide what was done. Each
     /// removal bumps its plugin's `updated_at`. Returns one [`Reaped`] per
     /// stored PID; a process that could not be stopped is
     /// [`ReapAction::Failed`] and stays recorded.
@@ -186,23 +198,39 @@ impl MetadataStore {
     }
 
     /// [`reap`](Self::reap)'s first step, which only reads: the check, and
-    /// what to do with each PID. (The async handle runs the three steps
-    /// on different threads, so the grace period holds up no write.)
+    /// what to do with each PID (a row holding a process never to be
+    /// signalled is kept). (The async handle runs the three steps on
+    /// different threads, so the grace period holds up no write.)
     pub(crate) fn reap_plan(&self, options: &ReapOptions) -> Result<Vec<Reaped>> {
         let checks = self.check_pids()?;
-        Ok(checks.into_iter().map(|c| plan(c, options)).collect())
+        let protected = Protected::now();
+        Ok(checks
+            .into_iter()
+            .map(|c| plan(c, options, &protected))
+            .collect())
     }
 
     /// [`reap`](Self::reap)'s last step: removes the rows of the PIDs the
-    /// plan removed or killed, in one write transaction.
+    /// plan removed or killed, in one write transaction. If that fails
+    /// after signals were sent (a `killed` row), what was done is told
+    /// rather than lost behind the error: the stopped rows become
+    /// `failed`, the rest `kept`, each with the reason.
     pub(crate) fn reap_remove(&self, mut plan: Vec<Reaped>) -> Result<Vec<Reaped>> {
-        self.checked(|| {
+        let signalled = plan.iter().any(|r| r.action == ReapAction::Killed);
+        let removed = self.checked(|| {
             let tx = self.write()?;
             remove_reaped(&tx, &mut plan)?;
             tx.commit()?;
             Ok(())
-        })?;
-        Ok(plan)
+        });
+        match removed {
+            Ok(()) => Ok(plan),
+            Err(e) if signalled => {
+                not_removed(&mut plan, &e);
+                Ok(plan)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn check(&self, plugin: Option<(&str, &str)>) -> Result<Vec<PidCheck>> {
@@ -233,19 +261,92 @@ impl MetadataStore {
             tx.commit()?;
             Ok(claims)
         })?;
-        let boot = process::boot_id();
-        Ok(claims.into_iter().map(|c| check_claim(c, boot)).collect())
+        let here = Here::now();
+        let mut checks: Vec<PidCheck> = claims.into_iter().map(|c| check_claim(c, here)).collect();
+        // One /proc scan for every tree of this check, each environment
+        // read at most once.
+        if checks.iter().any(|c| c.tree.is_some()) {
+            let procs = tree::scan();
+            let mut tokens = HashMap::new();
+            for c in &mut checks {
+                if let Some((claim, found)) = &mut c.tree {
+                    let (ours, unproven) = tree::members(claim, c.pid, &procs, &mut tokens);
+                    c.group = ours.iter().map(|m| m.pid).collect();
+                    c.unproven = unproven;
+                    *found = ours;
+                }
+            }
+        }
+        Ok(checks)
     }
 }
 
 /// Asks the OS about one stored PID.
-fn check_claim(claim: PidClaim, boot: Option<&str>) -> PidCheck {
+fn check_claim(claim: PidClaim, here: Here<'_>) -> PidCheck {
+    let int = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok());
     let recorded = Identity {
-        start_time: claim.start_time.and_then(|t| u64::try_from(t).ok()),
+        start_time: int(claim.start_time),
         boot_id: claim.boot_id.clone(),
+        pid_ns: int(claim.pid_ns),
+        pidfd_inode: int(claim.pidfd_inode),
     };
-    let (state, detail) = process::classify(&recorded, process::probe(claim.pid), boot);
+    let (mut state, mut detail) = process::classify(&recorded, process::probe(claim.pid), here);
+    if state == PidState::Unverified
+        && let Some(process) = process::thread_of(claim.pid)
+    {
+        detail = format!(
+            "{} is a thread of process {process}, not a process",
+            claim.pid
+        );
+    }
+    // Same start tick: where the kernel numbers processes (pidfs), the
+    // pidfd's inode tells two processes of one tick apart.
+    if state == PidState::Alive
+        && let Some(then) = recorded.pidfd_inode
+        && let Some(now) = process::open_pidfd(claim.pid)
+            .as_ref()
+            .and_then(process::pidfd_inode)
+        && now != then
+    {
+        state = PidState::Reused;
+        detail = format!(
+            "the process started in the recorded clock tick but is another one (pidfd inode {now}, the recorded one {then})"
+        );
+    }
+    // A tree is looked at on the recorded boot in the recorded PID
+    // namespace, when its leader is ours (alive, or a zombie of ours) or
+    // gone; a PID held by another process leaves only the token to prove
+    // a process ours.
+    let tree = match (claim.pgid, claim.spawn_token.clone(), recorded.start_time) {
+        (Some(pgid), Some(token), Some(leader_start))
+            if matches!(state, PidState::Alive | PidState::Exited | PidState::Reused)
+                && here.boot.is_some()
+                && recorded.boot_id.as_deref() == here.boot
+                && recorded.pid_ns.is_none_or(|ns| Some(ns) == here.pid_ns) =>
+        {
+            let leader_verified = state == PidState::Alive
+                || (state == PidState::Exited
+                    && process::read_stat(claim.pid)
+                        .is_some_and(|s| s.is_terminated() && s.start_time == Some(leader_start)));
+            u32::try_from(pgid).ok().map(|pgid| {
+                (
+                    TreeClaim {
+                        pgid,
+                        token,
+                        leader_start,
+                        leader_verified,
+                    },
+                    Vec::new(),
+                )
+            })
+        }
+        _ => None,
+    };
     PidCheck {
+        pgid: claim.pgid.and_then(|g| u32::try_from(g).ok()),
+        group: Vec::new(),
+        unproven: Vec::new(),
+        tree,
         unique_id: unique_id(&claim.category, &claim.name),
         category: claim.category,
         name: claim.name,
@@ -259,13 +360,38 @@ fn check_claim(claim: PidClaim, boot: Option<&str>) -> PidCheck {
             plugin_id: claim.plugin_id,
             rowid: claim.rowid,
             start_time: claim.start_time,
+            pidfd_inode: recorded.pidfd_inode,
         },
     }
 }
 
 /// What reaping does with one checked PID, before any signal.
-fn plan(check: PidCheck, options: &ReapOptions) -> Reaped {
+fn plan(check: PidCheck, options: &ReapOptions, protected: &Protected) -> Reaped {
+    // A row holding a process never to be signalled is left whole.
+    let shielded = std::iter::once(check.pid)
+        .filter(|_| check.state == PidState::Alive)
+        .chain(check.group.iter().copied())
+        .chain(check.unproven.iter().copied())
+        .find_map(|pid| protected.why(pid));
+    let running = check.group.len();
     let (action, reason) = match check.state {
+        _ if options.kill
+            && shielded.is_some()
+            && (check.state == PidState::Alive || running > 0) =>
+        {
+            (
+                ReapAction::Kept,
+                shielded.map(|why| format!("{why}; nothing in this row was signalled")),
+            )
+        }
+        PidState::Exited | PidState::Reused if running > 0 && !options.kill => (
+            ReapAction::Kept,
+            Some(format!(
+                "the leader is gone but {running} of its processes still run{} (stop them with kill)",
+                list(&check.group)
+            )),
+        ),
+        PidState::Exited | PidState::Reused if running > 0 => (ReapAction::Killed, None),
         PidState::Exited | PidState::Reused => (ReapAction::Removed, None),
         PidState::Alive if options.kill => (ReapAction::Killed, None),
         PidState::Alive => (
@@ -284,9 +410,22 @@ fn plan(check: PidCheck, options: &ReapOptions) -> Reaped {
     }
 }
 
-/// Stops every process planned as `killed`, all at once (each waits its
-/// own grace period in its own thread).
+/// ` (PIDs 1, 2, 3)`.
+fn list(pids: &[u32]) -> String {
+    let shown: Vec<String> = pids.iter().take(10).map(u32::to_string).collect();
+    let more = if pids.len() > 10 { ", …" } else { "" };
+    format!(
+        " (PID{} {}{more})",
+        if pids.len() == 1 { "" } else { "s" },
+        shown.join(", ")
+    )
+}
+
+/// Stops every process (or tree) planned as `killed`, all at once (each
+/// waits its own grace period in its own thread), never signalling the
+/// reaping process, its ancestors, PID 1 or a kernel thread.
 pub(crate) fn stop_alive(plan: &mut [Reaped], grace: Duration) {
+    let protected = &Protected::now();
     std::thread::scope(|scope| {
         for reaped in plan.iter_mut() {
             if reaped.action != ReapAction::Killed {
@@ -296,8 +435,21 @@ pub(crate) fn stop_alive(plan: &mut [Reaped], grace: Duration) {
                 reaped.action = ReapAction::Kept;
                 continue;
             };
-            scope.spawn(
-                move || match process::stop(reaped.check.pid, start_time, grace) {
+            if let Some((claim, found)) = reaped.check.tree.clone() {
+                scope.spawn(move || {
+                    let leader = (reaped.check.pid, start_time);
+                    let done = tree::stop_tree(&claim, leader, &found, grace, protected);
+                    reaped.check.group = done.signalled;
+                    if let Some(why) = done.failed {
+                        reaped.action = ReapAction::Failed;
+                        reaped.reason = Some(why);
+                    }
+                });
+                continue;
+            }
+            let inode = reaped.check.claim.pidfd_inode;
+            scope.spawn(move || {
+                match process::stop(reaped.check.pid, start_time, inode, grace) {
                     Stopped::Gone => {}
                     Stopped::NotOurs(why) => {
                         // Our process is gone and the PID is someone else's:
@@ -309,10 +461,31 @@ pub(crate) fn stop_alive(plan: &mut [Reaped], grace: Duration) {
                         reaped.action = ReapAction::Failed;
                         reaped.reason = Some(why);
                     }
-                },
-            );
+                }
+            });
         }
     });
+}
+
+/// After the removals failed (the store locked past its busy timeout, say):
+/// the processes stopped are reported as `failed` with what happened (they
+/// are gone, their rows stay), the rows that were to be removed as `kept`.
+fn not_removed(plan: &mut [Reaped], error: &Error) {
+    for reaped in plan.iter_mut() {
+        match reaped.action {
+            ReapAction::Killed => {
+                reaped.action = ReapAction::Failed;
+                reaped.reason = Some(format!(
+                    "stopped, but its row could not be removed ({error}); reap again to remove it"
+                ));
+            }
+            ReapAction::Removed => {
+                reaped.action = ReapAction::Kept;
+                reaped.reason = Some(format!("not removed: {error}"));
+            }
+            ReapAction::Kept | ReapAction::Failed => {}
+        }
+    }
 }
 
 /// Deletes the rows planned as `removed` or `killed`, each only if it is
@@ -336,7 +509,7 @@ fn remove_reaped(tx: &WriteTx<'_>, plan: &mut [Reaped]) -> Fallible<()> {
         ])?;
         if n > 0 {
             tx.touch_id(key.plugin_id, &c.category, &c.name, &at)?;
-        } else if still_there.exists(params![key.plugin_id, c.pid])? {
+        } else if still_there.query_row(params![key.plugin_id, c.pid], |r| r.get::<_, bool>(0))? {
             // Re-recorded since the check (a fresh claim): not ours to drop.
             reaped.action = ReapAction::Kept;
             reaped.reason =

@@ -27,24 +27,11 @@ impl MetadataStore {
             let tx = self.write()?;
             let at = now();
             let id = touch_at(&tx, category, name, &at)?;
-            let (start_time, boot_id, recorded_at) = fresh_identity(pid, &at);
-            let exists: bool = tx
-                .prepare_cached(sql::PID_EXISTS)?
-                .query_row(params![id, pid], |r| r.get(0))?;
-            let statement = if exists {
-                sql::RERECORD_PID
-            } else {
-                sql::APPEND_PID
-            };
-            tx.prepare_cached(statement)?.execute(params![
-                id,
-                pid,
-                start_time,
-                boot_id,
-                recorded_at
-            ])?;
+            let plugin = || format!("{category}_{name}");
+            let identity = fresh_identity(pid, &at, Some(&plugin))?;
+            let new = record_pid(&tx, id, pid, &identity)?;
             tx.commit()?;
-            Ok(!exists)
+            Ok(new)
         })
     }
 
@@ -114,19 +101,99 @@ impl MetadataStore {
     }
 }
 
-/// The identity columns of a `plugin_pids` row: `start_time`, `boot_id`,
-/// `recorded_at`.
-pub(super) type StoredIdentity = (Option<i64>, Option<String>, Option<String>);
+/// The identity columns of a `plugin_pids` row, as stored.
+#[derive(Clone, Debug, Default)]
+pub(super) struct StoredIdentity {
+    pub(super) start_time: Option<i64>,
+    pub(super) boot_id: Option<String>,
+    pub(super) recorded_at: Option<String>,
+    pub(super) pid_ns: Option<i64>,
+    pub(super) pidfd_inode: Option<i64>,
+    /// Set (with `spawn_token`) only by `spawn`: the row records a tree.
+    pub(super) pgid: Option<i64>,
+    pub(super) spawn_token: Option<String>,
+}
+
+impl StoredIdentity {
+    /// What the store keeps for `identity`, recorded at `at`, no tree.
+    pub(super) fn new(identity: process::Identity, at: &str) -> StoredIdentity {
+        let int = |v: Option<u64>| v.and_then(|v| i64::try_from(v).ok());
+        StoredIdentity {
+            start_time: int(identity.start_time),
+            boot_id: identity.boot_id,
+            recorded_at: Some(at.to_owned()),
+            pid_ns: int(identity.pid_ns),
+            pidfd_inode: int(identity.pidfd_inode),
+            pgid: None,
+            spawn_token: None,
+        }
+    }
+}
+
+/// Appends `pid` to plugin `id`'s list with `identity`, or re-records it
+/// in place if the plugin lists it already; true if it was new.
+pub(super) fn record_pid(
+    tx: &Transaction<'_>,
+    id: i64,
+    pid: u32,
+    identity: &StoredIdentity,
+) -> Fallible<bool> {
+    let exists: bool = tx
+        .prepare_cached(sql::PID_EXISTS)?
+        .query_row(params![id, pid], |r| r.get(0))?;
+    let statement = if exists {
+        sql::RERECORD_PID
+    } else {
+        sql::APPEND_PID
+    };
+    let i = identity;
+    tx.prepare_cached(statement)?.execute(params![
+        id,
+        pid,
+        i.start_time,
+        i.boot_id,
+        i.recorded_at,
+        i.pid_ns,
+        i.pidfd_inode,
+        i.pgid,
+        i.spawn_token,
+    ])?;
+    Ok(!exists)
+}
 
 /// The identity to store for `pid`, recorded at `at`: the live process's
 /// start time and boot id, or NULLs when it is not alive or not readable.
-pub(super) fn fresh_identity(pid: u32, at: &str) -> StoredIdentity {
+/// A thread id that is not its process's main thread is not a process:
+/// with `plugin` (a claim of this one PID, `add_pid`) it is refused, the
+/// error naming the plugin; without (a whole record saved, whose numbers
+/// may mean nothing here) it is stored with no identity, `unverified`.
+pub(super) fn fresh_identity(
+    pid: u32,
+    at: &str,
+    plugin: Option<&dyn Fn() -> String>,
+) -> Fallible<StoredIdentity> {
     let id = process::identity(pid);
-    (
-        id.start_time.and_then(|t| i64::try_from(t).ok()),
-        id.boot_id,
-        Some(at.to_owned()),
-    )
+    // Only a live id can be a thread's; a PID no process holds costs no
+    // second read.
+    if id.start_time.is_some()
+        && let Some(process) = process::thread_of(pid)
+    {
+        let Some(plugin) = plugin else {
+            return Ok(StoredIdentity {
+                recorded_at: Some(at.to_owned()),
+                ..StoredIdentity::default()
+            });
+        };
+        return Err(Error::invalid_in(
+            plugin(),
+            "pid",
+            format!(
+                "{pid} is a thread of process {process}, not a process (record the process, {process})"
+            ),
+        )
+        .into());
+    }
+    Ok(StoredIdentity::new(id, at))
 }
 
 /// Starts a resource change: bumps `updated_at` and returns the plugin's
@@ -137,7 +204,7 @@ fn touch(tx: &WriteTx<'_>, category: &str, name: &str) -> Fallible<i64> {
 
 /// [`touch`] with the time given. Records the change for the feed (a
 /// call that then changes nothing rolls back, and logs nothing).
-fn touch_at(tx: &WriteTx<'_>, category: &str, name: &str, at: &str) -> Fallible<i64> {
+pub(super) fn touch_at(tx: &WriteTx<'_>, category: &str, name: &str, at: &str) -> Fallible<i64> {
     let id = tx
         .prepare_cached(sql::TOUCH_PLUGIN)?
         .query_row(params![at, category, name], |r| r.get(0))

@@ -128,18 +128,20 @@ pub(super) static GET_PLUGIN: LazyLock<String> = LazyLock::new(|| {
 
 pub(super) const DELETE_PIDS: &str = "DELETE FROM plugin_pids WHERE plugin_id = ?1";
 
-/// A PID at a position, with the identity of its process.
+/// A PID at a position, with the identity of its process (and its tree).
 pub(super) const INSERT_PID: &str = "INSERT INTO plugin_pids \
-     (plugin_id, position, pid, start_time, boot_id, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+     (plugin_id, position, pid, start_time, boot_id, recorded_at, pid_ns, pidfd_inode, pgid, \
+      spawn_token) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 
 /// The identity recorded for each PID of one plugin, kept when a save
 /// keeps the PID.
-pub(super) const PID_IDENTITIES: &str =
-    "SELECT pid, start_time, boot_id, recorded_at FROM plugin_pids WHERE plugin_id = ?1";
+pub(super) const PID_IDENTITIES: &str = "SELECT pid, start_time, boot_id, recorded_at, pid_ns, \
+     pidfd_inode, pgid, spawn_token FROM plugin_pids WHERE plugin_id = ?1";
 
 /// Re-records the identity of a PID already stored (a fresh claim).
 pub(super) const RERECORD_PID: &str = "UPDATE plugin_pids \
-     SET start_time = ?3, boot_id = ?4, recorded_at = ?5 WHERE plugin_id = ?1 AND pid = ?2";
+     SET start_time = ?3, boot_id = ?4, recorded_at = ?5, pid_ns = ?6, pidfd_inode = ?7, \
+         pgid = ?8, spawn_token = ?9 WHERE plugin_id = ?1 AND pid = ?2";
 
 /// The stored PIDs with their plugin and recorded identity, in
 /// `(category, name, position)` order, `WHERE` the given condition.
@@ -147,7 +149,8 @@ macro_rules! pid_claims {
     ($condition:literal) => {
         concat!(
             "SELECT pp.plugin_id, pp.rowid, p.category, p.name, \
-                 pp.pid, pp.start_time, pp.boot_id, pp.recorded_at \
+                 pp.pid, pp.start_time, pp.boot_id, pp.recorded_at, \
+                 pp.pid_ns, pp.pidfd_inode, pp.pgid, pp.spawn_token \
              FROM plugin_pids pp JOIN plugins p ON p.id = pp.plugin_id WHERE ",
             $condition,
             " ORDER BY p.category, p.name, pp.position"
@@ -179,10 +182,13 @@ pub(super) const GET_PIDS: &str =
 pub(super) const PID_EXISTS: &str =
     "SELECT EXISTS (SELECT 1 FROM plugin_pids WHERE plugin_id = ?1 AND pid = ?2)";
 
-/// Appends a PID after the plugin's last one, with its identity.
+/// Appends a PID after the plugin's last one, with its identity (and
+/// tree).
 pub(super) const APPEND_PID: &str = "INSERT INTO plugin_pids \
-         (plugin_id, position, pid, start_time, boot_id, recorded_at) \
-     SELECT ?1, coalesce(max(position) + 1, 0), ?2, ?3, ?4, ?5 FROM plugin_pids WHERE plugin_id = ?1";
+         (plugin_id, position, pid, start_time, boot_id, recorded_at, pid_ns, pidfd_inode, pgid, \
+          spawn_token) \
+     SELECT ?1, coalesce(max(position) + 1, 0), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 \
+     FROM plugin_pids WHERE plugin_id = ?1";
 
 pub(super) const REMOVE_PID: &str = "DELETE FROM plugin_pids WHERE plugin_id = ?1 AND pid = ?2";
 
@@ -216,9 +222,10 @@ pub(super) const SET_REMOTE_STATUS: &str =
 /// The status of plugin `?1`'s remote resource, if it has one.
 pub(super) const REMOTE_STATUS: &str = "SELECT status FROM remote_resources WHERE plugin_id = ?1";
 
-/// The newest history row of `(?1, ?2)`: `(at, seq, status)`.
+/// The newest history row of `(?1, ?2)` at or before `?3` (now plus a second; a row
+/// dated in the future is never the newest): `(at, seq, status)`.
 pub(super) const NEWEST_HISTORY: &str = "SELECT at, seq, status FROM remote_status_history \
-     WHERE category = ?1 AND name = ?2 ORDER BY at DESC, seq DESC LIMIT 1";
+     WHERE category = ?1 AND name = ?2 AND at <= ?3 ORDER BY at DESC, seq DESC LIMIT 1";
 
 /// The history row of `(?1, ?2)` in force at `?3` (the newest at or before
 /// it), else the oldest row: `(at, seq, status)`.
@@ -272,9 +279,11 @@ pub(super) static HISTORY_OF: LazyLock<String> = LazyLock::new(|| {
 
 /// Every history row before `?1`, each plugin's timeline in order: the
 /// one pass of a cost report, along the primary key (no sort).
+/// Rows after `?2` (now) come too: the report names them as dated in the
+/// future and does not count them.
 pub(super) const COST_ROWS: &str = "SELECT category, name, at, seq, provider, \
          status = 'running', cost_per_hour \
-     FROM remote_status_history WHERE at < ?1 ORDER BY category, name, at, seq";
+     FROM remote_status_history WHERE at < ?1 OR at > ?2 ORDER BY category, name, at, seq";
 
 /// The burn rate now, from the view sqlite3 users see: `(running,
 /// priced $/h, unpriced running)`.

@@ -16,7 +16,7 @@ use rusqlite::{Transaction, params_from_iter};
 use super::MetadataStore;
 use super::decode::{decode_pid_at, decode_summary};
 use super::sql::SummarySql;
-use crate::error::{Fallible, Result};
+use crate::error::{Fallible, Fault, Result};
 use crate::model::{PluginSummary, holds_active_resources};
 use crate::query::PluginQuery;
 
@@ -30,35 +30,83 @@ impl MetadataStore {
         let sql = SummarySql::new(query);
         self.checked(|| {
             let tx = self.read()?;
-            let rows = read_summaries(&tx, &self.path, &sql)?;
+            let rows = read_summaries(&tx, &self.path, &sql, None)?;
             tx.commit()?;
             Ok(rows)
         })
     }
+
+    /// [`summaries`](Self::summaries), but a plugin with a row the library
+    /// cannot read (a value forced into the file by hand) is left out
+    /// instead of failing the call, as
+    /// [`for_each_readable`](Self::for_each_readable) does for whole
+    /// plugins: returns the readable rows and one
+    /// [`Error::BadData`](crate::Error::BadData) per bad row.
+    pub fn summaries_readable(
+        &self,
+        query: &PluginQuery,
+    ) -> Result<(Vec<PluginSummary>, Vec<crate::Error>)> {
+        let sql = SummarySql::new(query);
+        let mut skipped = Vec::new();
+        let rows = self.checked(|| {
+            let tx = self.read()?;
+            let rows = read_summaries(&tx, &self.path, &sql, Some(&mut skipped))?;
+            tx.commit()?;
+            Ok(rows)
+        })?;
+        let site = self.site();
+        Ok((rows, skipped.into_iter().map(|f| f.at(site)).collect()))
+    }
+}
+
+/// A decode failure that is a bad row (kept apart by a lenient reader),
+/// not a failure to read at all.
+fn is_bad_row(fault: &Fault) -> bool {
+    matches!(fault, Fault::Whole(crate::Error::BadData { .. }))
 }
 
 /// Reads the rows of `sql`, gives each its PIDs, and puts them in
 /// `(category, name)` order.
+/// With `skipped`, a plugin with a bad row is left out and the bad row's
+/// error kept there.
 fn read_summaries(
     tx: &Transaction<'_>,
     path: &Path,
     sql: &SummarySql,
+    mut skipped: Option<&mut Vec<Fault>>,
 ) -> Fallible<Vec<PluginSummary>> {
     let mut rows: Vec<(i64, PluginSummary)> = Vec::new();
     {
         let mut stmt = tx.prepare_cached(&sql.plugins)?;
         let mut cursor = stmt.query(params_from_iter(sql.params.iter()))?;
         while let Some(row) = cursor.next()? {
-            rows.push(decode_summary(row, path)?);
+            match (decode_summary(row, path), skipped.as_deref_mut()) {
+                (Ok(r), _) => rows.push(r),
+                (Err(f), Some(skipped)) if is_bad_row(&f) => skipped.push(f),
+                (Err(f), _) => return Err(f),
+            }
         }
     }
     let mut pids: Vec<(i64, i64, u32)> = Vec::new();
+    let mut bad_owners: Vec<i64> = Vec::new();
     {
         let mut stmt = tx.prepare_cached(&sql.pids)?;
         let mut cursor = stmt.query(params_from_iter(sql.params.iter()))?;
         while let Some(row) = cursor.next()? {
-            pids.push(decode_pid_at(row, path)?);
+            match (decode_pid_at(row, path), skipped.as_deref_mut()) {
+                (Ok(p), _) => pids.push(p),
+                (Err(f), Some(skipped)) if is_bad_row(&f) => {
+                    if let Ok(owner) = row.get::<_, i64>(0) {
+                        bad_owners.push(owner);
+                    }
+                    skipped.push(f);
+                }
+                (Err(f), _) => return Err(f),
+            }
         }
+    }
+    if !bad_owners.is_empty() {
+        rows.retain(|(id, _)| !bad_owners.contains(id));
     }
     // (plugin_id, position) is the table's key: sorted, each plugin's PIDs
     // are one run, in list order.

@@ -208,11 +208,12 @@ fn a_save_that_fills_the_disk_writes_nothing_and_the_store_keeps_working() {
 
     // Smaller writes and reads still work on the same store.
     store.save(&small).unwrap();
-    store.add_pid("c", "small", 77).unwrap();
+    // Above the kernel's PID_MAX_LIMIT: never a process or thread here.
+    store.add_pid("c", "small", 4_194_305).unwrap();
     store.set_remote_status("c", "p0000", "stopped").unwrap();
     assert_eq!(
         store.get("c", "small").unwrap().unwrap().spawned_pids,
-        vec![77]
+        vec![4_194_305]
     );
     assert_eq!(store.list().unwrap().len(), before.len() + 1);
     drop(store);

@@ -11,6 +11,15 @@
 //! create the `-wal` and `-shm` files a read-only WAL reader otherwise
 //! leaves behind. A file with pending migrations is sound, with a note: a
 //! store applies them when it opens the file.
+//!
+//! It never judges a half-written state: a file with a rollback journal
+//! beside it (a write cut short, or in progress) is refused with an error
+//! naming the journal, since read as it is the file is half written and
+//! read as SQLite reads it the journal would be rolled back (a write). A
+//! file another connection keeps locked is an error too ("could not
+//! look"), never a problem of the file. A `-wal` that ends in part of a
+//! frame is a note. The tables' CHECK constraints, which `integrity_check`
+//! skips on a read-only connection, run on a private in-memory copy.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -19,11 +28,13 @@ use rusqlite::{Connection, Row};
 use serde::Serialize;
 
 use super::MetadataStore;
-use super::decode::decode_change;
-use super::decode::{decode_pid_claim, decode_plugin, read_pid};
+use super::decode::{
+    decode_change, decode_history, decode_pid_claim, decode_plugin, decode_summary, read_pid,
+};
+use super::history::future_after;
 use super::sql;
 use crate::connect::{self, Mode};
-use crate::error::{Fallible, Result, Site, show, sqlite_code};
+use crate::error::{Error, Fallible, Result, Site, show, sqlite_code};
 use crate::migrate;
 use crate::open::{HISTORY_TABLE, StoreOptions, whole_pages};
 
@@ -78,9 +89,13 @@ impl MetadataStore {
     /// read as the library reads them, each bad row reported.
     ///
     /// What it finds is in the [`Verification`]; an error means it could
-    /// not look at all (no such file, a directory, no permission).
+    /// not look at all (no such file, a directory, no permission, another
+    /// connection holding a lock on it the whole busy timeout, or a
+    /// rollback journal beside it: a write cut short, which verify never
+    /// judges — any store opening the file rolls it back first).
     pub fn verify(path: impl AsRef<Path>) -> Result<Verification> {
         let path = path.as_ref();
+        refuse_half_written(path)?;
         let conn = connect::open(path, Mode::Inspect, &StoreOptions::default())?.conn;
         let mut checker = Checker {
             conn,
@@ -91,8 +106,21 @@ impl MetadataStore {
                 problems: Vec::new(),
                 notes: Vec::new(),
             },
+            blocked: None,
         };
+        if let Some(note) = torn_wal(path) {
+            checker.report.notes.push(note);
+        }
         checker.run();
+        if let Some(reason) = checker.blocked {
+            return Err(Error::CannotOpen {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "verify could not look at it: {reason}; nothing was checked, try again when \
+                     the other connection lets go of it"
+                ),
+            });
+        }
         Ok(checker.report)
     }
 }
@@ -103,6 +131,76 @@ type Check = fn(&mut Checker, &[String]) -> Fallible<()>;
 struct Checker {
     conn: Connection,
     report: Verification,
+    /// Set when another connection's lock kept a check from reading: then
+    /// nothing the checks found counts.
+    blocked: Option<String>,
+}
+
+/// Whether a SQLite error is another connection's lock.
+fn is_lock(code: Option<rusqlite::ErrorCode>) -> bool {
+    matches!(
+        code,
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Refuses a file with a rollback journal beside it (a write cut short,
+/// or one in progress): read as it is, the file is half written, and read
+/// as SQLite would (rolling the journal back) it would change.
+fn refuse_half_written(path: &Path) -> Result<()> {
+    let mut journal = path.as_os_str().to_owned();
+    journal.push("-journal");
+    let journal = PathBuf::from(journal);
+    match std::fs::metadata(&journal) {
+        Ok(m) if m.len() > 0 => Err(Error::CannotOpen {
+            path: path.to_path_buf(),
+            reason: format!(
+                "a rollback journal {} ({} bytes) is beside it: a write was cut short (or is \
+                 in progress), and verify never judges a half-written file; opening the store \
+                 once (any command, e.g. `list`) rolls the journal back, then verify again",
+                journal.display(),
+                m.len()
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A note when the `-wal` beside the file ends in part of a frame (a
+/// write cut short by a crash, or a copy taken while it was written).
+fn torn_wal(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = PathBuf::from(wal);
+    let len = std::fs::metadata(&wal).ok()?.len();
+    if len == 0 {
+        return None;
+    }
+    let mut header = [0u8; 32];
+    std::fs::File::open(&wal)
+        .ok()?
+        .read_exact(&mut header)
+        .ok()?;
+    let page = u64::from(u32::from_be_bytes([
+        header[8], header[9], header[10], header[11],
+    ]));
+    if !(512..=65536).contains(&page) {
+        return Some(format!(
+            "{} does not start with a WAL header SQLite can use; it is ignored",
+            wal.display()
+        ));
+    }
+    let frame = page + 24;
+    let tail = len.saturating_sub(32) % frame;
+    (tail != 0).then(|| {
+        format!(
+            "{} ends in {tail} bytes that are not a whole frame: it was cut mid-write (a \
+             crash, or a copy taken while it was written); SQLite ignores them, and the \
+             transaction they belonged to is not in the file",
+            wal.display()
+        )
+    })
 }
 
 impl Checker {
@@ -114,11 +212,15 @@ impl Checker {
         }
     }
 
+    /// Records a problem, once (a row read by two readers fails in both).
     fn problem(&mut self, check: &'static str, detail: impl Into<String>) {
-        self.report.problems.push(Problem {
+        let problem = Problem {
             check,
             detail: detail.into(),
-        });
+        };
+        if !self.report.problems.contains(&problem) {
+            self.report.problems.push(problem);
+        }
     }
 
     /// Runs every check that the file's state allows.
@@ -138,15 +240,20 @@ impl Checker {
             );
             return;
         }
-        let checks: [(&'static str, Check); 5] = [
+        let checks: [(&'static str, Check); 6] = [
             ("integrity_check", Checker::integrity),
             ("foreign_key_check", Checker::foreign_keys),
             ("migration history", Checker::history),
             ("bad row", Checker::rows),
             ("change feed", Checker::feed),
+            ("check constraint", Checker::constraints),
         ];
         for (name, check) in checks {
             if let Err(fault) = check(self, &tables) {
+                if is_lock(fault.sqlite_code()) {
+                    self.blocked = Some(fault.at(self.site()).to_string());
+                    return;
+                }
                 let e = fault.at(self.site());
                 self.problem(name, format!("the check could not finish: {e}"));
             }
@@ -160,6 +267,10 @@ impl Checker {
             self.strings("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
         let tables = match tables {
             Ok(t) => t,
+            Err(e) if is_lock(sqlite_code(&e)) => {
+                self.blocked = Some(format!("another connection holds a lock on it ({e})"));
+                return None;
+            }
             Err(e) => {
                 let reason = match sqlite_code(&e) {
                     Some(rusqlite::ErrorCode::NotADatabase) => "not an SQLite database".to_owned(),
@@ -315,9 +426,120 @@ impl Checker {
                 self.decode_all(pids, (), |r| read_pid(Some(r), path).map(drop))?;
             }
         }
+        if has("remote_resources") {
+            // The list rows read other columns (updated_at) than a plugin.
+            let summary_sql = format!(
+                "SELECT {} FROM plugins p LEFT JOIN remote_resources r ON r.plugin_id = p.id",
+                sql::SUMMARY_COLUMNS
+            );
+            self.decode_all(&summary_sql, (), |r| decode_summary(r, path).map(drop))?;
+        }
         if has("change_log") {
             let changes = "SELECT seq, category, name, op FROM change_log";
             self.decode_all(changes, (), |r| decode_change(r, path).map(drop))?;
+        }
+        if has("remote_status_history") {
+            let history = "SELECT category, name, at, seq, provider, instance_id, status, \
+                           cost_per_hour FROM remote_status_history ORDER BY category, name, at, seq";
+            let ahead = future_after();
+            let mut future = Vec::new();
+            self.decode_all(history, (), |r| {
+                let entry = decode_history(r, path)?;
+                let at: String = r.get(2)?;
+                if at > ahead {
+                    future.push(format!(
+                        "remote_status_history row of ({:?}, {:?}) at {at} is dated in the \
+                         future (written while the clock was ahead?): cost reports leave it out; \
+                         delete it once the clock is right",
+                        entry.category, entry.name
+                    ));
+                }
+                Ok(())
+            })?;
+            for detail in future {
+                self.problem("future row", detail);
+            }
+        }
+        Ok(())
+    }
+
+    /// The tables' CHECK constraints, row by row. SQLite's integrity_check
+    /// skips them on a read-only connection, so they run on a private
+    /// in-memory copy of the file (made by `VACUUM INTO`, which reads one
+    /// snapshot and writes nothing here), without its triggers.
+    fn constraints(&mut self, tables: &[String]) -> Fallible<()> {
+        static COPIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!(
+            "file:plugin-metastore-verify-{}-{n}?mode=memory&cache=shared",
+            std::process::id()
+        );
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+            | rusqlite::OpenFlags::SQLITE_OPEN_CREATE
+            | rusqlite::OpenFlags::SQLITE_OPEN_URI
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let copy = Connection::open_with_flags(&name, flags)?;
+        self.conn.execute("VACUUM INTO ?1", [&name])?;
+        // Orphans are foreign_key_check's to name.
+        copy.execute_batch("PRAGMA foreign_keys = OFF")?;
+        let triggers: Vec<String> = {
+            let mut stmt = copy.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for t in triggers {
+            copy.execute_batch(&format!("DROP TRIGGER \"{}\"", t.replace('"', "\"\"")))?;
+        }
+        for table in tables.iter().filter(|t| !t.starts_with("sqlite_")) {
+            // A row a decoder already named is not named twice.
+            let named = format!("table {table},");
+            if self
+                .report
+                .problems
+                .iter()
+                .any(|p| p.detail.contains(&named))
+            {
+                continue;
+            }
+            let quoted = format!("\"{}\"", table.replace('"', "\"\""));
+            let columns: Vec<String> = {
+                let mut stmt = copy.prepare("SELECT name FROM pragma_table_info(?1)")?;
+                let rows = stmt.query_map([table], |r| r.get::<_, String>(0))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            if columns.is_empty() {
+                continue;
+            }
+            // Rewriting every column of every row to itself runs every
+            // CHECK and NOT NULL on it (SQLite skips the CHECKs of columns
+            // an UPDATE does not set); the first failure names the
+            // constraint.
+            let set: Vec<String> = columns
+                .iter()
+                .map(|c| {
+                    let c = format!("\"{}\"", c.replace('"', "\"\""));
+                    format!("{c} = {c}")
+                })
+                .collect();
+            let rewrite = format!("UPDATE {quoted} SET {}", set.join(", "));
+            if let Err(e) = copy.execute(&rewrite, [])
+                && sqlite_code(&e) == Some(rusqlite::ErrorCode::ConstraintViolation)
+            {
+                {
+                    let e = e
+                        .to_string()
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    self.problem(
+                        "check constraint",
+                        format!(
+                            "a row of {table} holds a value its constraints refuse ({e}), \
+                             forced in by hand: the next write of that row fails"
+                        ),
+                    );
+                }
+            }
         }
         Ok(())
     }
@@ -328,7 +550,7 @@ impl Checker {
         &mut self,
         sql: &str,
         params: impl rusqlite::Params,
-        decode: impl Fn(&Row<'_>) -> Fallible<()>,
+        mut decode: impl FnMut(&Row<'_>) -> Fallible<()>,
     ) -> Fallible<u64> {
         let mut bad = Vec::new();
         let mut count = 0;
@@ -362,6 +584,39 @@ impl Checker {
                 "change feed",
                 format!("change_feed holds {rows} rows instead of 1 (a store re-creates it on its next write)"),
             );
+        }
+        let (capacity, pruned): (rusqlite::types::Value, rusqlite::types::Value) = self
+            .conn
+            .query_row(
+                "SELECT capacity, pruned_through FROM change_feed LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap_or((
+                rusqlite::types::Value::Integer(1),
+                rusqlite::types::Value::Integer(0),
+            ));
+        use rusqlite::types::Value;
+        match capacity {
+            Value::Integer(c) if c >= 1 => {}
+            other => self.problem(
+                "change feed",
+                format!(
+                    "change_feed.capacity is {}, not a whole number of rows >= 1: \
+                     UPDATE change_feed SET capacity = 10000",
+                    show((&other).into())
+                ),
+            ),
+        }
+        match pruned {
+            Value::Integer(p) if p >= 0 => {}
+            other => self.problem(
+                "change feed",
+                format!(
+                    "change_feed.pruned_through is {}, not a seq >= 0",
+                    show((&other).into())
+                ),
+            ),
         }
         let stale: Option<i64> = self
             .conn

@@ -31,11 +31,11 @@ pub use children::{Lines, metastore, metastore_ok, signal, wait_within};
 pub use files::{migration_files, old_version_file};
 #[allow(unused_imports)]
 pub use plugins::{
-    STATUSES, ambiguous_pair, assert_summarizes, cloud_plugin, random_plugin, sample, sample_store,
-    unusual_plugin,
+    DEMO_TRANSITIONS, STATUSES, ambiguous_pair, assert_summarizes, cloud_plugin, random_plugin,
+    sample, sample_store, unusual_plugin,
 };
 #[allow(unused_imports)]
-pub use processes::Sleeper;
+pub use processes::{Sleeper, store_with_pool};
 #[allow(unused_imports)]
 pub use rng::{Rng, time_seed};
 #[allow(unused_imports)]

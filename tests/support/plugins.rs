@@ -210,3 +210,30 @@ pub fn assert_summarizes(rows: &[PluginSummary], plugins: &[PluginMetadata]) {
         );
     }
 }
+
+/// Dated transitions of the demo's two priced cloud plugins, as the cost
+/// tests record them with `remote-status --at`: the large Whisper runs
+/// Nov 1, 20:00 to Nov 2, 02:00, the Lambda finetune Nov 2, 10:00 to
+/// 13:00.
+pub const DEMO_TRANSITIONS: [(&str, &str, &str); 4] = [
+    (
+        "transcription_whisper_large_aws",
+        "running",
+        "2026-11-01T20:00:00Z",
+    ),
+    (
+        "transcription_whisper_large_aws",
+        "stopped",
+        "2026-11-02T02:00:00Z",
+    ),
+    (
+        "finetuning_llm_finetune_lambda",
+        "running",
+        "2026-11-02T10:00:00Z",
+    ),
+    (
+        "finetuning_llm_finetune_lambda",
+        "stopped",
+        "2026-11-02T13:00:00Z",
+    ),
+];

@@ -61,3 +61,22 @@ impl Drop for Sleeper {
         self.kill_and_wait();
     }
 }
+
+/// A store at `dir/name` with one plugin, `workers/pool`, and no PIDs:
+/// the stage of the process tests.
+pub fn store_with_pool(
+    dir: &std::path::Path,
+    name: &str,
+) -> (std::path::PathBuf, plugin_metastore::MetadataStore) {
+    let path = dir.join(name);
+    let store = plugin_metastore::MetadataStore::open(&path).unwrap();
+    store
+        .save(&plugin_metastore::PluginMetadata::new(
+            "pool",
+            "workers",
+            "Pool",
+            serde_json::json!({}),
+        ))
+        .unwrap();
+    (path, store)
+}

@@ -94,6 +94,10 @@ Examples:
         /// The JSON file, or - for standard input
         #[arg(value_name = "FILE|-")]
         file: String,
+        /// Record the processes that hold the imported PIDs here now as the
+        /// plugins' own (without it, new PIDs are stored unverified)
+        #[arg(long)]
+        claim: bool,
     },
 
     /// Print every plugin as a JSON array (imports back unchanged)
@@ -198,7 +202,10 @@ Examples:
     #[command(after_help = "\
 Each stored PID is alive (the recorded process), exited (gone, a zombie, or
 recorded on another boot), reused (the number now belongs to another process)
-or unverified (a process holds it but no identity was recorded). Changes
+or unverified (a process holds it but no identity was recorded, or it was
+recorded in another PID namespace). For a process started with `spawn`, the
+tree column counts its members that are ours (group) and those in its process
+group that cannot be proven ours (unproven, never signalled). Changes
 nothing; exits 0 whatever it finds.
 
 Examples:
@@ -210,13 +217,34 @@ Examples:
         json: bool,
     },
 
+    /// Start a plugin's process detached, recording its whole process tree; prints its PID
+    #[command(after_help = "\
+The command leads a new session and process group and carries a random token
+in its environment (PLUGIN_METASTORE_SPAWN), inherited by its descendants:
+`check` lists the tree's members and `reap --kill` stops all of them, even
+after the command itself has died. Its output goes to --log FILE (appended)
+or /dev/null. A missing plugin or program is an error and nothing is started.
+
+Examples:
+  plugin-metastore spawn transcription_voxtral_vllm -- vllm serve mistralai/Voxtral
+  plugin-metastore spawn workers_pool --log pool.log -- sh -c 'worker & worker &'")]
+    Spawn(crate::spawn::SpawnArgs),
+
+    /// The detaching helper of `spawn` (setsid, then exec)
+    #[command(name = "spawn-exec", hide = true)]
+    SpawnExec(crate::spawn::SpawnExecArgs),
+
     /// Remove stored PIDs whose process is gone or not ours; with --kill also stop live ones
     #[command(after_help = "\
 exited and reused PIDs are removed and never signalled; unverified PIDs are
 kept and never signalled; alive ones are kept, or with --kill stopped
 (SIGTERM, --grace seconds, then SIGKILL, the identity re-checked through a
-pidfd before each signal) and removed. Exits non-zero if a process could not
-be stopped.
+pidfd before each signal) and removed. A tree started with `spawn` is kept
+while any of its processes runs, and with --kill stopped whole (SIGTERM to
+the leader, then the members; after the grace the group is killed at once,
+and members that left the group one by one). Never signalled: this process,
+its ancestors, PID 1, kernel threads (their row is kept). Exits non-zero if a
+process could not be stopped.
 
 Examples:
   plugin-metastore reap --dry-run
@@ -228,7 +256,8 @@ Examples:
     #[command(after_help = "\
 Each line is {\"seq\":N,\"unique_id\":…,\"category\":…,\"name\":…,\"op\":\"insert\"|\"update\"|\"delete\"},
 in commit order. A line {\"reset\":true,\"seq\":N} means the change log no longer
-reaches back to where the watch was: re-read everything, then carry on. Starts
+reaches back to where the watch was, or the store was replaced (by mv): re-read
+everything, then carry on. Starts
 at the newest change (or replays from --since SEQ). Stops on Ctrl-C, SIGTERM,
 or when its output is closed.
 
@@ -240,7 +269,9 @@ Examples:
     /// Write a consistent, checked copy of the store to a new file (mode 0600)
     #[command(after_help = "\
 Safe while other processes write: the copy holds every change committed before
-it started. It never overwrites a file, and is checked with integrity_check.
+it started. PATH is a plain file path, never a URI (file:…, :memory:). The copy
+is written under a temporary name beside PATH, checked with integrity_check,
+then put in place; it never overwrites a file. A read-only store can be backed up.
 
 Example:
   plugin-metastore backup ~/plugins-$(date +%F).db")]

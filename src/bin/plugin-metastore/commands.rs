@@ -11,7 +11,7 @@ use crate::cost;
 use crate::failure::{CliResult, Failure, plain, reason};
 use crate::output::{details, display_path, print, print_records, table, to_json};
 use crate::target::{find, find_key, not_found};
-use crate::{backup, datasette, processes, watch};
+use crate::{backup, datasette, processes, spawn, watch};
 
 /// The environment variable that names the store when `--db` is absent.
 const DB_ENV: &str = "PLUGIN_METASTORE_DB";
@@ -30,10 +30,24 @@ pub(crate) fn run(cli: Cli) -> CliResult {
             if args.json {
                 print_records(&store, &args.query(), args.skip_bad)
             } else {
-                match store.summaries(&args.query()) {
+                let listed = if args.skip_bad {
+                    store
+                        .summaries_readable(&args.query())
+                        .map(|(rows, skipped)| {
+                            for e in &skipped {
+                                crate::failure::warn(&format!(
+                                    "skipped a plugin that cannot be read: {e}"
+                                ));
+                            }
+                            rows
+                        })
+                } else {
+                    store.summaries(&args.query())
+                };
+                match listed {
                     Ok(rows) => print(&table(&rows)),
                     Err(e @ Error::BadData { .. }) => Err(Failure(format!(
-                        "{e}; `list --json --skip-bad` lists the rest and names such rows"
+                        "{e}; `list --skip-bad` lists the rest and names such rows"
                     ))),
                     Err(e) => Err(e.into()),
                 }
@@ -48,7 +62,7 @@ pub(crate) fn run(cli: Cli) -> CliResult {
                 print(&details(&plugin))
             }
         }
-        Command::Import { file } => import(db, &file),
+        Command::Import { file, claim } => import(db, &file, claim),
         Command::Export { skip_bad } => print_records(
             &open_reading(&resolve_db(db)?)?,
             &PluginQuery::new(),
@@ -73,8 +87,10 @@ pub(crate) fn run(cli: Cli) -> CliResult {
         }
         Command::Check { json } => processes::check(&open_reading(&resolve_db(db)?)?, json),
         Command::Reap(args) => processes::reap(&open_existing(&resolve_db(db)?)?, &args),
-        Command::Watch(args) => watch::watch(&open_existing(&resolve_db(db)?)?, &args),
-        Command::Backup { path } => backup::backup(&open_existing(&resolve_db(db)?)?, &path),
+        Command::Spawn(args) => spawn::run(&open_existing(&resolve_db(db)?)?, &args),
+        Command::SpawnExec(args) => spawn::exec(&args),
+        Command::Watch(args) => watch::watch(open_existing(&resolve_db(db)?)?, &args),
+        Command::Backup { path } => backup::backup(&open_reading(&resolve_db(db)?)?, &path),
         Command::Verify { json } => backup::verify(&resolve_db(db)?, json),
         Command::DatasetteMetadata(args) => datasette::run(&resolve_db(db)?, &args),
     }
@@ -92,13 +108,14 @@ fn init(path: &Path) -> CliResult {
     };
     print(&format!(
         "{what}: {} (schema version {version})\n",
-        path.display()
+        crate::text::printable(&path.display().to_string())
     ))
 }
 
 /// `import FILE|-`: reads and checks every record before the store is even
-/// opened, then saves them all in one transaction.
-fn import(db: Option<PathBuf>, file: &str) -> CliResult {
+/// opened, then saves them all in one transaction. PIDs new to their
+/// plugin are stored unverified unless `claim`.
+fn import(db: Option<PathBuf>, file: &str, claim: bool) -> CliResult {
     let (label, text) = if file == "-" {
         let mut text = String::new();
         io::stdin()
@@ -134,10 +151,22 @@ fn import(db: Option<PathBuf>, file: &str) -> CliResult {
         })?;
     }
     let store = open(&resolve_db(db)?)?;
-    store.save_all(&plugins)?;
+    let pids = if claim {
+        store.save_all(&plugins)?;
+        String::new()
+    } else {
+        match store.save_all_unclaimed(&plugins)? {
+            0 => String::new(),
+            n => format!(
+                "{n} PID{} stored unverified (not claimed: the processes holding them here \
+                 are never signalled; `import --claim` records them as the plugins' own)\n",
+                if n == 1 { "" } else { "s" }
+            ),
+        }
+    };
     let s = if plugins.len() == 1 { "" } else { "s" };
     print(&format!(
-        "imported {} plugin{s} from {label} into {}\n",
+        "imported {} plugin{s} from {label} into {}\n{pids}",
         plugins.len(),
         display_path(&store)
     ))

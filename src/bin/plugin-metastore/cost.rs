@@ -52,6 +52,7 @@ pub(crate) fn remote_status(
 /// the JSON array of groups, or with `--totals` one JSON object.
 pub(crate) fn report(store: &MetadataStore, args: &CostArgs) -> CliResult {
     let report = store.cost_report(&args.query())?;
+    warn_rows(&report.unreadable_rows, &report.future_rows);
     if args.json && args.totals {
         // `{groups, total, burn_rate, window}`: the library's form of the
         // report, so a script needs no sums of its own.
@@ -108,9 +109,13 @@ fn cost_table(r: &CostReport) -> String {
             .fold(0.0, f64::max);
         for g in &r.groups {
             let mut row = vec![
-                printable(&g.key),
+                group_label(g, &r.groups),
                 hours(g.running_hours),
-                g.cost_usd.map_or_else(|| "unknown".to_owned(), dollars),
+                match g.cost_usd {
+                    Some(d) => dollars(d),
+                    None if g.cost_overflow => "too large".to_owned(),
+                    None => "unknown".to_owned(),
+                },
                 or_dash(g.unknown_rate_hours),
             ];
             if by_day {
@@ -155,6 +160,13 @@ fn total_line(t: &CostGroup) -> String {
         hours(t.priced_hours),
         dollars(t.priced_cost_usd)
     );
+    if t.cost_overflow {
+        line = format!(
+            "total: {} running hours at a known rate, a cost too large for a number \
+             (a rate near 1.8e308 in the file?)",
+            hours(t.priced_hours)
+        );
+    }
     if t.unknown_rate_hours > 0.0 {
         line.push_str(&format!(
             "; {} running hours at an unknown rate (cost unknown)",
@@ -169,7 +181,15 @@ fn total_line(t: &CostGroup) -> String {
 /// may be deleted: its history is still there.
 pub(crate) fn history(store: &MetadataStore, target: &Target, json: bool) -> CliResult {
     let (category, name) = history_key(store, target)?;
-    let entries = store.remote_history(&category, &name)?;
+    let (entries, bad) = store.remote_history_readable(&category, &name)?;
+    let bad: Vec<String> = bad.iter().map(ToString::to_string).collect();
+    let now = Utc::now();
+    let future: Vec<String> = entries
+        .iter()
+        .filter(|e| e.at > now + chrono::Duration::seconds(1))
+        .map(|e| format!("the history row at {} is dated in the future", stamp(e.at)))
+        .collect();
+    warn_rows(&bad, &future);
     if json {
         return print(&to_json(&entries)?);
     }
@@ -177,7 +197,6 @@ pub(crate) fn history(store: &MetadataStore, target: &Target, json: bool) -> Cli
     if entries.is_empty() {
         return print(&format!("{id} has no remote status history\n"));
     }
-    let now = Utc::now();
     let mut t = Table::new();
     t.load_preset(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
@@ -222,7 +241,14 @@ fn history_key(store: &MetadataStore, target: &Target) -> CliResult<(String, Str
     };
     let mut found = Vec::new();
     for (c, n) in splits {
-        if store.get(c, n)?.is_some() || !store.remote_history(c, n)?.is_empty() {
+        let (rows, bad) = store.remote_history_readable(c, n)?;
+        // A plugin with a bad value forced in by hand still exists.
+        let stored = match store.get(c, n) {
+            Ok(p) => p.is_some(),
+            Err(Error::BadData { .. }) => true,
+            Err(e) => return Err(e.into()),
+        };
+        if stored || !rows.is_empty() || !bad.is_empty() {
             found.push((c.to_owned(), n.to_owned()));
         }
     }
@@ -236,6 +262,37 @@ fn history_key(store: &MetadataStore, target: &Target) -> CliResult<(String, Str
                 candidates: found,
             }
         ))),
+    }
+}
+
+/// Names on stderr each history row left out (unreadable) or dated in
+/// the future, with how to remove it.
+fn warn_rows(unreadable: &[String], future: &[String]) {
+    for row in unreadable {
+        crate::failure::warn(&format!(
+            "left out a history row that cannot be read: {}",
+            printable(row)
+        ));
+    }
+    for row in future {
+        crate::failure::warn(&printable(row));
+    }
+    if !unreadable.is_empty() || !future.is_empty() {
+        crate::failure::warn(
+            "to remove such a row: sqlite3 STORE \"DELETE FROM remote_status_history WHERE \
+             category = '…' AND name = '…' AND at = '…'\" (see the README)",
+        );
+    }
+}
+
+/// A group's key as the table shows it: a plugin whose unique id another
+/// plugin shares (`a_b` + `c` and `a` + `b_c`) also names its category.
+fn group_label(g: &CostGroup, all: &[CostGroup]) -> String {
+    match &g.category {
+        Some(category) if all.iter().filter(|o| o.key == g.key).count() > 1 => {
+            printable(&format!("{} (category {category:?})", g.key))
+        }
+        _ => printable(&g.key),
     }
 }
 

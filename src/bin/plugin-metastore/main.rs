@@ -24,6 +24,7 @@ mod datasette;
 mod failure;
 mod output;
 mod processes;
+mod spawn;
 mod target;
 mod text;
 mod watch;

@@ -193,9 +193,11 @@ pub(crate) fn print(text: &str) -> CliResult {
 
 /// The store's path for messages.
 pub(crate) fn display_path(store: &MetadataStore) -> String {
-    store
-        .path()
-        .map_or_else(|| "memory".to_owned(), |p| p.display().to_string())
+    // Escaped: a path (from $PLUGIN_METASTORE_DB) may hold terminal escapes.
+    store.path().map_or_else(
+        || "memory".to_owned(),
+        |p| crate::text::printable(&p.display().to_string()),
+    )
 }
 
 /// Prints the full records of `query` as the JSON array [`to_json`] makes of

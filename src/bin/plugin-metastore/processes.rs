@@ -2,8 +2,6 @@
 //! (which records one real child process beside the seed's stale PIDs, so
 //! `check` has something to tell apart).
 
-use std::process::{Command, Stdio};
-
 use comfy_table::{ContentArrangement, Table, presets};
 use plugin_metastore::{
     MetadataStore, PidCheck, PluginQuery, ReapAction, ReapOptions, Reaped, pid_in_use, seed,
@@ -55,24 +53,15 @@ pub(crate) fn demo(store: &MetadataStore) -> CliResult {
     print(&out)
 }
 
-/// Starts `sleep 600`, detached, and records its PID for the plugin.
+/// Starts `sleep 600` as `spawn` would (detached, its tree recorded) for
+/// the plugin.
 fn record_child(store: &MetadataStore, category: &str, name: &str) -> CliResult<String> {
-    let child = Command::new("sleep")
-        .arg("600")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    match child {
-        Ok(child) => {
-            let pid = child.id();
-            store.add_pid(category, name, pid)?;
-            Ok(format!(
-                "started `sleep 600` as PID {pid} and recorded it for {category}_{name} beside the \
-                 seed's made-up PIDs: `plugin-metastore check` tells them apart, \
-                 `plugin-metastore reap --kill` stops it\n"
-            ))
-        }
+    match crate::spawn::spawn_sleep(store, category, name) {
+        Ok(pid) => Ok(format!(
+            "started `sleep 600` as PID {pid} (like `plugin-metastore spawn`) and recorded it for \
+             {category}_{name} beside the seed's made-up PIDs: `plugin-metastore check` tells them \
+             apart, `plugin-metastore reap --kill` stops it\n"
+        )),
         Err(e) => Ok(format!(
             "(could not start `sleep` to show a live child process: {e})\n"
         )),
@@ -88,12 +77,13 @@ pub(crate) fn check(store: &MetadataStore, json: bool) -> CliResult {
     if checks.is_empty() {
         return print("no stored PIDs\n");
     }
-    let mut t = new_table(&["unique id", "PID", "state", "recorded at", "why"]);
+    let mut t = new_table(&["unique id", "PID", "state", "tree", "recorded at", "why"]);
     for c in &checks {
         t.add_row([
             printable(&c.unique_id),
             c.pid.to_string(),
             c.state.to_string(),
+            tree(c),
             recorded(c),
             c.detail.clone(),
         ]);
@@ -174,6 +164,14 @@ fn reap_table(reaped: &[Reaped], dry_run: bool) -> String {
         ""
     };
     format!("{t}\n{}{note}\n", counts.join(", "))
+}
+
+/// A tree row's counts: `group 3, unproven 1`; `-` for a single process.
+fn tree(c: &PidCheck) -> String {
+    match c.pgid {
+        None => "-".to_owned(),
+        Some(_) => format!("group {}, unproven {}", c.group.len(), c.unproven.len()),
+    }
 }
 
 /// When the PID was recorded, `-` for rows from before identities.

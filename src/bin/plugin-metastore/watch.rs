@@ -22,8 +22,9 @@ use crate::failure::{CliResult, Failure};
 const SLICE: Duration = Duration::from_millis(50);
 
 /// Runs `watch` on `store` until stopped.
-pub(crate) fn watch(store: &MetadataStore, args: &WatchArgs) -> CliResult {
-    let stop = stop_on_signals()?;
+pub(crate) fn watch(store: MetadataStore, args: &WatchArgs) -> CliResult {
+    let writing = Arc::new(AtomicBool::new(false));
+    let stop = stop_on_signals(&writing)?;
     let interval = Duration::from_millis(args.interval_ms);
     let start = match args.since {
         Some(seq) => seq,
@@ -33,13 +34,22 @@ pub(crate) fn watch(store: &MetadataStore, args: &WatchArgs) -> CliResult {
     let _ = writeln!(
         io::stderr().lock(),
         "watching {} after change {start} (Ctrl-C stops)",
-        crate::output::display_path(store)
+        crate::output::display_path(&store)
     );
+    // The watcher's connection is then the only one this process keeps:
+    // when the file is replaced (mv), closing it cleans up the old -wal.
+    drop(store);
     let mut out = io::stdout().lock();
     while !stop.load(Ordering::Relaxed) {
         let checked = Instant::now();
         let changes = watcher.next_changes(Duration::ZERO)?;
-        match write_changes(&mut out, &changes) {
+        // A reader that stopped reading leaves the write blocked on a
+        // full pipe, where the stop flag is never looked at: a signal
+        // that comes then ends the process at once.
+        writing.store(true, Ordering::SeqCst);
+        let written = write_changes(&mut out, &changes);
+        writing.store(false, Ordering::SeqCst);
+        match written {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
             Err(e) => return Err(Failure(format!("cannot write to standard output: {e}"))),
@@ -78,14 +88,18 @@ fn sleep_until(deadline: Instant, stop: &AtomicBool) {
 }
 
 /// A flag set by the first SIGINT or SIGTERM; a second one ends the
-/// process at once (exit code 1), for a loop that does not stop.
+/// process at once (exit code 1), for a loop that does not stop; the first
+/// one while `writing` is set ends it at once with exit code 0 (a write
+/// blocked on a full pipe never returns to look at the flag).
 #[cfg(unix)]
-fn stop_on_signals() -> CliResult<Arc<AtomicBool>> {
+fn stop_on_signals(writing: &Arc<AtomicBool>) -> CliResult<Arc<AtomicBool>> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     use signal_hook::flag;
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [SIGINT, SIGTERM] {
-        flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
+        // Exit code 0, as for a stop between writes: a stop asked for.
+        flag::register_conditional_shutdown(signal, 0, Arc::clone(writing))
+            .and_then(|_| flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop)))
             .and_then(|_| flag::register(signal, Arc::clone(&stop)))
             .map_err(|e| Failure(format!("cannot handle signal {signal}: {e}")))?;
     }
@@ -94,6 +108,6 @@ fn stop_on_signals() -> CliResult<Arc<AtomicBool>> {
 
 /// Elsewhere the default handling (the process ends) stays.
 #[cfg(not(unix))]
-fn stop_on_signals() -> CliResult<Arc<AtomicBool>> {
+fn stop_on_signals(_writing: &Arc<AtomicBool>) -> CliResult<Arc<AtomicBool>> {
     Ok(Arc::new(AtomicBool::new(false)))
 }
