@@ -18,7 +18,12 @@ use std::path::Path;
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
     println!("cargo::rustc-check-cfg=cfg(rusqlite_legacy_trace)");
-    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock");
+    // Read at run time: `env!` would bake in where the script was compiled,
+    // and a reused build of it would look at that (maybe gone) copy.
+    let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") else {
+        return;
+    };
+    let lock = Path::new(&dir).join("Cargo.lock");
     if !lock.exists() {
         return;
     }
