@@ -94,6 +94,7 @@ mod async_store;
 mod connect;
 mod cost;
 mod error;
+mod location;
 mod migrate;
 mod model;
 mod open;
@@ -108,6 +109,7 @@ mod time;
 pub use async_store::{AsyncStore, ChangeStream, DEFAULT_READERS};
 pub use cost::{BurnRate, CostGroup, CostGrouping, CostQuery, CostReport, RemoteStatusEntry};
 pub use error::{Error, Result};
+pub use location::default_path;
 pub use model::{
     Change, ChangeOp, Changes, CloudProviderType, MAX_JSON_DEPTH, PluginExecutionMode,
     PluginMetadata, PluginSummary, RemoteResourceInfo,

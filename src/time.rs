@@ -27,6 +27,17 @@ pub(crate) fn serialize<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result
     s.serialize_str(&timestamp(*t))
 }
 
+/// [`serialize`] for an optional time (`None` is `null`).
+pub(crate) fn serialize_opt<S: serde::Serializer>(
+    t: &Option<DateTime<Utc>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => serialize(t, s),
+        None => s.serialize_none(),
+    }
+}
+
 /// Reads a time as the CLI takes it: RFC 3339 with any offset
 /// (`2026-11-01T08:00:00Z`, `2026-11-01T10:00:00+02:00`), converted to
 /// UTC, or a date (`2026-11-01`), meaning UTC midnight at its start.

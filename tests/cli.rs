@@ -1475,6 +1475,65 @@ fn list_escapes_control_characters_from_the_store() {
     assert!(out.contains(r"box\r"), "{out}");
 }
 
+/// Numbers the model holds exactly (integers within 64 bits, any finite
+/// `f64`, negative zero) survive Python → `import` → `export` → Python:
+/// Python reads back equal values of the same types.
+#[test]
+fn python_numbers_within_64_bit_integers_and_f64_round_trip_exactly() {
+    let python_works = Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !python_works {
+        eprintln!("python3 not available: skipping the Python number round trip");
+        return;
+    }
+    const NUMBERS: &str = "[0, -1, 2**63 - 1, -2**63, 2**64 - 1, 0.1, 1/3, 1e308, \
+        1.7976931348623157e308, 5e-324, 2.2250738585072014e-308, -0.0, \
+        1.090410406373076e225, 123456.789, 1e16, 9007199254740993]";
+    let write = format!(
+        "import json; n = {NUMBERS}; print(json.dumps([{{'name': 'n', 'category': 'c', \
+         'title': 't', 'config_schema': {{'numbers': n}}, 'execution_mode': 'cloud_gpu', \
+         'remote_resource': {{'provider': 'aws', 'metadata': {{'numbers': n}}}}}}]))"
+    );
+    let out = Command::new("python3")
+        .args(["-c", &write])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cli = Cli::new();
+    cli.run_stdin(&["import", "-"], &String::from_utf8(out.stdout).unwrap())
+        .ok();
+    let exported = cli.run(&["export"]).ok();
+    let check = format!(
+        "import json, math, sys; n = {NUMBERS}; r = json.load(sys.stdin)[0]\n\
+         for got in (r['config_schema']['numbers'], r['remote_resource']['metadata']['numbers']):\n\
+         \x20   assert [type(x) for x in got] == [type(x) for x in n], got\n\
+         \x20   assert got == n, got\n\
+         \x20   assert [math.copysign(1, x) for x in got] == [math.copysign(1, x) for x in n], got\n\
+         print('ok')"
+    );
+    let mut child = Command::new("python3")
+        .args(["-c", &check])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), exported.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stdout == b"ok\n",
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs the CLI on `db`: exit code, stdout, stderr.
 fn run_on(db: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     let out = support::metastore(db).args(args).output().unwrap();

@@ -125,10 +125,10 @@ fn figures(g: &CostGroup) -> Figures {
 /// as Datasette passes an empty form field).
 fn run_canned(conn: &Connection, sql: &str, since: &str, until: &str) -> Vec<Figures> {
     let mut stmt = conn.prepare(sql).unwrap();
-    let names: Vec<String> = stmt
-        .column_names()
-        .iter()
-        .map(|s| (*s).to_owned())
+    // column_name(i), not column_names(): the latter's type differs
+    // across the rusqlite range the crate accepts.
+    let names: Vec<String> = (0..stmt.column_count())
+        .map(|i| stmt.column_name(i).unwrap().to_owned())
         .collect();
     let at = |n: &str| names.iter().position(|c| c == n).unwrap();
     let (hours, cost, unknown, priced, priced_cost) = (
@@ -405,10 +405,8 @@ fn the_canned_cost_queries_refuse_a_value_that_is_not_a_time_by_giving_no_rows()
 /// Every row of `sql`, each as its values, and the column names.
 fn rows_of(conn: &Connection, sql: &str) -> (Vec<String>, Vec<Vec<Value>>) {
     let mut stmt = conn.prepare(sql).unwrap();
-    let names = stmt
-        .column_names()
-        .iter()
-        .map(|s| (*s).to_owned())
+    let names = (0..stmt.column_count())
+        .map(|i| stmt.column_name(i).unwrap().to_owned())
         .collect();
     let n = stmt.column_count();
     let rows = stmt

@@ -154,7 +154,11 @@ pub struct CostGroup {
 
 /// What is costing money right now: the remote resources whose status is
 /// exactly `running`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+///
+/// Serializes as `{running, usd_per_hour, priced_usd_per_hour,
+/// unpriced_running}` (`usd_per_hour`: [`usd_per_hour`](Self::usd_per_hour),
+/// null when a rate is unknown), as the CLI's `cost --json --totals`.
+#[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct BurnRate {
     /// How many are running.
@@ -163,6 +167,18 @@ pub struct BurnRate {
     pub priced_usd_per_hour: f64,
     /// How many of them have no known rate.
     pub unpriced_running: u64,
+}
+
+impl Serialize for BurnRate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("BurnRate", 4)?;
+        out.serialize_field("running", &self.running)?;
+        out.serialize_field("usd_per_hour", &self.usd_per_hour())?;
+        out.serialize_field("priced_usd_per_hour", &self.priced_usd_per_hour)?;
+        out.serialize_field("unpriced_running", &self.unpriced_running)?;
+        out.end()
+    }
 }
 
 impl BurnRate {
@@ -189,6 +205,11 @@ impl BurnRate {
 /// too, and says so: it never passes for an unknown rate. Intervals are cut to the window `[since, until)`; time after
 /// now is never counted (nothing is invented for the future). Grouping by
 /// day cuts intervals at UTC midnight.
+///
+/// Serializes as the CLI's `cost --json --totals` prints it: `{groups,
+/// total, burn_rate, window: {since, until, by}, unreadable_rows,
+/// future_rows}`, times as the store
+/// writes them (`since` null for the start of the history).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct CostReport {
@@ -214,6 +235,36 @@ pub struct CostReport {
     /// not counted: one line each naming the row. Delete them in sqlite3
     /// (see the README) when the clock was wrong.
     pub future_rows: Vec<String>,
+}
+
+impl Serialize for CostReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        /// The window, as `{since, until, by}`.
+        #[derive(Serialize)]
+        struct Window<'a> {
+            #[serde(serialize_with = "time::serialize_opt")]
+            since: Option<DateTime<Utc>>,
+            #[serde(serialize_with = "time::serialize")]
+            until: DateTime<Utc>,
+            by: &'a str,
+        }
+        let mut out = s.serialize_struct("CostReport", 6)?;
+        out.serialize_field("groups", &self.groups)?;
+        out.serialize_field("total", &self.total)?;
+        out.serialize_field("burn_rate", &self.burn_rate)?;
+        out.serialize_field(
+            "window",
+            &Window {
+                since: self.since,
+                until: self.until,
+                by: self.by.as_str(),
+            },
+        )?;
+        out.serialize_field("unreadable_rows", &self.unreadable_rows)?;
+        out.serialize_field("future_rows", &self.future_rows)?;
+        out.end()
+    }
 }
 
 /// One row of a plugin's remote status history: from `at` on, its remote

@@ -50,6 +50,12 @@ impl Change {
 }
 
 /// What [`MetadataStore::changes_since`](crate::MetadataStore::changes_since) found.
+///
+/// Serializes as the CLI's `watch` writes a reset:
+/// `{"reset":true,"seq":N}` for [`Reset`](Changes::Reset), and
+/// `{"reset":false,"seq":N,"changes":[…]}` for [`Since`](Changes::Since),
+/// `seq` being the cursor to ask with next and each change as `watch`
+/// writes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[must_use]
 pub enum Changes {
@@ -69,6 +75,23 @@ pub enum Changes {
         /// The newest seq when this was answered.
         cursor: u64,
     },
+}
+
+impl Serialize for Changes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let (reset, cursor, changes) = match self {
+            Changes::Reset { cursor } => (true, *cursor, None),
+            Changes::Since { changes, cursor } => (false, *cursor, Some(changes)),
+        };
+        let mut out = s.serialize_struct("Changes", if reset { 2 } else { 3 })?;
+        out.serialize_field("reset", &reset)?;
+        out.serialize_field("seq", &cursor)?;
+        if let Some(changes) = changes {
+            out.serialize_field("changes", changes)?;
+        }
+        out.end()
+    }
 }
 
 impl Changes {

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 
 mod change;
 mod enums;
+pub(crate) mod exact;
 mod summary;
 #[cfg(test)]
 mod tests;
@@ -273,8 +274,15 @@ impl PluginMetadata {
     /// `json.dumps([asdict(p) for p in plugins], default=lambda e: e.value)`.
     /// A leading byte-order mark is skipped. Syntax and field errors are
     /// [`Error::Json`] (serde's error knows the line and column); any other
-    /// JSON document is an [`Error::InvalidInput`] saying what it is. The
-    /// records are not validated: call [`validate`](Self::validate).
+    /// JSON document is an [`Error::InvalidInput`] saying what it is. An
+    /// integer beyond 64 bits (`i64`/`u64`; Python writes them) is refused
+    /// as an [`Error::InvalidInput`] naming the record, the field path and
+    /// the number, rather than rounded to a float as serde_json does (this
+    /// crate does not turn on serde_json's `arbitrary_precision`: cargo
+    /// would turn it on for the whole app). A float beyond `f64` is an
+    /// [`Error::InvalidInput`] naming it and its line and column. The
+    /// records are not validated:
+    /// call [`validate`](Self::validate).
     pub fn from_json_records(text: &str) -> Result<Vec<PluginMetadata>> {
         // A byte-order mark (some Windows editors write one) is not JSON.
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -282,28 +290,49 @@ impl PluginMetadata {
         // serde_json stops at 128 levels with its own message; say what
         // `validate` says about any JSON deeper than MAX_JSON_DEPTH.
         let depth = |e: serde_json::Error| {
-            if e.to_string().starts_with("recursion limit exceeded") {
+            let message = e.to_string();
+            let number = message
+                .starts_with("number out of range")
+                .then(|| exact::number_at(text, e.line(), e.column()))
+                .flatten();
+            if message.starts_with("recursion limit exceeded") {
                 too_deep("config_schema or remote_resource.metadata")
+            } else if let Some(number) = number {
+                Error::invalid(
+                    "records",
+                    format!(
+                        "the number {number} at line {} column {} is beyond the largest \
+                         64-bit float (about 1.8e308)",
+                        e.line(),
+                        e.column()
+                    ),
+                )
             } else {
                 Error::Json(e)
             }
         };
-        match text.trim_start().chars().next() {
-            Some('[') => serde_json::from_str::<Vec<PluginMetadata>>(text).map_err(depth),
+        let records = match text.trim_start().chars().next() {
+            Some('[') => serde_json::from_str::<Vec<PluginMetadata>>(text).map_err(depth)?,
             Some('{') => serde_json::from_str::<PluginMetadata>(text)
                 .map(|p| vec![p])
-                .map_err(depth),
+                .map_err(depth)?,
             Some(_) => {
                 let value = serde_json::from_str::<serde_json::Value>(text)?;
-                Err(Error::invalid(
+                return Err(Error::invalid(
                     "records",
                     format!("{expected}, got {}", json_kind(&value)),
-                ))
+                ));
             }
-            None => Err(Error::invalid(
-                "records",
-                format!("empty input ({expected})"),
-            )),
+            None => {
+                return Err(Error::invalid(
+                    "records",
+                    format!("empty input ({expected})"),
+                ));
+            }
+        };
+        match exact::first_inexact_integer(text) {
+            None => Ok(records),
+            Some(found) => Err(inexact_in_records(&records, found)),
         }
     }
 
@@ -414,6 +443,44 @@ pub(crate) fn validate_pid(pid: u32) -> Result<()> {
         return Err(Error::invalid("pid", "PID 0 is not a process"));
     }
     Ok(())
+}
+
+/// The error for an integer beyond 64 bits found in the records `records`
+/// were read from: the record (1-based) and its id, the field path and the
+/// number.
+fn inexact_in_records(records: &[PluginMetadata], found: exact::Inexact) -> Error {
+    let mut path = found.path.as_slice();
+    let mut index = 0;
+    if let Some(exact::Step::Index(i)) = path.first() {
+        index = *i;
+        path = &path[1..];
+    }
+    let field = match path {
+        [exact::Step::Key(k), ..] if k == "config_schema" => "config_schema",
+        [exact::Step::Key(r), exact::Step::Key(m), ..]
+            if r == "remote_resource" && m == "metadata" =>
+        {
+            "remote_resource.metadata"
+        }
+        _ => "records",
+    };
+    let id = records
+        .get(index)
+        .map(|p| format!(" ({})", p.unique_id()))
+        .unwrap_or_default();
+    Error::invalid(
+        field,
+        inexact_reason(index + 1, &id, &exact::render(path), &found.number),
+    )
+}
+
+/// Why an integer beyond 64 bits is refused, for record `record`.
+fn inexact_reason(record: usize, id: &str, path: &str, number: &str) -> String {
+    format!(
+        "record {record}{id}: the integer {number} at {path} is beyond 64 bits; \
+         JSON integers are kept as i64/u64 and this one would be rounded to a float \
+         (write it as a string to keep its digits)"
+    )
 }
 
 fn json_kind(value: &serde_json::Value) -> &'static str {

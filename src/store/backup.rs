@@ -33,10 +33,14 @@ use crate::migrate;
 use crate::open::{StoreOptions, create_owner_only, describe, unusable};
 
 /// What [`MetadataStore::backup`] wrote.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Serializes as `{path, bytes, plugins, schema_version}` (a path that is
+/// not UTF-8 is written lossily).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Backup {
     /// The copy.
+    #[serde(serialize_with = "path_lossy")]
     pub path: PathBuf,
     /// Its size in bytes.
     pub bytes: u64,
@@ -44,6 +48,14 @@ pub struct Backup {
     pub plugins: u64,
     /// Its schema version (the store's).
     pub schema_version: i64,
+}
+
+/// A path as text, lossily if it is not UTF-8 (serde refuses such a path).
+fn path_lossy<S: serde::Serializer>(
+    path: &std::path::Path,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&path.to_string_lossy())
 }
 
 impl MetadataStore {

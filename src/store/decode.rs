@@ -11,6 +11,7 @@ use rusqlite::types::ValueRef;
 use super::sql::{self, Column};
 use crate::cost::RemoteStatusEntry;
 use crate::error::{Error, Fallible, Fault, show};
+use crate::model::exact;
 use crate::model::{Change, CloudProviderType, PluginMetadata, PluginSummary, RemoteResourceInfo};
 use crate::time;
 
@@ -232,7 +233,19 @@ impl<'r> Col<'r, '_> {
     ) -> Fallible<serde_json::Map<String, serde_json::Value>> {
         let text = self.str((idx, column))?;
         match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(serde_json::Value::Object(map)) => Ok(map),
+            // An integer beyond 64 bits (written by hand, or by a build
+            // that kept them) would come back rounded: refused by name.
+            Ok(serde_json::Value::Object(map)) => match exact::first_inexact_integer(text) {
+                None => Ok(map),
+                Some(found) => Err(self.bad(
+                    column,
+                    found.number,
+                    &format!(
+                        "an integer beyond 64 bits at {}, which this build would round to a float",
+                        exact::render(&found.path)
+                    ),
+                )),
+            },
             Ok(_) => Err(self.bad(column, clip(text), "not a JSON object")),
             Err(e) => Err(self.bad(column, clip(text), &format!("invalid JSON: {e}"))),
         }

@@ -36,7 +36,11 @@ use crate::model::unique_id;
 use crate::time::{self, timestamp};
 
 /// What [`MetadataStore::set_remote_status_at`] did.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Serializes as `{"recorded": "current"}`, `{"recorded": "unchanged"}` or
+/// `{"recorded": "backdated", "current_status": …, "newest_at": …}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "recorded", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum RecordedStatus {
     /// The transition is the newest: the resource is now in the status
@@ -52,6 +56,7 @@ pub enum RecordedStatus {
         /// The resource's current status (unchanged).
         current_status: String,
         /// When the newest row starts.
+        #[serde(serialize_with = "time::serialize")]
         newest_at: DateTime<Utc>,
     },
 }

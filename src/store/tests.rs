@@ -4,7 +4,6 @@
 
 use std::cell::Cell;
 
-use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use serde_json::json;
 
 use super::*;
@@ -16,22 +15,48 @@ thread_local! {
     static STATEMENTS: Cell<usize> = const { Cell::new(0) };
 }
 
-fn count_statement(event: TraceEvent<'_>) {
-    if let TraceEvent::Stmt(_, sql) = event
-        && !sql.starts_with("--")
-    {
+// A trigger's statements are reported with a leading `--` comment; they
+// are not counted.
+fn count_statement(sql: &str) {
+    if !sql.starts_with("--") {
         STATEMENTS.with(|n| n.set(n.get() + 1));
     }
 }
 
 /// How many statements SQLite started while `f` ran.
-fn statements_run(store: &MetadataStore, f: impl FnOnce()) -> usize {
+///
+/// rusqlite below 0.41 (0.32 has no `trace_v2`) offers the legacy `trace`
+/// hook (deprecated from 0.33); 0.41 replaced both with a `trace_v2` taking
+/// a closure. `build.rs` sets `rusqlite_legacy_trace` from the lock file.
+#[cfg(rusqlite_legacy_trace)]
+#[allow(deprecated)]
+fn statements_run(store: &mut MetadataStore, f: impl FnOnce(&MetadataStore)) -> usize {
+    store.conn.trace(Some(count_statement));
+    STATEMENTS.with(|n| n.set(0));
+    f(store);
+    store.conn.trace(None);
+    STATEMENTS.with(Cell::get)
+}
+
+/// How many statements SQLite started while `f` ran.
+#[cfg(not(rusqlite_legacy_trace))]
+fn statements_run(store: &mut MetadataStore, f: impl FnOnce(&MetadataStore)) -> usize {
+    use rusqlite::trace::{TraceEvent, TraceEventCodes};
+    let hook = |event: TraceEvent<'_>| {
+        if let TraceEvent::Stmt(_, sql) = event {
+            count_statement(sql);
+        }
+    };
     store
         .conn
-        .trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(count_statement));
+        .trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(hook))
+        .unwrap();
     STATEMENTS.with(|n| n.set(0));
-    f();
-    store.conn.trace_v2(TraceEventCodes::empty(), None);
+    f(store);
+    store
+        .conn
+        .trace_v2(TraceEventCodes::empty(), None::<fn(TraceEvent<'_>)>)
+        .unwrap();
     STATEMENTS.with(Cell::get)
 }
 
@@ -54,7 +79,7 @@ fn plugins(n: usize) -> Vec<PluginMetadata> {
 fn listing_runs_a_fixed_number_of_statements_whatever_the_size() {
     let mut counts = Vec::new();
     for n in [1, 10, 1000] {
-        let store = MetadataStore::open_in_memory().unwrap();
+        let mut store = MetadataStore::open_in_memory().unwrap();
         store.save_all(&plugins(n)).unwrap();
         for query in [
             PluginQuery::new(),
@@ -64,7 +89,7 @@ fn listing_runs_a_fixed_number_of_statements_whatever_the_size() {
                 .limit(500),
         ] {
             let mut listed = 0;
-            let statements = statements_run(&store, || {
+            let statements = statements_run(&mut store, |store| {
                 listed = store.query(&query).unwrap().len();
             });
             assert!(listed >= n / 2, "{listed} of {n}");
@@ -84,7 +109,7 @@ fn a_cost_report_runs_a_fixed_number_of_statements_whatever_the_size() {
     use crate::cost::{CostGrouping, CostQuery};
     let mut counts = Vec::new();
     for n in [1, 10, 1000] {
-        let store = MetadataStore::open_in_memory().unwrap();
+        let mut store = MetadataStore::open_in_memory().unwrap();
         store.save_all(&plugins(n)).unwrap();
         for i in (0..n).step_by(2) {
             let status = if i % 4 == 0 {
@@ -98,7 +123,7 @@ fn a_cost_report_runs_a_fixed_number_of_statements_whatever_the_size() {
         }
         for by in CostGrouping::ALL {
             let mut groups = 0;
-            let statements = statements_run(&store, || {
+            let statements = statements_run(&mut store, |store| {
                 let q = CostQuery::new().by(*by);
                 groups = store.cost_report(&q).unwrap().groups.len();
             });
@@ -113,9 +138,9 @@ fn a_cost_report_runs_a_fixed_number_of_statements_whatever_the_size() {
 #[test]
 fn the_counter_sees_one_statement_per_get() {
     // Proves the counter above can tell: N gets run N times the statements.
-    let store = MetadataStore::open_in_memory().unwrap();
+    let mut store = MetadataStore::open_in_memory().unwrap();
     store.save_all(&plugins(20)).unwrap();
-    let statements = statements_run(&store, || {
+    let statements = statements_run(&mut store, |store| {
         for i in 0..20 {
             assert!(store.get("c", &format!("p{i:04}")).unwrap().is_some());
         }

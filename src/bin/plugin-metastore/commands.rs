@@ -16,8 +16,8 @@ use crate::{backup, datasette, processes, spawn, watch};
 /// The environment variable that names the store when `--db` is absent.
 const DB_ENV: &str = "PLUGIN_METASTORE_DB";
 
-/// The store's file name inside the platform's data directory.
-const DEFAULT_FILE_NAME: &str = "plugins.db";
+/// The app name whose data directory holds the CLI's default store.
+const APP_NAME: &str = "plugin-metastore";
 
 /// Runs one command.
 pub(crate) fn run(cli: Cli) -> CliResult {
@@ -251,22 +251,11 @@ fn resolve_db(db: Option<PathBuf>) -> CliResult<PathBuf> {
     if let Some(path) = std::env::var_os(DB_ENV).filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(path));
     }
-    let dirs = directories::ProjectDirs::from("", "", "plugin-metastore").ok_or_else(|| {
-        Failure(format!(
-            "cannot find the platform's data directory (no home directory?); \
-             pass --db PATH or set {DB_ENV}"
-        ))
-    })?;
-    let dir = dirs.data_dir();
-    // Owner-only whatever the umask: the store's directory holds its WAL.
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .map_err(|e| Failure(format!("cannot create {}: {e}", dir.display())))?;
-    Ok(dir.join(DEFAULT_FILE_NAME))
+    // The library's default for an app, owner-only whatever the umask.
+    plugin_metastore::default_path(APP_NAME).map_err(|e| match e {
+        Error::Io(e) => Failure(format!("{e}; pass --db PATH or set {DB_ENV}")),
+        other => Failure(other.to_string()),
+    })
 }
 
 /// Opens (creating and migrating) the store.

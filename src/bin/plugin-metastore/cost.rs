@@ -54,37 +54,14 @@ pub(crate) fn report(store: &MetadataStore, args: &CostArgs) -> CliResult {
     let report = store.cost_report(&args.query())?;
     warn_rows(&report.unreadable_rows, &report.future_rows);
     if args.json && args.totals {
-        return print(&to_json(&totals(&report))?);
+        // `{groups, total, burn_rate, window}`: the library's form of the
+        // report, so a script needs no sums of its own.
+        return print(&to_json(&report)?);
     }
     if args.json {
         return print(&to_json(&report.groups)?);
     }
     print(&cost_table(&report))
-}
-
-/// `cost --json --totals`: `{groups, total, burn_rate, window}`, so a
-/// script needs no sums of its own. `burn_rate.usd_per_hour` is null when
-/// a running resource has no known rate; `window.until` is the end asked
-/// for (counting stops at now if that is earlier).
-fn totals(r: &CostReport) -> serde_json::Value {
-    let b = &r.burn_rate;
-    serde_json::json!({
-        "groups": r.groups,
-        "total": r.total,
-        "burn_rate": {
-            "running": b.running,
-            "usd_per_hour": b.usd_per_hour(),
-            "priced_usd_per_hour": b.priced_usd_per_hour,
-            "unpriced_running": b.unpriced_running,
-        },
-        "window": {
-            "since": r.since.map(stamp),
-            "until": stamp(r.until),
-            "by": r.by.as_str(),
-        },
-        "unreadable_rows": r.unreadable_rows,
-        "future_rows": r.future_rows,
-    })
 }
 
 /// The widest bar of `cost --by day`, in characters.

@@ -62,7 +62,10 @@ pub(crate) fn watch(store: MetadataStore, args: &WatchArgs) -> CliResult {
 /// One line per change, or the reset line; flushed.
 fn write_changes(out: &mut impl Write, changes: &Changes) -> io::Result<()> {
     match changes {
-        Changes::Reset { cursor } => writeln!(out, "{{\"reset\":true,\"seq\":{cursor}}}")?,
+        Changes::Reset { .. } => {
+            let line = serde_json::to_string(changes).map_err(io::Error::other)?;
+            writeln!(out, "{line}")?;
+        }
         Changes::Since { changes, .. } => {
             for change in changes {
                 let line = serde_json::to_string(change).map_err(io::Error::other)?;
