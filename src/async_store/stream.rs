@@ -24,7 +24,7 @@ use std::time::Duration;
 use futures_core::Stream;
 
 use super::{AsyncStore, lock, open_reader};
-use crate::Changes;
+use crate::model::Changes;
 use crate::error::{Error, Result};
 use crate::open::StoreOptions;
 use crate::store::ChangeWatcher;

@@ -37,12 +37,12 @@ macro_rules! string_enum {
         }
 
         impl ::std::str::FromStr for $name {
-            type Err = $crate::Error;
+            type Err = $crate::error::Error;
 
-            fn from_str(s: &str) -> $crate::Result<Self> {
+            fn from_str(s: &str) -> $crate::error::Result<Self> {
                 match s {
                     $( $text => Ok($name::$variant), )+
-                    other => Err($crate::Error::invalid(
+                    other => Err($crate::error::Error::invalid(
                         $what,
                         format!(
                             "unknown value {:?} (expected one of: {})",

@@ -25,7 +25,7 @@ impl MetadataStore {
     /// same plugins, in the same `(category, name)` order, as
     /// [`query`](Self::query), without reading or parsing their JSON. All
     /// rows come from one snapshot; a row the library cannot read is an
-    /// [`Error::BadData`](crate::Error::BadData), as for `query`.
+    /// [`Error::BadData`](crate::error::Error::BadData), as for `query`.
     pub fn summaries(&self, query: &PluginQuery) -> Result<Vec<PluginSummary>> {
         let sql = SummarySql::new(query);
         self.checked(|| {
@@ -41,11 +41,11 @@ impl MetadataStore {
     /// instead of failing the call, as
     /// [`for_each_readable`](Self::for_each_readable) does for whole
     /// plugins: returns the readable rows and one
-    /// [`Error::BadData`](crate::Error::BadData) per bad row.
+    /// [`Error::BadData`](crate::error::Error::BadData) per bad row.
     pub fn summaries_readable(
         &self,
         query: &PluginQuery,
-    ) -> Result<(Vec<PluginSummary>, Vec<crate::Error>)> {
+    ) -> Result<(Vec<PluginSummary>, Vec<crate::error::Error>)> {
         let sql = SummarySql::new(query);
         let mut skipped = Vec::new();
         let rows = self.checked(|| {
@@ -62,7 +62,7 @@ impl MetadataStore {
 /// A decode failure that is a bad row (kept apart by a lenient reader),
 /// not a failure to read at all.
 fn is_bad_row(fault: &Fault) -> bool {
-    matches!(fault, Fault::Whole(crate::Error::BadData { .. }))
+    matches!(fault, Fault::Whole(crate::error::Error::BadData { .. }))
 }
 
 /// Reads the rows of `sql`, gives each its PIDs, and puts them in

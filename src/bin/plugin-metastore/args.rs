@@ -8,10 +8,9 @@ use clap::{Parser, Subcommand};
 
 mod flags;
 
+use crate::target::Target;
 use flags::parse_time;
-pub(crate) use flags::{
-    ContainerCommand, CostArgs, ListArgs, PidCommand, ReapArgs, Target, WatchArgs,
-};
+pub(crate) use flags::{ContainerCommand, CostArgs, ListArgs, PidCommand, ReapArgs, WatchArgs};
 
 /// Shown under the top-level `--help`.
 pub(crate) const MAIN_EXAMPLES: &str = "\

@@ -7,9 +7,10 @@ use plugin_metastore::{
     CostGroup, CostGrouping, CostReport, Error, MetadataStore, PluginMetadata, RecordedStatus,
 };
 
-use crate::args::{CostArgs, Target};
+use crate::args::CostArgs;
 use crate::failure::{CliResult, Failure};
 use crate::output::{print, to_json};
+use crate::target::Target;
 use crate::target::{find_key, not_found};
 use crate::text::printable;
 

@@ -15,10 +15,9 @@ use std::process::{Command, Stdio};
 use clap::Args;
 use plugin_metastore::MetadataStore;
 
-use crate::args::Target;
 use crate::failure::{CliResult, Failure};
 use crate::output::print;
-use crate::target::find_key;
+use crate::target::{Target, find_key};
 
 /// The name of the hidden helper subcommand.
 pub(crate) const HELPER: &str = "spawn-exec";

@@ -1,11 +1,22 @@
 //! Naming a plugin on the command line: by its unique id `category_name`
 //! (an ambiguous one lists the candidates), or with `--category`.
 
+use clap::Args;
 use plugin_metastore::{Error, MetadataStore, PluginMetadata};
 
-use crate::args::Target;
 use crate::failure::{CliResult, Failure};
 use crate::text::printable;
+
+/// Which plugin a command is about.
+#[derive(Debug, Args)]
+pub(crate) struct Target {
+    /// The plugin's unique id, CATEGORY_NAME (e.g. transcription_whisper_tiny)
+    #[arg(value_name = "ID")]
+    pub(crate) id: String,
+    /// The plugin's category, to pick one plugin when ID is ambiguous
+    #[arg(long, value_name = "CATEGORY")]
+    pub(crate) category: Option<String>,
+}
 
 /// The key of the plugin `target` names: by unique id, or with
 /// `--category` by the category and the rest of the id. Found without

@@ -10,6 +10,7 @@ use plugin_metastore::{
 };
 
 use crate::failure::reason;
+use crate::target::Target;
 
 /// The flags of `watch`.
 #[derive(Debug, Args)]
@@ -127,17 +128,6 @@ pub(crate) enum ContainerCommand {
         #[command(flatten)]
         target: Target,
     },
-}
-
-/// Which plugin a command is about.
-#[derive(Debug, Args)]
-pub(crate) struct Target {
-    /// The plugin's unique id, CATEGORY_NAME (e.g. transcription_whisper_tiny)
-    #[arg(value_name = "ID")]
-    pub(crate) id: String,
-    /// The plugin's category, to pick one plugin when ID is ambiguous
-    #[arg(long, value_name = "CATEGORY")]
-    pub(crate) category: Option<String>,
 }
 
 /// The filters and format of `list`.
