@@ -24,8 +24,8 @@ use std::time::Duration;
 use futures_core::Stream;
 
 use super::{AsyncStore, lock, open_reader};
-use crate::model::Changes;
 use crate::error::{Error, Result};
+use crate::model::Changes;
 use crate::open::StoreOptions;
 use crate::store::ChangeWatcher;
 
