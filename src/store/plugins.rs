@@ -42,18 +42,7 @@ impl MetadataStore {
         &self,
         plugins: impl IntoIterator<Item = &'a PluginMetadata>,
     ) -> Result<()> {
-        let plugins: Vec<&PluginMetadata> = plugins.into_iter().collect();
-        for plugin in &plugins {
-            plugin.validate()?;
-        }
-        self.checked(|| {
-            let tx = self.write()?;
-            let at = now();
-            for plugin in plugins {
-                save_in(&tx, plugin, &at, Claim::Fresh)?;
-            }
-            tx.commit()
-        })
+        self.save_many(plugins, Claim::Fresh).map(drop)
     }
 
     /// [`save_all`](Self::save_all) for records that come from elsewhere
@@ -66,6 +55,17 @@ impl MetadataStore {
         &self,
         plugins: impl IntoIterator<Item = &'a PluginMetadata>,
     ) -> Result<usize> {
+        self.save_many(plugins, Claim::None)
+    }
+
+    /// Validates every plugin, then saves them in one transaction with
+    /// `claim` for their new PIDs; returns how many PIDs were stored
+    /// without identity.
+    fn save_many<'a>(
+        &self,
+        plugins: impl IntoIterator<Item = &'a PluginMetadata>,
+        claim: Claim,
+    ) -> Result<usize> {
         let plugins: Vec<&PluginMetadata> = plugins.into_iter().collect();
         for plugin in &plugins {
             plugin.validate()?;
@@ -74,8 +74,8 @@ impl MetadataStore {
             let tx = self.write()?;
             let at = now();
             let mut unclaimed = 0;
-            for plugin in &plugins {
-                unclaimed += save_in(&tx, plugin, &at, Claim::None)?;
+            for plugin in plugins {
+                unclaimed += save_in(&tx, plugin, &at, claim)?;
             }
             tx.commit()?;
             Ok(unclaimed)
