@@ -1,4 +1,4 @@
-//! Queries, resource lifecycle, the schema upgrade and the views, on real
+//! Queries, resource lifecycle and the views, on real
 //! files: the SQL meaning of every filter must equal the Rust predicate,
 //! and the summaries of every query must be its plugins, in its order.
 
@@ -9,10 +9,7 @@ use plugin_metastore::{
     RemoteResourceInfo, seed,
 };
 use serde_json::json;
-use support::{
-    Rng, STATUSES, assert_summarizes, history, migration_files, old_version_file, random_plugin,
-    schema, sqlite3,
-};
+use support::{Rng, STATUSES, assert_summarizes, random_plugin, sqlite3};
 
 /// Categories that make display ids ambiguous (`a` + `b_…` and `a_b` + `…`)
 /// and one that is not ASCII.
@@ -499,86 +496,6 @@ fn lifecycle_changes_are_atomic_checked_and_bump_updated_at() {
         }
     }
     assert_eq!(sqlite3(&db, "SELECT count(*) FROM plugins"), "5");
-}
-
-#[test]
-fn a_version_1_database_upgrades_with_its_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let old = dir.path().join("v1.db");
-    old_version_file(&old);
-    assert_eq!(
-        sqlite3(&old, "SELECT max(version) FROM refinery_schema_history"),
-        "1"
-    );
-    let before_plugins = sqlite3(&old, "SELECT * FROM plugins ORDER BY id");
-    let before_pids = sqlite3(
-        &old,
-        "SELECT * FROM plugin_pids ORDER BY plugin_id, position",
-    );
-    let before_remote = sqlite3(&old, "SELECT * FROM remote_resources ORDER BY plugin_id");
-
-    let store = MetadataStore::open(&old).unwrap();
-    assert_eq!(
-        store.schema_version().unwrap(),
-        MetadataStore::latest_schema_version()
-    );
-    drop(store);
-    assert_eq!(
-        sqlite3(&old, "SELECT * FROM plugins ORDER BY id"),
-        before_plugins
-    );
-    assert_eq!(
-        sqlite3(
-            &old,
-            "SELECT plugin_id, position, pid FROM plugin_pids ORDER BY plugin_id, position"
-        ),
-        before_pids
-    );
-    // Rows older than the identity columns keep NULLs there.
-    assert_eq!(
-        sqlite3(
-            &old,
-            "SELECT count(*) FROM plugin_pids \
-             WHERE start_time IS NULL AND boot_id IS NULL AND recorded_at IS NULL"
-        ),
-        sqlite3(&old, "SELECT count(*) FROM plugin_pids")
-    );
-    assert_eq!(
-        sqlite3(&old, "SELECT * FROM remote_resources ORDER BY plugin_id"),
-        before_remote
-    );
-    assert_eq!(history(&old), migration_files());
-
-    let fresh = dir.path().join("fresh.db");
-    drop(MetadataStore::open(&fresh).unwrap());
-    assert_eq!(schema(&old), schema(&fresh));
-
-    // The old rows read back through the library, views included.
-    let store = MetadataStore::open(&old).unwrap();
-    let tool = store.get("tools", "docker_tool").unwrap().unwrap();
-    assert_eq!(tool.container_id.as_deref(), Some("c0ffee"));
-    assert_eq!(tool.description.as_deref(), Some(""));
-    let remote = tool.remote_resource.unwrap();
-    assert_eq!(
-        (remote.ssh_port, remote.estimated_cost_per_hour),
-        (2222, Some(0.0))
-    );
-    assert_eq!(remote.metadata.get("note"), Some(&json!("ünï")));
-    assert_eq!(
-        store
-            .get("transcription", "voxtral_vllm")
-            .unwrap()
-            .unwrap()
-            .spawned_pids,
-        [54321, 54322, 54323]
-    );
-    assert_eq!(
-        sqlite3(
-            &old,
-            "SELECT unique_id FROM active_resources ORDER BY unique_id"
-        ),
-        "finetuning_llm_finetune_aws\ntools_docker_tool\ntranscription_voxtral_vllm"
-    );
 }
 
 #[test]
