@@ -78,3 +78,18 @@ pub fn wait_within(child: &mut Child, timeout: Duration) -> std::process::ExitSt
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// Runs the CLI with `args` and no `$PLUGIN_METASTORE_DB`; returns (exit
+/// code, stdout, stderr).
+pub fn cli_outcome(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_plugin-metastore"))
+        .args(args)
+        .env_remove("PLUGIN_METASTORE_DB")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -46,3 +46,22 @@ pub fn migration_files() -> Vec<(i64, String)> {
     assert!(!found.is_empty(), "no V*__*.sql in {}", dir.display());
     found
 }
+
+/// Every entry in `dir` with the bytes of each regular file (a FIFO is
+/// listed, never read: reading it would block): what a refused open must
+/// leave as it was.
+pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let regular = std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_file());
+            let bytes = if regular {
+                std::fs::read(&p).unwrap()
+            } else {
+                Vec::new()
+            };
+            (p, bytes)
+        })
+        .collect()
+}

@@ -26,9 +26,9 @@ mod rng;
 mod sqlite;
 
 #[allow(unused_imports)]
-pub use children::{Lines, metastore, metastore_ok, signal, wait_within};
+pub use children::{Lines, cli_outcome, metastore, metastore_ok, signal, wait_within};
 #[allow(unused_imports)]
-pub use files::{migration_files, old_version_file};
+pub use files::{migration_files, old_version_file, snapshot};
 #[allow(unused_imports)]
 pub use plugins::{
     DEMO_TRANSITIONS, STATUSES, ambiguous_pair, assert_summarizes, cloud_plugin, random_plugin,
