@@ -906,14 +906,36 @@ fn the_python_fixture_imports_with_every_field() {
     assert_eq!(cli.run(&["export"]).ok(), python);
 }
 
-#[test]
-fn the_python_fixture_is_what_the_python_script_writes() {
-    let python_works = Command::new("python3")
+/// Whether `python3` runs here; when not, says which check is skipped.
+fn python3_runs(skipping: &str) -> bool {
+    let works = Command::new("python3")
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !python_works {
-        eprintln!("python3 not available: skipping the fixture regeneration check");
+    if !works {
+        eprintln!("python3 not available: skipping {skipping}");
+    }
+    works
+}
+
+/// What `python3 ARGS` prints; it must succeed.
+fn python3_stdout<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
+    let out = Command::new("python3")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_python_fixture_is_what_the_python_script_writes() {
+    if !python3_runs("the fixture regeneration check") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -934,20 +956,10 @@ fn the_python_fixture_is_what_the_python_script_writes() {
     let code = "import sys, json, dataclasses; sys.path.insert(0, sys.argv[1]); \
                 import make_fixture as m; \
                 print(json.dumps(dataclasses.asdict(m.cloud_plugin), default=lambda e: e.value))";
-    let one = Command::new("python3")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .args(["-c", code])
-        .arg(script.parent().unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        one.status.success(),
-        "{}",
-        String::from_utf8_lossy(&one.stderr)
-    );
+    let dir = script.parent().unwrap().as_os_str();
+    let one = python3_stdout(&[std::ffi::OsStr::new("-c"), code.as_ref(), dir]);
     let cli = Cli::new();
-    cli.run_stdin(&["import", "-"], &String::from_utf8(one.stdout).unwrap())
-        .ok();
+    cli.run_stdin(&["import", "-"], &one).ok();
     assert_eq!(cli.store().list().unwrap(), vec![seed::llm_finetune_aws()]);
 }
 
@@ -1480,12 +1492,7 @@ fn list_escapes_control_characters_from_the_store() {
 /// Python reads back equal values of the same types.
 #[test]
 fn python_numbers_within_64_bit_integers_and_f64_round_trip_exactly() {
-    let python_works = Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !python_works {
-        eprintln!("python3 not available: skipping the Python number round trip");
+    if !python3_runs("the Python number round trip") {
         return;
     }
     const NUMBERS: &str = "[0, -1, 2**63 - 1, -2**63, 2**64 - 1, 0.1, 1/3, 1e308, \
@@ -1496,18 +1503,9 @@ fn python_numbers_within_64_bit_integers_and_f64_round_trip_exactly() {
          'title': 't', 'config_schema': {{'numbers': n}}, 'execution_mode': 'cloud_gpu', \
          'remote_resource': {{'provider': 'aws', 'metadata': {{'numbers': n}}}}}}]))"
     );
-    let out = Command::new("python3")
-        .args(["-c", &write])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let records = python3_stdout(&["-c", write.as_str()]);
     let cli = Cli::new();
-    cli.run_stdin(&["import", "-"], &String::from_utf8(out.stdout).unwrap())
-        .ok();
+    cli.run_stdin(&["import", "-"], &records).ok();
     let exported = cli.run(&["export"]).ok();
     let check = format!(
         "import json, math, sys; n = {NUMBERS}; r = json.load(sys.stdin)[0]\n\

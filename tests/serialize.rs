@@ -55,39 +55,25 @@ fn library_results_serialize_as_the_cli_prints_them() {
             .until(at("2026-01-02"))
             .by(grouping);
         let report = store.cost_report(&query).unwrap();
-        let cli = cli_json(
-            &db,
-            &[
-                "cost",
-                "--since",
-                "2026-01-01",
-                "--until",
-                "2026-01-02",
-                "--by",
-                by,
-                "--json",
-            ],
-        );
+        let mut args = vec![
+            "cost",
+            "--since",
+            "2026-01-01",
+            "--until",
+            "2026-01-02",
+            "--by",
+            by,
+            "--json",
+        ];
+        let cli = cli_json(&db, &args);
         assert_eq!(
             serde_json::to_value(&report.groups).unwrap(),
             cli,
             "cost --by {by}"
         );
         assert!(!report.groups.is_empty());
-        let totals = cli_json(
-            &db,
-            &[
-                "cost",
-                "--since",
-                "2026-01-01",
-                "--until",
-                "2026-01-02",
-                "--by",
-                by,
-                "--json",
-                "--totals",
-            ],
-        );
+        args.push("--totals");
+        let totals = cli_json(&db, &args);
         assert_eq!(
             serde_json::to_value(&report).unwrap(),
             totals,
