@@ -24,12 +24,7 @@ pub(super) fn read_pid(
     let Some(row) = row else { return Ok(None) };
     let owner: i64 = row.get(0)?;
     let rowid: i64 = row.get(2)?;
-    let col = Col {
-        row,
-        path,
-        table: "plugin_pids",
-        id: rowid,
-    };
+    let col = Col::new(row, path, "plugin_pids", rowid);
     Ok(Some((owner, col.pid(1))))
 }
 
@@ -53,12 +48,7 @@ pub(super) struct PidClaim {
 /// Decodes one row of [`PID_CLAIMS`](super::sql::PID_CLAIMS).
 pub(super) fn decode_pid_claim(row: &Row<'_>, path: &Path) -> Fallible<PidClaim> {
     let rowid: i64 = row.get(1)?;
-    let col = Col {
-        row,
-        path,
-        table: "plugin_pids",
-        id: rowid,
-    };
+    let col = Col::new(row, path, "plugin_pids", rowid);
     let pid = col.pid(4)?;
     let start_time = col.opt_integer((5, "start_time"))?;
     if let Some(t) = start_time.filter(|&t| t < 0) {
@@ -84,12 +74,7 @@ pub(super) fn decode_pid_claim(row: &Row<'_>, path: &Path) -> Fallible<PidClaim>
 /// `(plugin_id, position, pid)`.
 pub(super) fn decode_pid_at(row: &Row<'_>, path: &Path) -> Fallible<(i64, i64, u32)> {
     let rowid: i64 = row.get(3)?;
-    let col = Col {
-        row,
-        path,
-        table: "plugin_pids",
-        id: rowid,
-    };
+    let col = Col::new(row, path, "plugin_pids", rowid);
     let pid = col.pid(2)?;
     Ok((
         col.integer((0, "plugin_id"))?,
@@ -103,18 +88,8 @@ pub(super) fn decode_pid_at(row: &Row<'_>, path: &Path) -> Fallible<(i64, i64, u
 /// filled in by the caller.
 pub(super) fn decode_summary(row: &Row<'_>, path: &Path) -> Fallible<(i64, PluginSummary)> {
     let id: i64 = row.get(sql::summary::ID.0)?;
-    let c = Col {
-        row,
-        path,
-        table: "plugins",
-        id,
-    };
-    let r = Col {
-        row,
-        path,
-        table: "remote_resources",
-        id,
-    };
+    let c = Col::new(row, path, "plugins", id);
+    let r = Col::new(row, path, "remote_resources", id);
     let has_remote = !matches!(c.value(sql::summary::REMOTE)?, ValueRef::Null);
     let (provider, remote_status, cost_per_hour) = if has_remote {
         (
@@ -152,7 +127,16 @@ pub(super) struct Col<'r, 's> {
     pub(super) id: i64,
 }
 
-impl<'r> Col<'r, '_> {
+impl<'r, 's> Col<'r, 's> {
+    /// The columns of `row`, row `id` of `table` in the file at `path`.
+    pub(super) fn new(row: &'r Row<'s>, path: &'r Path, table: &'static str, id: i64) -> Self {
+        Col {
+            row,
+            path,
+            table,
+            id,
+        }
+    }
     pub(super) fn bad(&self, column: &'static str, value: String, reason: &str) -> Fault {
         Fault::Whole(Error::BadData {
             path: self.path.to_path_buf(),
@@ -290,12 +274,7 @@ fn clip(text: &str) -> String {
 /// added by the caller.
 pub(super) fn decode_plugin(row: &Row<'_>, path: &Path) -> Fallible<(i64, PluginMetadata)> {
     let id: i64 = row.get(sql::plugin::ID.0)?;
-    let c = Col {
-        row,
-        path,
-        table: "plugins",
-        id,
-    };
+    let c = Col::new(row, path, "plugins", id);
     let config: serde_json::Value =
         serde_json::Value::Object(c.json_object(sql::plugin::CONFIG_SCHEMA)?);
     let plugin = PluginMetadata {
@@ -317,12 +296,7 @@ pub(super) fn decode_plugin(row: &Row<'_>, path: &Path) -> Fallible<(i64, Plugin
     let remote = match row.get::<_, Option<i64>>(sql::plugin::REMOTE.0)? {
         None => None,
         Some(_) => {
-            let r = Col {
-                row,
-                path,
-                table: "remote_resources",
-                id,
-            };
+            let r = Col::new(row, path, "remote_resources", id);
             Some(RemoteResourceInfo {
                 provider: r.parsed(sql::plugin::PROVIDER)?,
                 region: r.opt_text(sql::plugin::REGION)?,
@@ -353,12 +327,7 @@ pub(super) fn decode_plugin(row: &Row<'_>, path: &Path) -> Fallible<(i64, Plugin
 /// `(seq, category, name, op)`.
 pub(super) fn decode_change(row: &Row<'_>, path: &Path) -> Fallible<Change> {
     let seq: i64 = row.get(0)?;
-    let col = Col {
-        row,
-        path,
-        table: "change_log",
-        id: seq,
-    };
+    let col = Col::new(row, path, "change_log", seq);
     let positive = u64::try_from(seq)
         .ok()
         .filter(|&s| s > 0)
@@ -429,12 +398,7 @@ fn history_key<'r, 's>(
     path: &'r Path,
 ) -> Fallible<(Col<'r, 's>, &'r str, &'r str, &'r str)> {
     use sql::history::{AT, CATEGORY, NAME, SEQ};
-    let mut c = Col {
-        row,
-        path,
-        table: "remote_status_history",
-        id: 0,
-    };
+    let mut c = Col::new(row, path, "remote_status_history", 0);
     c.id = match row.get_ref(SEQ.0)? {
         ValueRef::Integer(seq) => seq,
         other => return Err(c.bad("seq", show(other), "not an integer")),
