@@ -15,7 +15,7 @@ use plugin_metastore::{
 };
 use serde_json::json;
 use support::{
-    integrity_check, metastore, metastore_ok, migration_files, old_version_file, sample,
+    Demo, integrity_check, metastore, metastore_ok, migration_files, old_version_file, sample,
     sample_store, sqlite3,
 };
 
@@ -531,7 +531,7 @@ fn verify_reads_every_value_the_commands_read_and_every_history_row() {
     for (i, (sql, named)) in cases.iter().enumerate() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("s.db");
-        metastore_ok(&db, &["demo"]);
+        let _demo = Demo::run(&db);
         // remote_status_history is WITHOUT ROWID: its first row by key.
         let sql = sql.replace(
             "rowid IN (SELECT rowid FROM remote_status_history LIMIT 1)",
@@ -553,7 +553,7 @@ fn verify_reads_every_value_the_commands_read_and_every_history_row() {
 fn verify_never_judges_a_half_written_file_and_says_when_it_could_not_look() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("s.db");
-    metastore_ok(&db, &["demo"]);
+    let _demo = Demo::run(&db);
     // A writer killed mid-transaction in rollback-journal mode: a hot
     // journal, and pages of the half-done write already in the file.
     sqlite3(&db, "PRAGMA journal_mode = DELETE;");

@@ -18,7 +18,7 @@ use plugin_metastore::{
     CloudProviderType, MetadataStore, PluginExecutionMode, PluginMetadata, PluginQuery, seed,
 };
 use serde_json::json;
-use support::{DEMO_TRANSITIONS, ambiguous_pair, unusual_plugin};
+use support::{DEMO_TRANSITIONS, Demo, ambiguous_pair, unusual_plugin};
 use tempfile::TempDir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_plugin-metastore");
@@ -164,21 +164,6 @@ impl Cli {
         cli.run_stdin(&["import", "-"], &seed).ok();
         cli
     }
-
-    /// Stops the `sleep` that `demo` started for the store at `db`. Safe
-    /// to run with --kill: the only PIDs with an identity in a demo store
-    /// are the ones demo recorded (seed PIDs held by a process are left out).
-    fn stop_demo_child(&self, db: &Path) {
-        self.run_raw(&[
-            "--db",
-            db.to_str().unwrap(),
-            "reap",
-            "--kill",
-            "--grace",
-            "2",
-        ])
-        .ok();
-    }
 }
 
 /// The unique ids of `plugins`, in order.
@@ -225,12 +210,11 @@ fn db_comes_from_the_environment_when_no_flag_is_given() {
         .arg("demo")
         .output()
         .unwrap();
-    Run::from_output(out).ok();
+    let _demo = Demo::of(Run::from_output(out).ok());
     assert_eq!(
         MetadataStore::open(&env_db).unwrap().list().unwrap().len(),
         5
     );
-    cli.stop_demo_child(&env_db);
 
     // --db wins over the environment.
     let out = cli
@@ -274,10 +258,11 @@ fn an_empty_db_flag_is_a_usage_error() {
 #[test]
 fn db_flag_works_after_the_command_too() {
     let cli = Cli::new();
-    cli.run_raw(&["demo", "--db", cli.db.to_str().unwrap()])
-        .ok();
+    let _demo = Demo::of(
+        cli.run_raw(&["demo", "--db", cli.db.to_str().unwrap()])
+            .ok(),
+    );
     assert_eq!(cli.store().list().unwrap().len(), 5);
-    cli.stop_demo_child(&cli.db);
 }
 
 #[test]
@@ -306,7 +291,8 @@ fn a_directory_as_db_is_an_error() {
 #[test]
 fn demo_saves_the_seed_records_a_live_child_and_never_changes_a_stored_plugin() {
     let cli = Cli::new();
-    let out = cli.run(&["demo"]).ok();
+    let demo = Demo::of(cli.run(&["demo"]).ok());
+    let out = &demo.stdout;
     assert!(out.starts_with("saved 5 example plugins to "), "{out}");
     let list = cli.run(&["list"]).ok();
     assert!(out.ends_with(&list), "demo shows the list table:\n{out}");
@@ -1546,7 +1532,7 @@ fn run_on(db: &Path, args: &[&str]) -> (Option<i32>, String, String) {
 fn a_leap_second_is_a_usage_error_in_words_and_refused_by_the_library() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("leap.db");
-    support::metastore_ok(&db, &["demo"]);
+    let _demo = Demo::run(&db);
     for args in [
         &[
             "remote-status",
@@ -1675,6 +1661,7 @@ fn init_and_demo_print_the_store_path_escaped() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let _demo = Demo::of(String::from_utf8_lossy(&out.stdout));
         assert!(
             !out.stdout.contains(&0x1b) && !out.stdout.contains(&0x07),
             "{command}"

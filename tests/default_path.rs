@@ -6,6 +6,8 @@
 //! are).
 #![cfg(unix)]
 
+mod support;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
@@ -45,6 +47,7 @@ fn the_cli_keeps_its_default_store_in_an_owner_only_data_directory() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let _demo = support::Demo::of(String::from_utf8_lossy(&out.stdout));
     let dir = xdg.join("plugin-metastore");
     assert_eq!((mode(&xdg), mode(&dir)), (0o700, 0o700));
     assert_eq!(mode(&dir.join("plugins.db")), 0o600);

@@ -9,7 +9,7 @@ mod support;
 use std::path::Path;
 
 use plugin_metastore::{Error, MetadataStore};
-use support::{cli_outcome, sample, sample_store, sqlite3};
+use support::{Demo, cli_outcome, sample, sample_store, sqlite3};
 
 /// JSON numbers in `config_schema` and `metadata` that the model holds
 /// exactly (integers within `i64`/`u64`, any finite `f64`) come back as the
@@ -339,8 +339,9 @@ fn one_class_of_mistake_one_answer() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("m.db");
     let db = db.to_str().unwrap();
-    assert_eq!(cli_outcome(&["--db", db, "demo"]).0, 0);
-    let _ = cli_outcome(&["--db", db, "reap", "--kill", "--grace", "1"]);
+    let (code, out, err) = cli_outcome(&["--db", db, "demo"]);
+    assert_eq!(code, 0, "{err}");
+    let _demo = Demo::of(out);
     for bad in ["0", "-5", "x", "4294967296", "99999999999", "1.5", ""] {
         let (code, _, err) =
             cli_outcome(&["--db", db, "pid", "add", "transcription_whisper_tiny", bad]);

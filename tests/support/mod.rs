@@ -12,6 +12,8 @@
 //!   test.
 //! - [`children`]: the CLI as a child process: its lines with a deadline,
 //!   signals.
+//! - [`demo`]: `demo` run by a test, its `sleep 600` child stopped when
+//!   the test ends.
 //!
 //! Each test binary says `mod support;` and uses a subset, so the unused
 //! rest is not a warning (`dead_code` here, `unused_imports` on the
@@ -19,6 +21,7 @@
 #![allow(dead_code)]
 
 mod children;
+mod demo;
 mod files;
 mod plugins;
 mod processes;
@@ -27,6 +30,8 @@ mod sqlite;
 
 #[allow(unused_imports)]
 pub use children::{Lines, cli_outcome, metastore, metastore_ok, signal, wait_within};
+#[allow(unused_imports)]
+pub use demo::Demo;
 #[allow(unused_imports)]
 pub use files::{migration_files, old_version_file, snapshot};
 #[allow(unused_imports)]
