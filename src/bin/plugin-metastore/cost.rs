@@ -2,67 +2,146 @@
 //! `cost` and `history`.
 
 use chrono::{DateTime, Utc};
+use clap::Args;
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 use plugin_metastore::{
-    CostGroup, CostGrouping, CostReport, Error, MetadataStore, PluginMetadata, RecordedStatus,
+    CostGroup, CostGrouping, CostQuery, CostReport, Error, MetadataStore, PluginMetadata,
+    RecordedStatus,
 };
 
-use crate::args::CostArgs;
-use crate::failure::{CliResult, Failure};
+use crate::db::Db;
+use crate::failure::{CliResult, Failure, reason};
 use crate::output::{print, to_json};
-use crate::target::Target;
-use crate::target::{find_key, not_found};
+use crate::target::{Target, find_key, not_found};
 use crate::text::printable;
 
-/// `remote-status ID STATUS [--at TIME]`: says whether the status changed,
-/// was already so, or went into the past of the history.
-pub(crate) fn remote_status(
-    store: &MetadataStore,
-    target: &Target,
-    status: &str,
+/// The arguments of `remote-status`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Only exactly \"running\" counts as active (and is billed). Every change is
+kept in the plugin's history (see `history`). With --at, the transition is
+recorded when it happened: if that is before the newest entry of the
+history, it is inserted in its place and the current status stays as it is.
+
+Examples:
+  plugin-metastore remote-status finetuning_llm_finetune_aws stopped
+  plugin-metastore remote-status finetuning_llm_finetune_aws stopped --at 2026-11-01T08:00:00Z")]
+pub(crate) struct RemoteStatusArgs {
+    #[command(flatten)]
+    target: Target,
+    /// The new status (free text: provisioning, running, stopping, stopped, ...)
+    status: String,
+    /// When it happened: RFC 3339 (2026-11-01T08:00:00Z) or a date (UTC
+    /// midnight) [default: now]
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
     at: Option<DateTime<Utc>>,
-) -> CliResult {
-    let p = find_key(store, target)?;
-    let (c, n, id) = (&p.category, &p.name, p.unique_id());
-    let outcome = match at {
-        Some(at) => store.set_remote_status_at(c, n, status, at)?,
-        None => store.set_remote_status(c, n, status)?,
-    };
-    let when = at.map(|t| format!(" at {}", stamp(t))).unwrap_or_default();
-    let status = printable(&format!("{status:?}"));
-    let line = match outcome {
-        RecordedStatus::Current => format!("remote status of {id} set to {status}{when}"),
-        RecordedStatus::Unchanged => {
-            format!("remote status of {id} already {status}{when}; nothing recorded")
-        }
-        RecordedStatus::Backdated {
-            current_status,
-            newest_at,
-        } => format!(
-            "recorded {status}{when} in the history of {id}; its current status stays {} \
-             (set at {}, later)",
-            printable(&format!("{current_status:?}")),
-            stamp(newest_at)
-        ),
-        other => format!("remote status of {id}: {other:?}"),
-    };
-    print(&format!("{line}\n"))
 }
 
-/// `cost`: the table (groups, totals, burn rate; by day a bar per day),
-/// the JSON array of groups, or with `--totals` one JSON object.
-pub(crate) fn report(store: &MetadataStore, args: &CostArgs) -> CliResult {
-    let report = store.cost_report(&args.query())?;
-    warn_rows(&report.unreadable_rows, &report.future_rows);
-    if args.json && args.totals {
-        // `{groups, total, burn_rate, window}`: the library's form of the
-        // report, so a script needs no sums of its own.
-        return print(&to_json(&report)?);
+impl RemoteStatusArgs {
+    /// `remote-status ID STATUS [--at TIME]`: says whether the status changed,
+    /// was already so, or went into the past of the history.
+    pub(crate) fn run(&self, db: &Db) -> CliResult {
+        let store = db.open_existing()?;
+        let (status, at) = (self.status.as_str(), self.at);
+        let p = find_key(&store, &self.target)?;
+        let (c, n, id) = (&p.category, &p.name, p.unique_id());
+        let outcome = match at {
+            Some(at) => store.set_remote_status_at(c, n, status, at)?,
+            None => store.set_remote_status(c, n, status)?,
+        };
+        let when = at.map(|t| format!(" at {}", stamp(t))).unwrap_or_default();
+        let status = printable(&format!("{status:?}"));
+        let line = match outcome {
+            RecordedStatus::Current => format!("remote status of {id} set to {status}{when}"),
+            RecordedStatus::Unchanged => {
+                format!("remote status of {id} already {status}{when}; nothing recorded")
+            }
+            RecordedStatus::Backdated {
+                current_status,
+                newest_at,
+            } => format!(
+                "recorded {status}{when} in the history of {id}; its current status stays {} \
+                 (set at {}, later)",
+                printable(&format!("{current_status:?}")),
+                stamp(newest_at)
+            ),
+            other => format!("remote status of {id}: {other:?}"),
+        };
+        print(&format!("{line}\n"))
     }
-    if args.json {
-        return print(&to_json(&report.groups)?);
+}
+
+/// The flags of `cost`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Billed time is time in status exactly \"running\", at the hourly rate in force
+then; hours at an unknown rate make the cost unknown, never $0. Deleted
+plugins count. TIME is RFC 3339 (2026-11-01T08:00:00Z) or a date (UTC
+midnight). The table ends with the totals and the burn rate now; by day, each
+day's cost is also a bar scaled to the largest day. --json prints the groups
+as an array; --json --totals one object {groups, total, burn_rate, window}.
+
+Examples:
+  plugin-metastore cost
+  plugin-metastore cost --since 2026-11-01 --by day
+  plugin-metastore cost --since 2026-11-01 --until 2026-12-01 --by plugin --json
+  plugin-metastore cost --since 2026-11-01 --json --totals")]
+pub(crate) struct CostArgs {
+    /// Count from TIME on [default: the start of the history]
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    since: Option<DateTime<Utc>>,
+    /// Count up to TIME (excluded) [default: now]
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    until: Option<DateTime<Utc>>,
+    /// Group by provider, plugin (unique id) or day (UTC)
+    #[arg(long, value_name = "GROUPING", default_value = "provider", value_parser = parse_grouping)]
+    by: CostGrouping,
+    /// Print a JSON array, one object per group
+    #[arg(long)]
+    json: bool,
+    /// With --json: print one object {groups, total, burn_rate, window} instead
+    #[arg(long, requires = "json")]
+    totals: bool,
+}
+
+impl CostArgs {
+    /// `cost`: the table (groups, totals, burn rate; by day a bar per day),
+    /// the JSON array of groups, or with `--totals` one JSON object.
+    pub(crate) fn run(&self, db: &Db) -> CliResult {
+        let report = db.open_existing()?.cost_report(&self.query())?;
+        warn_rows(&report.unreadable_rows, &report.future_rows);
+        if self.json && self.totals {
+            // `{groups, total, burn_rate, window}`: the library's form of the
+            // report, so a script needs no sums of its own.
+            return print(&to_json(&report)?);
+        }
+        if self.json {
+            return print(&to_json(&report.groups)?);
+        }
+        print(&cost_table(&report))
     }
-    print(&cost_table(&report))
+
+    /// The library query these flags mean.
+    fn query(&self) -> CostQuery {
+        let mut q = CostQuery::new().by(self.by);
+        if let Some(t) = self.since {
+            q = q.since(t);
+        }
+        if let Some(t) = self.until {
+            q = q.until(t);
+        }
+        q
+    }
+}
+
+/// Parses a TIME with the library's [`plugin_metastore::parse_time`].
+fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    plugin_metastore::parse_time(s).map_err(|e| reason(&e))
+}
+
+/// Parses `--by` with the library's `FromStr`.
+fn parse_grouping(s: &str) -> Result<CostGrouping, String> {
+    s.parse().map_err(|e| reason(&e))
 }
 
 /// The widest bar of `cost --by day`, in characters.
@@ -178,54 +257,74 @@ fn total_line(t: &CostGroup) -> String {
     line
 }
 
-/// `history ID [--json]`: the plugin's timeline, oldest first. The plugin
-/// may be deleted: its history is still there.
-pub(crate) fn history(store: &MetadataStore, target: &Target, json: bool) -> CliResult {
-    let (category, name) = history_key(store, target)?;
-    let (entries, bad) = store.remote_history_readable(&category, &name)?;
-    let bad: Vec<String> = bad.iter().map(ToString::to_string).collect();
-    let now = Utc::now();
-    let future: Vec<String> = entries
-        .iter()
-        .filter(|e| e.at > now + chrono::Duration::seconds(1))
-        .map(|e| format!("the history row at {} is dated in the future", stamp(e.at)))
-        .collect();
-    warn_rows(&bad, &future);
-    if json {
-        return print(&to_json(&entries)?);
+/// The arguments of `history`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Each entry says: from then on, the resource was in this status at this
+hourly rate. Deleted plugins keep their history.
+
+Examples:
+  plugin-metastore history finetuning_llm_finetune_aws
+  plugin-metastore history finetuning_llm_finetune_aws --json")]
+pub(crate) struct HistoryArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Print a JSON array, one object per entry
+    #[arg(long)]
+    json: bool,
+}
+
+impl HistoryArgs {
+    /// `history ID [--json]`: the plugin's timeline, oldest first. The plugin
+    /// may be deleted: its history is still there.
+    pub(crate) fn run(&self, db: &Db) -> CliResult {
+        let store = db.open_existing()?;
+        let (category, name) = history_key(&store, &self.target)?;
+        let (entries, bad) = store.remote_history_readable(&category, &name)?;
+        let bad: Vec<String> = bad.iter().map(ToString::to_string).collect();
+        let now = Utc::now();
+        let future: Vec<String> = entries
+            .iter()
+            .filter(|e| e.at > now + chrono::Duration::seconds(1))
+            .map(|e| format!("the history row at {} is dated in the future", stamp(e.at)))
+            .collect();
+        warn_rows(&bad, &future);
+        if self.json {
+            return print(&to_json(&entries)?);
+        }
+        let id = printable(&format!("{category}_{name}"));
+        if entries.is_empty() {
+            return print(&format!("{id} has no remote status history\n"));
+        }
+        let mut t = Table::new();
+        t.load_preset(presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_header([
+                "at (UTC)", "status", "provider", "instance", "cost/h", "hours",
+            ]);
+        for (i, e) in entries.iter().enumerate() {
+            let next = entries.get(i + 1).map(|n| n.at);
+            let span = (next.unwrap_or(now) - e.at).num_microseconds().unwrap_or(0) as f64 / 3.6e9;
+            let span = match (e.status.as_str(), next) {
+                ("removed", None) => "-".to_owned(),
+                (_, None) => format!("{} so far", hours(span.max(0.0))),
+                _ => hours(span),
+            };
+            t.add_row([
+                stamp(e.at),
+                printable(&e.status),
+                e.provider.to_string(),
+                e.instance_id
+                    .as_deref()
+                    .map_or_else(|| "-".to_owned(), printable),
+                e.cost_per_hour
+                    .map_or_else(|| "unknown".to_owned(), dollars),
+                span,
+            ]);
+        }
+        let s = if entries.len() == 1 { "y" } else { "ies" };
+        print(&format!("{id}\n{t}\n{} entr{s}\n", entries.len()))
     }
-    let id = printable(&format!("{category}_{name}"));
-    if entries.is_empty() {
-        return print(&format!("{id} has no remote status history\n"));
-    }
-    let mut t = Table::new();
-    t.load_preset(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header([
-            "at (UTC)", "status", "provider", "instance", "cost/h", "hours",
-        ]);
-    for (i, e) in entries.iter().enumerate() {
-        let next = entries.get(i + 1).map(|n| n.at);
-        let span = (next.unwrap_or(now) - e.at).num_microseconds().unwrap_or(0) as f64 / 3.6e9;
-        let span = match (e.status.as_str(), next) {
-            ("removed", None) => "-".to_owned(),
-            (_, None) => format!("{} so far", hours(span.max(0.0))),
-            _ => hours(span),
-        };
-        t.add_row([
-            stamp(e.at),
-            printable(&e.status),
-            e.provider.to_string(),
-            e.instance_id
-                .as_deref()
-                .map_or_else(|| "-".to_owned(), printable),
-            e.cost_per_hour
-                .map_or_else(|| "unknown".to_owned(), dollars),
-            span,
-        ]);
-    }
-    let s = if entries.len() == 1 { "y" } else { "ies" };
-    print(&format!("{id}\n{t}\n{} entr{s}\n", entries.len()))
 }
 
 /// The `(category, name)` that `target` names: a stored plugin, or one

@@ -14,6 +14,7 @@ use clap::Args;
 use plugin_metastore::MetadataStore;
 use serde_json::{Map, Value, json};
 
+use crate::db::Db;
 use crate::failure::{CliResult, Failure};
 use crate::output::{print, to_json};
 
@@ -23,16 +24,17 @@ use objects::OBJECTS;
 
 /// The flags of `datasette-metadata`.
 #[derive(Debug, Args)]
+#[command(after_help = EXAMPLES)]
 pub(crate) struct DatasetteArgs {
     /// The database name Datasette gives the store: its file name without
     /// the extension [default: that of the store path, e.g. plugins for
     /// plugins.db]
     #[arg(long, value_name = "NAME")]
-    pub(crate) name: Option<String>,
+    name: Option<String>,
 }
 
 /// Shown under `datasette-metadata --help`.
-pub(crate) const EXAMPLES: &str = "\
+const EXAMPLES: &str = "\
 Prints JSON for Datasette's --metadata (-m) option (Datasette 0.6x format).
 Datasette names a database after its file (plugins.db is \"plugins\"); the
 document describes the database of that name: --db's, or --name's.
@@ -41,20 +43,23 @@ Examples:
   datasette serve plugins.db -m <(plugin-metastore --db plugins.db datasette-metadata)
   plugin-metastore --db /srv/store.db datasette-metadata > metadata.json";
 
-/// `datasette-metadata`: the document for the store at `db` (which is not
-/// opened: the document describes this build's schema).
-pub(crate) fn run(db: &Path, args: &DatasetteArgs) -> CliResult {
-    let name = match &args.name {
-        Some(n) if n.is_empty() => {
-            return Err(Failure(
-                "--name: the database name must not be empty".into(),
-            ));
-        }
-        Some(n) => n.clone(),
-        None => database_name(db)?,
-    };
-    let version = MetadataStore::open_in_memory()?.schema_version()?;
-    print(&to_json(&metadata(&name, version))?)
+impl DatasetteArgs {
+    /// `datasette-metadata`: the document for the store at `--db` (which is
+    /// not opened: the document describes this build's schema).
+    pub(crate) fn run(&self, db: &Db) -> CliResult {
+        let path = db.path()?;
+        let name = match &self.name {
+            Some(n) if n.is_empty() => {
+                return Err(Failure(
+                    "--name: the database name must not be empty".into(),
+                ));
+            }
+            Some(n) => n.clone(),
+            None => database_name(&path)?,
+        };
+        let version = MetadataStore::open_in_memory()?.schema_version()?;
+        print(&to_json(&metadata(&name, version))?)
+    }
 }
 
 /// Datasette's name for the database file `db`: the file name up to its

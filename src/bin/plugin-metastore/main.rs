@@ -14,23 +14,152 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
-mod args;
 mod backup;
-mod commands;
 mod cost;
 mod datasette;
+mod db;
+mod edit;
 mod failure;
+mod init;
 mod output;
 mod processes;
+mod records;
 mod spawn;
 mod target;
 mod text;
 mod watch;
 
-use args::Cli;
-use failure::{Failure, report};
+use db::Db;
+use failure::{CliResult, Failure, report};
+
+/// Shown under the top-level `--help`.
+const MAIN_EXAMPLES: &str = "\
+Examples:
+  plugin-metastore demo                          # example plugins, then the table
+  plugin-metastore list --cloud --active         # what is costing money right now
+  plugin-metastore cost --since 2026-11-01 --by day
+  plugin-metastore show transcription_whisper_tiny
+  plugin-metastore export > plugins.json
+  plugin-metastore --db other.db import plugins.json
+
+The store is --db PATH, else $PLUGIN_METASTORE_DB, else plugins.db in the
+platform's data directory (created on first use).";
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "plugin-metastore",
+    version,
+    about = "Inspect and edit a plugin-metastore database: plugins, their PIDs, containers and cloud resources",
+    after_help = MAIN_EXAMPLES,
+    subcommand_required = true,
+    arg_required_else_help = false
+)]
+struct Cli {
+    #[command(flatten)]
+    db: Db,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The commands, each with its flags, help and handler in its own module.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the store (or bring it to the current schema) and say where it is
+    Init(init::InitArgs),
+
+    /// Save the example plugins of the Python original, then list the store
+    Demo(init::DemoArgs),
+
+    /// List plugins as a table (or JSON), optionally filtered
+    List(records::ListArgs),
+
+    /// Show one plugin in full
+    Show(records::ShowArgs),
+
+    /// Import plugins from JSON (an array or one object, Python field layout), all or nothing
+    Import(records::ImportArgs),
+
+    /// Print every plugin as a JSON array (imports back unchanged)
+    Export(records::ExportArgs),
+
+    /// Delete a plugin with its PIDs and remote resource
+    Delete(edit::DeleteArgs),
+
+    /// Record or forget child process PIDs of a plugin
+    #[command(subcommand)]
+    Pid(edit::PidCommand),
+
+    /// Set or clear the Docker container id of a plugin
+    #[command(subcommand)]
+    Container(edit::ContainerCommand),
+
+    /// Set the status of a plugin's remote resource (e.g. running, stopped)
+    RemoteStatus(cost::RemoteStatusArgs),
+
+    /// Running hours and cost of remote resources, per provider, plugin or day
+    Cost(cost::CostArgs),
+
+    /// The remote status history of one plugin, oldest first
+    History(cost::HistoryArgs),
+
+    /// Tell which stored PIDs are still the processes that were recorded
+    Check(processes::CheckArgs),
+
+    /// Start a plugin's process detached, recording its whole process tree; prints its PID
+    Spawn(spawn::SpawnArgs),
+
+    /// The detaching helper of `spawn` (setsid, then exec)
+    #[command(name = "spawn-exec", hide = true)]
+    SpawnExec(spawn::SpawnExecArgs),
+
+    /// Remove stored PIDs whose process is gone or not ours; with --kill also stop live ones
+    Reap(processes::ReapArgs),
+
+    /// Print one JSON line per plugin change (by any process, or by hand) as it happens
+    Watch(watch::WatchArgs),
+
+    /// Write a consistent, checked copy of the store to a new file (mode 0600)
+    Backup(backup::BackupArgs),
+
+    /// Check the store file without changing it: integrity, foreign keys, migrations, every row
+    Verify(backup::VerifyArgs),
+
+    /// Print a Datasette metadata document (JSON) for this schema: titles, units, canned cost queries
+    DatasetteMetadata(datasette::DatasetteArgs),
+}
+
+impl Cli {
+    /// Runs the command on the store `--db` names.
+    fn run(&self) -> CliResult {
+        let db = &self.db;
+        match &self.command {
+            Command::Init(args) => args.run(db),
+            Command::Demo(args) => args.run(db),
+            Command::List(args) => args.run(db),
+            Command::Show(args) => args.run(db),
+            Command::Import(args) => args.run(db),
+            Command::Export(args) => args.run(db),
+            Command::Delete(args) => args.run(db),
+            Command::Pid(cmd) => cmd.run(db),
+            Command::Container(cmd) => cmd.run(db),
+            Command::RemoteStatus(args) => args.run(db),
+            Command::Cost(args) => args.run(db),
+            Command::History(args) => args.run(db),
+            Command::Check(args) => args.run(db),
+            Command::Spawn(args) => args.run(db),
+            Command::SpawnExec(args) => args.run(),
+            Command::Reap(args) => args.run(db),
+            Command::Watch(args) => args.run(db),
+            Command::Backup(args) => args.run(db),
+            Command::Verify(args) => args.run(db),
+            Command::DatasetteMetadata(args) => args.run(db),
+        }
+    }
+}
 
 /// Parses the command line, runs the command, and turns any failure into
 /// one line on stderr and a non-zero exit code.
@@ -39,7 +168,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
     };
-    match commands::run(cli) {
+    match cli.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(message)) => {
             report(&message);

@@ -1,132 +1,144 @@
-//! Process identity on the command line: `check`, `reap`, and `demo`
-//! (which records one real child process beside the seed's stale PIDs, so
-//! `check` has something to tell apart).
+//! Process identity on the command line: `check` (which stored PIDs are
+//! still the recorded processes) and `reap` (forget, or stop, the rest).
 
+use std::time::Duration;
+
+use clap::Args;
 use comfy_table::{ContentArrangement, Table, presets};
-use plugin_metastore::{
-    MetadataStore, PidCheck, PluginQuery, ReapAction, ReapOptions, Reaped, pid_in_use, seed,
-};
+use plugin_metastore::{PidCheck, ReapAction, ReapOptions, Reaped};
 
-use crate::args::ReapArgs;
+use crate::db::Db;
 use crate::failure::{CliResult, Failure};
-use crate::output::{display_path, print, table, to_json};
+use crate::output::{print, to_json};
 use crate::text::printable;
 
-/// `demo`: saves the seed's example plugins that the store does not hold
-/// yet (an existing plugin is never changed), then starts `sleep 600` and
-/// records it as a real child process of the Voxtral plugin.
-pub(crate) fn demo(store: &MetadataStore) -> CliResult {
-    let mut added = Vec::new();
-    let mut skipped = Vec::new();
-    for mut p in seed::plugins() {
-        if store.get(&p.category, &p.name)?.is_some() {
-            skipped.push(p.unique_id());
-            continue;
+/// The flags of `check`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Each stored PID is alive (the recorded process), exited (gone, a zombie, or
+recorded on another boot), reused (the number now belongs to another process)
+or unverified (a process holds it but no identity was recorded, or it was
+recorded in another PID namespace). For a process started with `spawn`, the
+tree column counts its members that are ours (group) and those in its process
+group that cannot be proven ours (unproven, never signalled). Changes
+nothing; exits 0 whatever it finds.
+
+Examples:
+  plugin-metastore check
+  plugin-metastore check --json")]
+pub(crate) struct CheckArgs {
+    /// Print a JSON array, one object per stored PID
+    #[arg(long)]
+    json: bool,
+}
+
+impl CheckArgs {
+    /// `check [--json]`: the state of every stored PID, a table with
+    /// counts or a JSON array.
+    pub(crate) fn run(&self, db: &Db) -> CliResult {
+        let checks = db.open_reading()?.check_pids()?;
+        if self.json {
+            return print(&to_json(&checks)?);
         }
-        // The seed's PIDs are made up: one that a process holds here
-        // belongs to a stranger, and recording it would claim it.
-        p.spawned_pids.retain(|&pid| !pid_in_use(pid));
-        added.push(p);
-    }
-    store.save_all(&added)?;
-    let mut out = format!(
-        "saved {} example plugin{} to {}\n",
-        added.len(),
-        if added.len() == 1 { "" } else { "s" },
-        display_path(store)
-    );
-    if !skipped.is_empty() {
-        out.push_str(&format!(
-            "left alone (already stored): {}\n",
-            skipped
-                .iter()
-                .map(|s| printable(s))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    let voxtral = seed::voxtral_vllm();
-    if added.iter().any(|p| p.unique_id() == voxtral.unique_id()) {
-        out.push_str(&record_child(store, &voxtral.category, &voxtral.name)?);
-    }
-    out.push_str(&table(&store.summaries(&PluginQuery::new())?));
-    print(&out)
-}
-
-/// Starts `sleep 600` as `spawn` would (detached, its tree recorded) for
-/// the plugin.
-fn record_child(store: &MetadataStore, category: &str, name: &str) -> CliResult<String> {
-    match crate::spawn::spawn_sleep(store, category, name) {
-        Ok(pid) => Ok(format!(
-            "started `sleep 600` as PID {pid} (like `plugin-metastore spawn`) and recorded it for \
-             {category}_{name} beside the seed's made-up PIDs: `plugin-metastore check` tells them \
-             apart, `plugin-metastore reap --kill` stops it\n"
-        )),
-        Err(e) => Ok(format!(
-            "(could not start `sleep` to show a live child process: {e})\n"
-        )),
-    }
-}
-
-/// `check [--json]`.
-pub(crate) fn check(store: &MetadataStore, json: bool) -> CliResult {
-    let checks = store.check_pids()?;
-    if json {
-        return print(&to_json(&checks)?);
-    }
-    if checks.is_empty() {
-        return print("no stored PIDs\n");
-    }
-    let mut t = new_table(&["unique id", "PID", "state", "tree", "recorded at", "why"]);
-    for c in &checks {
-        t.add_row([
-            printable(&c.unique_id),
-            c.pid.to_string(),
-            c.state.to_string(),
-            tree(c),
-            recorded(c),
-            c.detail.clone(),
-        ]);
-    }
-    let mut counts = Vec::new();
-    for state in ["alive", "exited", "reused", "unverified"] {
-        let n = checks.iter().filter(|c| c.state.as_str() == state).count();
-        if n > 0 {
-            counts.push(format!("{n} {state}"));
+        if checks.is_empty() {
+            return print("no stored PIDs\n");
         }
+        let mut t = new_table(&["unique id", "PID", "state", "tree", "recorded at", "why"]);
+        for c in &checks {
+            t.add_row([
+                printable(&c.unique_id),
+                c.pid.to_string(),
+                c.state.to_string(),
+                tree(c),
+                recorded(c),
+                c.detail.clone(),
+            ]);
+        }
+        let mut counts = Vec::new();
+        for state in ["alive", "exited", "reused", "unverified"] {
+            let n = checks.iter().filter(|c| c.state.as_str() == state).count();
+            if n > 0 {
+                counts.push(format!("{n} {state}"));
+            }
+        }
+        print(&format!(
+            "{t}\n{} stored PID{}: {}\n",
+            checks.len(),
+            if checks.len() == 1 { "" } else { "s" },
+            counts.join(", ")
+        ))
     }
-    print(&format!(
-        "{t}\n{} stored PID{}: {}\n",
-        checks.len(),
-        if checks.len() == 1 { "" } else { "s" },
-        counts.join(", ")
-    ))
 }
 
-/// `reap [--dry-run] [--kill] [--grace SECS] [--json]`; fails (after
-/// printing) if a process could not be stopped.
-pub(crate) fn reap(store: &MetadataStore, args: &ReapArgs) -> CliResult {
-    let options = ReapOptions::new()
-        .kill(args.kill)
-        .grace(args.grace)
-        .dry_run(args.dry_run);
-    let reaped = store.reap(&options)?;
-    if args.json {
-        print(&to_json(&reaped)?)?;
-    } else {
-        print(&reap_table(&reaped, args.dry_run))?;
+/// The flags of `reap`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+exited and reused PIDs are removed and never signalled; unverified PIDs are
+kept and never signalled; alive ones are kept, or with --kill stopped
+(SIGTERM, --grace seconds, then SIGKILL, the identity re-checked through a
+pidfd before each signal) and removed. A tree started with `spawn` is kept
+while any of its processes runs, and with --kill stopped whole (SIGTERM to
+the leader, then the members; after the grace the group is killed at once,
+and members that left the group one by one). Never signalled: this process,
+its ancestors, PID 1, kernel threads (their row is kept). Exits non-zero if a
+process could not be stopped.
+
+Examples:
+  plugin-metastore reap --dry-run
+  plugin-metastore reap
+  plugin-metastore reap --kill --grace 2 --json")]
+pub(crate) struct ReapArgs {
+    /// Report what would happen and change nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Also stop alive processes, then remove them
+    #[arg(long)]
+    kill: bool,
+    /// Seconds a process has to exit after SIGTERM before SIGKILL
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_grace)]
+    grace: Duration,
+    /// Print a JSON array, one object per stored PID
+    #[arg(long)]
+    json: bool,
+}
+
+impl ReapArgs {
+    /// `reap [--dry-run] [--kill] [--grace SECS] [--json]`; fails (after
+    /// printing) if a process could not be stopped.
+    pub(crate) fn run(&self, db: &Db) -> CliResult {
+        let options = ReapOptions::new()
+            .kill(self.kill)
+            .grace(self.grace)
+            .dry_run(self.dry_run);
+        let reaped = db.open_existing()?.reap(&options)?;
+        if self.json {
+            print(&to_json(&reaped)?)?;
+        } else {
+            print(&reap_table(&reaped, self.dry_run))?;
+        }
+        let failed = reaped
+            .iter()
+            .filter(|r| r.action == ReapAction::Failed)
+            .count();
+        if failed > 0 {
+            return Err(Failure(format!(
+                "{failed} process{} could not be stopped and stay recorded",
+                if failed == 1 { "" } else { "es" }
+            )));
+        }
+        Ok(())
     }
-    let failed = reaped
-        .iter()
-        .filter(|r| r.action == ReapAction::Failed)
-        .count();
-    if failed > 0 {
-        return Err(Failure(format!(
-            "{failed} process{} could not be stopped and stay recorded",
-            if failed == 1 { "" } else { "es" }
-        )));
+}
+
+/// Parses `--grace`: seconds, fractions allowed, at most a day.
+fn parse_grace(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !(0.0..=86_400.0).contains(&secs) {
+        return Err(format!("{s} is not between 0 and 86400 seconds"));
     }
-    Ok(())
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// The `reap` table and its summary line.

@@ -15,6 +15,7 @@ use std::process::{Command, Stdio};
 use clap::Args;
 use plugin_metastore::MetadataStore;
 
+use crate::db::Db;
 use crate::failure::{CliResult, Failure};
 use crate::output::print;
 use crate::target::{Target, find_key};
@@ -24,15 +25,25 @@ pub(crate) const HELPER: &str = "spawn-exec";
 
 /// `spawn`'s arguments.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+The command leads a new session and process group and carries a random token
+in its environment (PLUGIN_METASTORE_SPAWN), inherited by its descendants:
+`check` lists the tree's members and `reap --kill` stops all of them, even
+after the command itself has died. Its output goes to --log FILE (appended)
+or /dev/null. A missing plugin or program is an error and nothing is started.
+
+Examples:
+  plugin-metastore spawn transcription_voxtral_vllm -- vllm serve mistralai/Voxtral
+  plugin-metastore spawn workers_pool --log pool.log -- sh -c 'worker & worker &'")]
 pub(crate) struct SpawnArgs {
     #[command(flatten)]
-    pub(crate) target: Target,
+    target: Target,
     /// Append the command's stdout and stderr to FILE (default: /dev/null)
     #[arg(long, value_name = "FILE")]
-    pub(crate) log: Option<PathBuf>,
+    log: Option<PathBuf>,
     /// The command and its arguments (after --)
     #[arg(last = true, required = true, value_name = "CMD")]
-    pub(crate) command: Vec<OsString>,
+    command: Vec<OsString>,
 }
 
 /// The hidden helper's arguments: the command to exec.
@@ -45,29 +56,32 @@ pub(crate) struct SpawnExecArgs {
         required = true,
         value_name = "CMD"
     )]
-    pub(crate) command: Vec<OsString>,
+    command: Vec<OsString>,
 }
 
-/// `spawn`: checks the plugin and the program, starts the command detached
-/// and recorded, and prints its PID alone.
-pub(crate) fn run(store: &MetadataStore, args: &SpawnArgs) -> CliResult {
-    let key = find_key(store, &args.target)?;
-    let (program, rest) = args
-        .command
-        .split_first()
-        .ok_or_else(|| Failure("spawn: no command given (put it after --)".to_owned()))?;
-    // A missing program is an error with nothing started (the helper
-    // could only fail after its PID was recorded).
-    if find_program(Path::new(program)).is_none() {
-        return Err(Failure(format!(
-            "cannot start {}: no such program (not a path to an executable file, nor on PATH)",
-            Path::new(program).display()
-        )));
+impl SpawnArgs {
+    /// `spawn`: checks the plugin and the program, starts the command detached
+    /// and recorded, and prints its PID alone.
+    pub(crate) fn run(&self, db: &Db) -> CliResult {
+        let store = db.open_existing()?;
+        let key = find_key(&store, &self.target)?;
+        let (program, rest) = self
+            .command
+            .split_first()
+            .ok_or_else(|| Failure("spawn: no command given (put it after --)".to_owned()))?;
+        // A missing program is an error with nothing started (the helper
+        // could only fail after its PID was recorded).
+        if find_program(Path::new(program)).is_none() {
+            return Err(Failure(format!(
+                "cannot start {}: no such program (not a path to an executable file, nor on PATH)",
+                Path::new(program).display()
+            )));
+        }
+        let mut command = detached(program, rest, self.log.as_deref())?;
+        let child = store.spawn_setsid(&key.category, &key.name, &mut command)?;
+        // Not waited for: the process runs on after this CLI exits.
+        print(&format!("{}\n", child.id()))
     }
-    let mut command = detached(program, rest, args.log.as_deref())?;
-    let child = store.spawn_setsid(&key.category, &key.name, &mut command)?;
-    // Not waited for: the process runs on after this CLI exits.
-    print(&format!("{}\n", child.id()))
 }
 
 /// Starts the plugin's `sleep 600` for `demo` the way `spawn` would; the
@@ -139,26 +153,28 @@ fn find_program(program: &Path) -> Option<PathBuf> {
         .find(|p| executable(p))
 }
 
-/// The hidden helper: a new session (so a new process group, no
-/// controlling terminal), then `exec` of the command; returns only if the
-/// exec failed.
-#[cfg(unix)]
-pub(crate) fn exec(args: &SpawnExecArgs) -> CliResult {
-    use std::os::unix::process::CommandExt;
-    rustix::process::setsid().map_err(|e| Failure(format!("{HELPER}: setsid: {e}")))?;
-    let (program, rest) = args
-        .command
-        .split_first()
-        .ok_or_else(|| Failure(format!("{HELPER}: no command")))?;
-    let e = Command::new(program).args(rest).exec();
-    Err(Failure(format!(
-        "cannot start {}: {e}",
-        Path::new(program).display()
-    )))
-}
+impl SpawnExecArgs {
+    /// The hidden helper: a new session (so a new process group, no
+    /// controlling terminal), then `exec` of the command; returns only if the
+    /// exec failed.
+    #[cfg(unix)]
+    pub(crate) fn run(&self) -> CliResult {
+        use std::os::unix::process::CommandExt;
+        rustix::process::setsid().map_err(|e| Failure(format!("{HELPER}: setsid: {e}")))?;
+        let (program, rest) = self
+            .command
+            .split_first()
+            .ok_or_else(|| Failure(format!("{HELPER}: no command")))?;
+        let e = Command::new(program).args(rest).exec();
+        Err(Failure(format!(
+            "cannot start {}: {e}",
+            Path::new(program).display()
+        )))
+    }
 
-/// Elsewhere there is no `setsid`: the helper refuses.
-#[cfg(not(unix))]
-pub(crate) fn exec(_args: &SpawnExecArgs) -> CliResult {
-    Err(Failure(format!("{HELPER}: needs a Unix system")))
+    /// Elsewhere there is no `setsid`: the helper refuses.
+    #[cfg(not(unix))]
+    pub(crate) fn run(&self) -> CliResult {
+        Err(Failure(format!("{HELPER}: needs a Unix system")))
+    }
 }

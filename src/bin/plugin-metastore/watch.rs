@@ -13,50 +13,77 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use plugin_metastore::{Changes, MetadataStore};
+use clap::Args;
+use plugin_metastore::Changes;
 
-use crate::args::WatchArgs;
+use crate::db::Db;
 use crate::failure::{CliResult, Failure};
 
 /// The longest the loop sleeps before looking at the stop flag.
 const SLICE: Duration = Duration::from_millis(50);
 
-/// Runs `watch` on `store` until stopped.
-pub(crate) fn watch(store: MetadataStore, args: &WatchArgs) -> CliResult {
-    let writing = Arc::new(AtomicBool::new(false));
-    let stop = stop_on_signals(&writing)?;
-    let interval = Duration::from_millis(args.interval_ms);
-    let start = match args.since {
-        Some(seq) => seq,
-        None => store.change_cursor()?,
-    };
-    let mut watcher = store.watch(start)?.interval(interval);
-    let _ = writeln!(
-        io::stderr().lock(),
-        "watching {} after change {start} (Ctrl-C stops)",
-        crate::output::display_path(&store)
-    );
-    // The watcher's connection is then the only one this process keeps:
-    // when the file is replaced (mv), closing it cleans up the old -wal.
-    drop(store);
-    let mut out = io::stdout().lock();
-    while !stop.load(Ordering::Relaxed) {
-        let checked = Instant::now();
-        let changes = watcher.next_changes(Duration::ZERO)?;
-        // A reader that stopped reading leaves the write blocked on a
-        // full pipe, where the stop flag is never looked at: a signal
-        // that comes then ends the process at once.
-        writing.store(true, Ordering::SeqCst);
-        let written = write_changes(&mut out, &changes);
-        writing.store(false, Ordering::SeqCst);
-        match written {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
-            Err(e) => return Err(Failure(format!("cannot write to standard output: {e}"))),
+/// The flags of `watch`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Each line is {\"seq\":N,\"unique_id\":…,\"category\":…,\"name\":…,\"op\":\"insert\"|\"update\"|\"delete\"},
+in commit order. A line {\"reset\":true,\"seq\":N} means the change log no longer
+reaches back to where the watch was, or the store was replaced (by mv): re-read
+everything, then carry on. Starts
+at the newest change (or replays from --since SEQ). Stops on Ctrl-C, SIGTERM,
+or when its output is closed.
+
+Examples:
+  plugin-metastore watch
+  plugin-metastore watch --since 0 --interval-ms 50")]
+pub(crate) struct WatchArgs {
+    /// How often to look for changes, in milliseconds (one cheap check each time)
+    #[arg(long, value_name = "N", default_value = "100",
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    interval_ms: u64,
+    /// Replay the changes after this seq first (0: the whole log)
+    #[arg(long, value_name = "SEQ")]
+    since: Option<u64>,
+}
+
+impl WatchArgs {
+    /// Runs `watch` on the store until stopped.
+    pub(crate) fn run(&self, db: &Db) -> CliResult {
+        let store = db.open_existing()?;
+        let writing = Arc::new(AtomicBool::new(false));
+        let stop = stop_on_signals(&writing)?;
+        let interval = Duration::from_millis(self.interval_ms);
+        let start = match self.since {
+            Some(seq) => seq,
+            None => store.change_cursor()?,
+        };
+        let mut watcher = store.watch(start)?.interval(interval);
+        let _ = writeln!(
+            io::stderr().lock(),
+            "watching {} after change {start} (Ctrl-C stops)",
+            crate::output::display_path(&store)
+        );
+        // The watcher's connection is then the only one this process keeps:
+        // when the file is replaced (mv), closing it cleans up the old -wal.
+        drop(store);
+        let mut out = io::stdout().lock();
+        while !stop.load(Ordering::Relaxed) {
+            let checked = Instant::now();
+            let changes = watcher.next_changes(Duration::ZERO)?;
+            // A reader that stopped reading leaves the write blocked on a
+            // full pipe, where the stop flag is never looked at: a signal
+            // that comes then ends the process at once.
+            writing.store(true, Ordering::SeqCst);
+            let written = write_changes(&mut out, &changes);
+            writing.store(false, Ordering::SeqCst);
+            match written {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+                Err(e) => return Err(Failure(format!("cannot write to standard output: {e}"))),
+            }
+            sleep_until(checked + interval, &stop);
         }
-        sleep_until(checked + interval, &stop);
+        Ok(())
     }
-    Ok(())
 }
 
 /// One line per change, or the reset line; flushed.
