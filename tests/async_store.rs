@@ -23,6 +23,14 @@ fn plugin(category: &str, name: &str) -> PluginMetadata {
     PluginMetadata::new(name, category, format!("{category}/{name}"), json!({}))
 }
 
+/// A new handle on the store file `plugins.db` in a new temporary
+/// directory (removed when the first value is dropped, after the handle).
+fn temp_async_store() -> (tempfile::TempDir, AsyncStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = AsyncStore::open(dir.path().join("plugins.db")).unwrap();
+    (dir, store)
+}
+
 /// Polls `fut` once (so a call queues its work) and leaves it pending.
 async fn poll_once<F: Future + ?Sized>(fut: &mut Pin<Box<F>>) -> bool {
     std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx).is_ready())).await
@@ -64,8 +72,7 @@ fn the_handle_is_clone_send_sync_static_and_its_futures_are_send_static() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixteen_tasks_each_read_their_own_writes() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = AsyncStore::open(dir.path().join("plugins.db")).unwrap();
+    let (_dir, store) = temp_async_store();
     assert_eq!(store.readers(), 2);
     let mut tasks = Vec::new();
     for t in 0..16 {
@@ -135,8 +142,7 @@ fn every_operation_runs_on_a_current_thread_runtime() {
 
 #[test]
 fn check_and_reap_run_on_futures_executor() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = AsyncStore::open(dir.path().join("plugins.db")).unwrap();
+    let (_dir, store) = temp_async_store();
     let mut gone = Sleeper::start();
     let mut alive = Sleeper::start();
     let (gone_pid, alive_pid) = (gone.pid(), alive.pid());
@@ -195,8 +201,7 @@ fn check_and_reap_run_on_futures_executor() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_does_not_wait_behind_a_write() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = AsyncStore::open(dir.path().join("plugins.db")).unwrap();
+    let (_dir, store) = temp_async_store();
     store.save(plugin("a", "b")).await.unwrap();
     let (release, blocked) = block_writer(&store).await;
     // The writer is busy until released; reads still answer.
@@ -285,8 +290,7 @@ async fn close_completes_queued_work_then_refuses_calls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_future_dropped_before_its_work_started_cancels_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = AsyncStore::open(dir.path().join("plugins.db")).unwrap();
+    let (_dir, store) = temp_async_store();
     let (release, blocked) = block_writer(&store).await;
     let mut save = Box::pin(store.save(plugin("dropped", "p")));
     assert!(!poll_once(&mut save).await, "queued behind the busy writer");
@@ -305,8 +309,7 @@ async fn a_future_dropped_before_its_work_started_cancels_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_in_a_closure_is_an_error_and_the_handle_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = AsyncStore::open(dir.path().join("plugins.db")).unwrap();
+    let (_dir, store) = temp_async_store();
     let saved = plugin("before", "panic");
     let p = saved.clone();
     let result: Result<(), Error> = store
@@ -330,8 +333,7 @@ async fn a_panic_in_a_closure_is_an_error_and_the_handle_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_closure_cannot_write() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = AsyncStore::open(dir.path().join("plugins.db")).unwrap();
+    let (_dir, store) = temp_async_store();
     let p = plugin("read", "only");
     let result = store.read(move |s| s.save(&p)).await;
     assert!(
@@ -382,8 +384,7 @@ async fn a_read_only_store_reads_and_refuses_writes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callers_beyond_the_queues_capacity_wait_for_a_slot_and_all_complete() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = AsyncStore::open(dir.path().join("plugins.db")).unwrap();
+    let (_dir, store) = temp_async_store();
     let (release, blocked) = block_writer(&store).await;
     // More saves than the writer's queue holds (256), all waiting behind
     // the busy writer: the later ones wait for a slot, not a thread.

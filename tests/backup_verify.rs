@@ -15,8 +15,8 @@ use plugin_metastore::{
 };
 use serde_json::json;
 use support::{
-    Demo, integrity_check, metastore, metastore_ok, migration_files, old_version_file, sample,
-    sample_store, sqlite3,
+    Demo, Sqlite3Session, integrity_check, metastore, metastore_ok, metastore_outcome,
+    migration_files, old_version_file, sample, sample_store, sqlite3,
 };
 
 /// Plugin `pair/{side}` at generation `g`: every field says `g`, so a
@@ -475,12 +475,7 @@ fn a_backup_killed_part_way_leaves_nothing_under_the_chosen_name() {
 
 /// `verify` through the CLI: exit code, stdout, stderr.
 fn verify_cli(db: &Path) -> (Option<i32>, String, String) {
-    let out = metastore(db).arg("verify").output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    metastore_outcome(db, &["verify"])
 }
 
 #[test]
@@ -557,28 +552,11 @@ fn verify_never_judges_a_half_written_file_and_says_when_it_could_not_look() {
     // A writer killed mid-transaction in rollback-journal mode: a hot
     // journal, and pages of the half-done write already in the file.
     sqlite3(&db, "PRAGMA journal_mode = DELETE;");
-    let mut writer = std::process::Command::new("sqlite3")
-        .arg(&db)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let stdin = writer.stdin.as_mut().unwrap();
-        writeln!(
-            stdin,
-            "PRAGMA cache_size = 1; BEGIN; UPDATE plugins SET description = hex(randomblob(20000)); SELECT 'written';"
-        )
-        .unwrap();
-    }
-    let lines = support::Lines::read(writer.stdout.take().unwrap());
-    assert_eq!(
-        lines.next_within(Duration::from_secs(60)).as_deref(),
-        Some("written")
-    );
-    writer.kill().unwrap();
-    writer.wait().unwrap();
+    Sqlite3Session::start(
+        &db,
+        "PRAGMA cache_size = 1; BEGIN; UPDATE plugins SET description = hex(randomblob(20000));",
+    )
+    .kill();
     let journal = dir.path().join("s.db-journal");
     assert!(std::fs::metadata(&journal).unwrap().len() > 0);
     let before = snapshot(dir.path());
@@ -609,26 +587,9 @@ fn verify_never_judges_a_half_written_file_and_says_when_it_could_not_look() {
     assert!(out.contains("cut mid-write"), "{out}");
 
     // A file another connection holds locked: it could not look.
-    let mut locker = std::process::Command::new("sqlite3")
-        .arg(&copy)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let stdin = locker.stdin.as_mut().unwrap();
-        writeln!(
-            stdin,
-            "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; SELECT 'locked';"
-        )
-        .unwrap();
-    }
-    let lines = support::Lines::read(locker.stdout.take().unwrap());
-    while lines.next_within(Duration::from_secs(60)).unwrap() != "locked" {}
+    let locker = Sqlite3Session::start(&copy, "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;");
     let (code, out, err) = verify_cli(&copy);
-    drop(locker.stdin.take());
-    locker.wait().unwrap();
+    locker.close();
     assert_eq!(code, Some(1), "{out}{err}");
     assert!(!out.contains("problem:"), "{out}");
     assert!(err.contains("could not look"), "{err}");
@@ -667,28 +628,11 @@ fn a_copy_in_rollback_mode_held_open_by_another_connection_is_refused_in_words()
     MetadataStore::open(&db).unwrap().backup(&copy).unwrap();
     // Another connection holds the copy open (a reader mid-transaction),
     // as a running watch holds a store that cp wrote over.
-    let mut reader = std::process::Command::new("sqlite3")
-        .arg(&copy)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let stdin = reader.stdin.as_mut().unwrap();
-        writeln!(
-            stdin,
-            "BEGIN; SELECT count(*) FROM plugins; SELECT 'reading';"
-        )
-        .unwrap();
-    }
-    let lines = support::Lines::read(reader.stdout.take().unwrap());
-    while lines.next_within(Duration::from_secs(60)).unwrap() != "reading" {}
+    let reader = Sqlite3Session::start(&copy, "BEGIN; SELECT count(*) FROM plugins;");
     let options =
         plugin_metastore::StoreOptions::default().busy_timeout(Duration::from_millis(200));
     let opened = MetadataStore::open_with(&copy, options);
-    drop(reader.stdin.take());
-    reader.wait().unwrap();
+    reader.close();
     match opened {
         Err(Error::CannotOpen { reason, .. }) => {
             assert!(

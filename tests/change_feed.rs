@@ -17,7 +17,8 @@ use plugin_metastore::{
 use rustix::process::Signal;
 use serde_json::{Value, json};
 use support::{
-    Lines, Sleeper, metastore, metastore_ok, sample, sample_store, signal, sqlite3, wait_within,
+    Lines, Sleeper, metastore, metastore_ok, sample, sample_store, signal, sqlite3, temp_store,
+    wait_within,
 };
 
 /// How long a change may take to show: the "within 1 s".
@@ -136,9 +137,7 @@ fn watch_ends_cleanly_on_sigint_and_on_a_closed_pipe() {
 
 #[test]
 fn a_cursor_that_fell_off_the_log_is_told_to_reread_everything() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("feed.db");
-    let store = MetadataStore::open(&db).unwrap();
+    let (_dir, db, store) = temp_store("feed.db");
     sqlite3(&db, "UPDATE change_feed SET capacity = 10");
     let start = store.change_cursor().unwrap();
     for i in 0..40 {
@@ -211,9 +210,7 @@ fn logged(store: &MetadataStore, cursor: u64) -> Vec<(String, ChangeOp)> {
 
 #[test]
 fn a_library_transaction_logs_one_row_per_plugin_and_hand_edits_one_per_row() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("feed.db");
-    let store = MetadataStore::open(&db).unwrap();
+    let (_dir, db, store) = temp_store("feed.db");
     let plugins: Vec<PluginMetadata> = (0..100).map(sample).collect();
     let marker = || sqlite3(&db, "SELECT quote(writing_txn) FROM change_feed");
 
@@ -358,8 +355,7 @@ fn the_feed_is_in_commit_order_not_clock_order() {
 
 #[test]
 fn a_watcher_hears_its_own_store_and_waits_for_a_timeout_otherwise() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = MetadataStore::open(dir.path().join("feed.db")).unwrap();
+    let (_dir, _, store) = temp_store("feed.db");
     let mut watcher = store
         .watch(store.change_cursor().unwrap())
         .unwrap()
@@ -481,9 +477,7 @@ fn a_watcher_notices_its_store_replaced_by_mv_and_reopens_with_a_reset() {
 #[cfg(target_os = "linux")]
 #[test]
 fn watch_blocked_on_a_full_output_pipe_ends_on_the_first_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("full.db");
-    let store = MetadataStore::open(&db).unwrap();
+    let (_dir, db, store) = temp_store("full.db");
     let plugins: Vec<PluginMetadata> = (0..3000).map(support::sample).collect();
     store.save_all(&plugins).unwrap();
     // Nobody reads its stdout: 3000 lines fill the pipe.

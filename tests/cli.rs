@@ -18,7 +18,7 @@ use plugin_metastore::{
     CloudProviderType, MetadataStore, PluginExecutionMode, PluginMetadata, PluginQuery, seed,
 };
 use serde_json::json;
-use support::{DEMO_TRANSITIONS, Demo, ambiguous_pair, unusual_plugin};
+use support::{DEMO_TRANSITIONS, Demo, ambiguous_pair, temp_store, unusual_plugin};
 use tempfile::TempDir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_plugin-metastore");
@@ -375,17 +375,8 @@ fn list_table_has_the_columns_and_one_row_per_plugin() {
         .filter(|c| !c.is_empty())
         .collect();
     assert_eq!(
-        columns,
-        [
-            "unique id",
-            "mode",
-            "provider",
-            "status",
-            "PIDs",
-            "container",
-            "cost/h",
-            "active"
-        ]
+        columns.join(" | "),
+        "unique id | mode | provider | status | PIDs | container | cost/h | active"
     );
     assert_eq!(table_ids(&out), ids(&seed::plugins()));
     let row = |id: &str| {
@@ -449,74 +440,50 @@ fn every_list_filter_matches_the_query_api() {
     cli.run(&["container", "set", "transcription_whisper_tiny", "abc123"])
         .ok();
     let all = cli.store().list().unwrap();
-    let cases: Vec<(Vec<&str>, PluginQuery)> = vec![
+    use CloudProviderType::{Aws, LambdaLabs};
+    use PluginExecutionMode::{CloudGpu, Docker, InProcess, Subprocess};
+    let q = PluginQuery::new;
+    let cases: Vec<(&[&str], PluginQuery)> = vec![
+        (&["--mode", "cloud_gpu"], q().execution_mode(CloudGpu)),
         (
-            vec!["--mode", "cloud_gpu"],
-            PluginQuery::new().execution_mode(PluginExecutionMode::CloudGpu),
+            &["--mode", "subprocess", "--mode", "in_process"],
+            q().execution_mode(Subprocess).execution_mode(InProcess),
+        ),
+        (&["--mode", "docker"], q().execution_mode(Docker)),
+        (&["--provider", "aws"], q().provider(Aws)),
+        (
+            &["--provider", "aws", "--provider", "lambda_labs"],
+            q().provider(Aws).provider(LambdaLabs),
+        ),
+        (&["--active"], q().active(true)),
+        (&["--inactive"], q().active(false)),
+        (&["--local"], q().local(true)),
+        (&["--cloud"], q().local(false)),
+        (&["--category", "finetuning"], q().category("finetuning")),
+        (
+            &["--category", "finetuning", "--category", "transcription"],
+            q().category("finetuning").category("transcription"),
+        ),
+        (&["--category", "nope"], q().category("nope")),
+        (
+            &["--status", "provisioning"],
+            q().remote_status("provisioning"),
         ),
         (
-            vec!["--mode", "subprocess", "--mode", "in_process"],
-            PluginQuery::new()
-                .execution_mode(PluginExecutionMode::Subprocess)
-                .execution_mode(PluginExecutionMode::InProcess),
+            &["--cloud", "--active", "--provider", "aws"],
+            q().local(false).active(true).provider(Aws),
         ),
+        (&["--local", "--active"], q().local(true).active(true)),
         (
-            vec!["--mode", "docker"],
-            PluginQuery::new().execution_mode(PluginExecutionMode::Docker),
-        ),
-        (
-            vec!["--provider", "aws"],
-            PluginQuery::new().provider(CloudProviderType::Aws),
-        ),
-        (
-            vec!["--provider", "aws", "--provider", "lambda_labs"],
-            PluginQuery::new()
-                .provider(CloudProviderType::Aws)
-                .provider(CloudProviderType::LambdaLabs),
-        ),
-        (vec!["--active"], PluginQuery::new().active(true)),
-        (vec!["--inactive"], PluginQuery::new().active(false)),
-        (vec!["--local"], PluginQuery::new().local(true)),
-        (vec!["--cloud"], PluginQuery::new().local(false)),
-        (
-            vec!["--category", "finetuning"],
-            PluginQuery::new().category("finetuning"),
-        ),
-        (
-            vec!["--category", "finetuning", "--category", "transcription"],
-            PluginQuery::new()
-                .category("finetuning")
-                .category("transcription"),
-        ),
-        (
-            vec!["--category", "nope"],
-            PluginQuery::new().category("nope"),
-        ),
-        (
-            vec!["--status", "provisioning"],
-            PluginQuery::new().remote_status("provisioning"),
-        ),
-        (
-            vec!["--cloud", "--active", "--provider", "aws"],
-            PluginQuery::new()
-                .local(false)
-                .active(true)
-                .provider(CloudProviderType::Aws),
-        ),
-        (
-            vec!["--local", "--active"],
-            PluginQuery::new().local(true).active(true),
-        ),
-        (
-            vec!["--category", "transcription", "--inactive"],
-            PluginQuery::new().category("transcription").active(false),
+            &["--category", "transcription", "--inactive"],
+            q().category("transcription").active(false),
         ),
     ];
     for (args, query) in cases {
         let expected: Vec<PluginMetadata> =
             all.iter().filter(|p| query.matches(p)).cloned().collect();
-        assert_eq!(cli.listed(&args), expected, "list {args:?}");
-        let table = cli.run(&[&["list"], &args[..]].concat()).ok();
+        assert_eq!(cli.listed(args), expected, "list {args:?}");
+        let table = cli.run(&[&["list"], args].concat()).ok();
         if expected.is_empty() {
             assert_eq!(table, "no plugins\n", "list {args:?}");
         } else {
@@ -906,17 +873,11 @@ fn python3_runs(skipping: &str) -> bool {
 
 /// What `python3 ARGS` prints; it must succeed.
 fn python3_stdout<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
-    let out = Command::new("python3")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    support::output_ok(
+        Command::new("python3")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .args(args),
+    )
 }
 
 #[test]
@@ -1518,16 +1479,6 @@ fn python_numbers_within_64_bit_integers_and_f64_round_trip_exactly() {
     );
 }
 
-/// Runs the CLI on `db`: exit code, stdout, stderr.
-fn run_on(db: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = support::metastore(db).args(args).output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn a_leap_second_is_a_usage_error_in_words_and_refused_by_the_library() {
     let dir = tempfile::tempdir().unwrap();
@@ -1551,7 +1502,7 @@ fn a_leap_second_is_a_usage_error_in_words_and_refused_by_the_library() {
         &["cost", "--since", "2016-12-31T23:59:60Z"],
         &["cost", "--until", "2012-06-30T23:59:60Z"],
     ] {
-        let (code, _, err) = run_on(&db, args);
+        let (code, _, err) = support::metastore_outcome(&db, args);
         assert_eq!(code, Some(2), "{args:?}: {err}");
         assert!(
             err.contains("leap second") && !err.contains("CHECK"),
@@ -1599,16 +1550,16 @@ fn list_skip_bad_in_table_form_skips_like_the_json_form() {
         let dir = tempfile::tempdir().unwrap();
         let db = support::sample_store(dir.path(), "bad.db", 5);
         support::sqlite3(&db, &format!("PRAGMA ignore_check_constraints = 1; {sql};"));
-        let (code, _, err) = run_on(&db, &["list"]);
+        let (code, _, err) = support::metastore_outcome(&db, &["list"]);
         assert_eq!(code, Some(1), "{sql}");
         assert!(err.contains("--skip-bad"), "{err}");
-        let (code, table, err) = run_on(&db, &["list", "--skip-bad"]);
+        let (code, table, err) = support::metastore_outcome(&db, &["list", "--skip-bad"]);
         assert_eq!(code, Some(0), "{sql}: {err}");
         assert!(
             err.contains("skipped a plugin") && err.contains(bad),
             "{sql}: {err}"
         );
-        let (_, json, _) = run_on(&db, &["list", "--json", "--skip-bad"]);
+        let (_, json, _) = support::metastore_outcome(&db, &["list", "--json", "--skip-bad"]);
         let json: Vec<PluginMetadata> = serde_json::from_str(&json).unwrap();
         let mut expected = ids(&json);
         if in_json {
@@ -1621,9 +1572,7 @@ fn list_skip_bad_in_table_form_skips_like_the_json_form() {
 
 #[test]
 fn cost_by_plugin_tells_apart_plugins_whose_unique_ids_collide() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("ids.db");
-    let store = MetadataStore::open(&db).unwrap();
+    let (_dir, db, store) = temp_store("ids.db");
     for (category, name) in [("a_b", "c"), ("a", "b_c"), ("x", "y")] {
         store
             .save(&support::cloud_plugin(
@@ -1635,7 +1584,7 @@ fn cost_by_plugin_tells_apart_plugins_whose_unique_ids_collide() {
             ))
             .unwrap();
     }
-    let (code, out, err) = run_on(&db, &["cost", "--by", "plugin"]);
+    let (code, out, err) = support::metastore_outcome(&db, &["cost", "--by", "plugin"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("a_b_c (category \"a_b\")"), "{out}");
     assert!(out.contains("a_b_c (category \"a\")"), "{out}");
@@ -1651,21 +1600,13 @@ fn init_and_demo_print_the_store_path_escaped() {
     let dir = tempfile::tempdir().unwrap();
     for command in ["init", "demo"] {
         let db = dir.path().join(format!("{command}\u{1b}]0;owned\u{7}.db"));
-        let out = Command::new(env!("CARGO_BIN_EXE_plugin-metastore"))
-            .args([command])
-            .env("PLUGIN_METASTORE_DB", &db)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = support::output_ok(
+            Command::new(env!("CARGO_BIN_EXE_plugin-metastore"))
+                .args([command])
+                .env("PLUGIN_METASTORE_DB", &db),
         );
-        let _demo = Demo::of(String::from_utf8_lossy(&out.stdout));
-        assert!(
-            !out.stdout.contains(&0x1b) && !out.stdout.contains(&0x07),
-            "{command}"
-        );
+        assert!(!out.contains(['\u{1b}', '\u{7}']), "{command}");
+        let _demo = Demo::of(out);
         assert!(db.exists());
     }
 }

@@ -23,17 +23,17 @@ fn mode(path: &Path) -> u32 {
 }
 
 /// `program args…` under `umask 000`, with `XDG_DATA_HOME=xdg`.
-fn under_umask_000(program: &Path, args: &[&str], xdg: &Path) -> std::process::Output {
-    Command::new("sh")
+fn under_umask_000(program: &Path, args: &[&str], xdg: &Path) -> Command {
+    let mut command = Command::new("sh");
+    command
         .arg("-c")
         .arg("umask 000 && exec \"$@\"")
         .arg("sh")
         .arg(program)
         .args(args)
         .env("XDG_DATA_HOME", xdg)
-        .env_remove("PLUGIN_METASTORE_DB")
-        .output()
-        .unwrap()
+        .env_remove("PLUGIN_METASTORE_DB");
+    command
 }
 
 #[test]
@@ -41,13 +41,11 @@ fn the_cli_keeps_its_default_store_in_an_owner_only_data_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let xdg = tmp.path().join("share");
     let bin = Path::new(env!("CARGO_BIN_EXE_plugin-metastore"));
-    let out = under_umask_000(bin, &["demo"], &xdg);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let _demo = support::Demo::of(String::from_utf8_lossy(&out.stdout));
+    let _demo = support::Demo::of(support::output_ok(&mut under_umask_000(
+        bin,
+        &["demo"],
+        &xdg,
+    )));
     let dir = xdg.join("plugin-metastore");
     assert_eq!((mode(&xdg), mode(&dir)), (0o700, 0o700));
     assert_eq!(mode(&dir.join("plugins.db")), 0o600);
@@ -65,22 +63,8 @@ fn open_default_makes_the_apps_directory_owner_only_whatever_the_umask() {
     let tmp = tempfile::tempdir().unwrap();
     let xdg = tmp.path().join("share");
     let me = std::env::current_exe().unwrap();
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg("umask 000 && exec \"$@\"")
-        .arg("sh")
-        .arg(&me)
-        .args(["open_default_child", "--exact", "--ignored"])
-        .env("XDG_DATA_HOME", &xdg)
-        .env(CHILD_ENV, "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let child = ["open_default_child", "--exact", "--ignored"];
+    let stdout = support::output_ok(under_umask_000(&me, &child, &xdg).env(CHILD_ENV, "1"));
     assert!(stdout.contains("1 passed"), "{stdout}");
     // `directories` lowercases the name and drops its spaces on Linux.
     let dir = xdg.join("myhostapp");

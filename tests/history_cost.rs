@@ -5,29 +5,22 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use plugin_metastore::{
     CloudProviderType::{self, Aws, Gcp, LambdaLabs},
     CostGroup, CostGrouping, CostQuery, CostReport, Error, MetadataStore, RecordedStatus,
-    parse_time,
+    RemoteStatusEntry, parse_time,
 };
-use support::{cloud_plugin, old_version_file, sqlite3, sqlite3_result};
-use tempfile::TempDir;
+use support::{
+    cloud_plugin, metastore_outcome, old_version_file, sqlite3, sqlite3_result, temp_store,
+};
 
 /// A time as people type it.
 fn t(text: &str) -> DateTime<Utc> {
     parse_time(text).unwrap()
-}
-
-/// A new store file in a temp dir.
-fn store() -> (TempDir, PathBuf, MetadataStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("history.db");
-    let store = MetadataStore::open(&db).unwrap();
-    (dir, db, store)
 }
 
 /// Saves a cloud plugin `gpu/{name}` whose resource is `status` at `rate`.
@@ -96,6 +89,14 @@ fn statuses(store: &MetadataStore, category: &str, name: &str) -> Vec<String> {
     history.into_iter().map(|e| e.status).collect()
 }
 
+/// `(status, hourly rate)` of each history entry, in order.
+fn status_rates(history: &[RemoteStatusEntry]) -> Vec<(&str, Option<f64>)> {
+    history
+        .iter()
+        .map(|e| (e.status.as_str(), e.cost_per_hour))
+        .collect()
+}
+
 fn history_rows(db: &Path) -> i64 {
     sqlite3(db, "SELECT count(*) FROM remote_status_history")
         .parse()
@@ -116,7 +117,7 @@ fn hours_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
 
 #[test]
 fn nights_across_midnight_cost_what_was_computed_by_hand() {
-    let (_dir, _db, store) = store();
+    let (_dir, _db, store) = temp_store("history.db");
     // Both resources are created stopped now; their running nights are
     // dated before that, as an app learning of them later records them.
     cloud(&store, "night", Aws, "stopped", Some(2.0));
@@ -180,7 +181,7 @@ fn nights_across_midnight_cost_what_was_computed_by_hand() {
 
 #[test]
 fn a_rate_change_inside_a_running_period_prices_each_part_at_its_own_rate() {
-    let (_dir, _db, store) = store();
+    let (_dir, _db, store) = temp_store("history.db");
     let mut p = cloud_plugin("gpu", "train", Aws, "running", Some(2.0));
     store.save(&p).unwrap();
     std::thread::sleep(Duration::from_millis(40));
@@ -195,12 +196,8 @@ fn a_rate_change_inside_a_running_period_prices_each_part_at_its_own_rate() {
     store.set_remote_status("gpu", "train", "stopped").unwrap();
 
     let h = store.remote_history("gpu", "train").unwrap();
-    let rows: Vec<_> = h
-        .iter()
-        .map(|e| (e.status.as_str(), e.cost_per_hour))
-        .collect();
     assert_eq!(
-        rows,
+        status_rates(&h),
         [
             ("running", Some(2.0)),
             ("running", Some(3.0)),
@@ -227,7 +224,7 @@ fn a_rate_change_inside_a_running_period_prices_each_part_at_its_own_rate() {
 
 #[test]
 fn an_unknown_rate_is_counted_as_unpriced_hours_never_as_zero_dollars() {
-    let (_dir, _db, store) = store();
+    let (_dir, _db, store) = temp_store("history.db");
     cloud(&store, "mystery", LambdaLabs, "stopped", None);
     cloud(&store, "priced", Aws, "stopped", Some(4.0));
     backdate(&store, "mystery", "running", "2026-11-05T10:00:00Z");
@@ -282,7 +279,7 @@ fn an_unknown_rate_is_counted_as_unpriced_hours_never_as_zero_dollars() {
 
 #[test]
 fn a_deleted_plugin_stays_in_reports_and_its_meter_stops_at_the_delete() {
-    let (_dir, db, store) = store();
+    let (_dir, db, store) = temp_store("history.db");
     cloud(&store, "gone", Aws, "stopped", Some(10.0));
     backdate(&store, "gone", "running", "2026-11-01T08:00:00Z");
     backdate(&store, "gone", "stopped", "2026-11-01T10:00:00Z");
@@ -325,7 +322,7 @@ fn a_deleted_plugin_stays_in_reports_and_its_meter_stops_at_the_delete() {
 
 #[test]
 fn a_late_transition_lands_in_its_place_and_leaves_the_current_status() {
-    let (_dir, db, store) = store();
+    let (_dir, db, store) = temp_store("history.db");
     cloud(&store, "late", Aws, "stopped", Some(1.0));
     let created = store.remote_history("gpu", "late").unwrap()[0].at;
     backdate(&store, "late", "running", "2026-11-10T08:00:00Z");
@@ -387,7 +384,7 @@ fn a_late_transition_lands_in_its_place_and_leaves_the_current_status() {
 
 #[test]
 fn bad_transitions_name_the_value_and_write_nothing() {
-    let (_dir, db, store) = store();
+    let (_dir, db, store) = temp_store("history.db");
     cloud(&store, "x", Aws, "running", Some(1.0));
     store.save(&support::sample(1)).unwrap();
     let mut local = support::sample(2);
@@ -453,7 +450,7 @@ fn bad_transitions_name_the_value_and_write_nothing() {
 
 #[test]
 fn hand_edits_in_sqlite3_are_recorded_once_each() {
-    let (_dir, db, store) = store();
+    let (_dir, db, store) = temp_store("history.db");
     cloud(&store, "a", Aws, "running", Some(2.0));
     cloud(&store, "b", Gcp, "stopped", Some(1.0));
     assert_eq!(history_rows(&db), 2);
@@ -488,12 +485,8 @@ fn hand_edits_in_sqlite3_are_recorded_once_each() {
         ),
     );
     let rows = store.remote_history("gpu", "a").unwrap();
-    let got: Vec<_> = rows
-        .iter()
-        .map(|e| (e.status.as_str(), e.cost_per_hour))
-        .collect();
     assert_eq!(
-        got,
+        status_rates(&rows),
         [
             ("running", Some(2.0)),
             ("stopped", Some(2.0)),
@@ -590,7 +583,7 @@ fn hand_edits_in_sqlite3_are_recorded_once_each() {
 
 #[test]
 fn a_failed_save_records_nothing() {
-    let (_dir, db, store) = store();
+    let (_dir, db, store) = temp_store("history.db");
     cloud(&store, "kept", Aws, "running", Some(1.0));
     // A trigger planted by hand makes the second plugin of a save fail
     // after the first was written.
@@ -615,7 +608,7 @@ fn a_failed_save_records_nothing() {
 
 #[test]
 fn quick_changes_keep_their_order_and_one_timestamp_format() {
-    let (_dir, db, store) = store();
+    let (_dir, db, store) = temp_store("history.db");
     let mut p = cloud_plugin("gpu", "quick", Aws, "s0", Some(1.0));
     store.save(&p).unwrap();
     let mut want = vec!["s0".to_owned()];
@@ -733,19 +726,9 @@ fn an_old_store_upgrades_with_its_running_resources_stamped_at_the_upgrade() {
     );
 }
 
-/// `plugin-metastore --db DB ARGS…`: exit code, stdout, stderr.
-fn cli(db: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = support::metastore(db).args(args).output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn one_bad_history_row_never_hides_the_rest_and_its_plugin_can_be_deleted() {
-    let (_dir, db, store) = store();
+    let (_dir, db, store) = temp_store("history.db");
     cloud(&store, "a", Aws, "running", Some(1.0));
     cloud(&store, "b", Gcp, "running", Some(2.0));
     cloud(&store, "c", LambdaLabs, "stopped", Some(3.0));
@@ -796,19 +779,19 @@ fn one_bad_history_row_never_hides_the_rest_and_its_plugin_can_be_deleted() {
     assert_eq!(bad.len(), 1);
     assert!(bad[0].to_string().contains("provider"), "{}", bad[0]);
 
-    let (code, out, err) = cli(&db, &["cost", "--by", "plugin"]);
+    let (code, out, err) = metastore_outcome(&db, &["cost", "--by", "plugin"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("gpu_a"), "{out}");
     assert_eq!(err.matches("left out a history row").count(), 2, "{err}");
     assert!(err.contains("DELETE FROM remote_status_history"), "{err}");
-    let (code, out, err) = cli(&db, &["history", "gpu_b"]);
+    let (code, out, err) = metastore_outcome(&db, &["history", "gpu_b"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("gcp") && out.contains("1 entry"), "{out}");
     assert!(err.contains("\"nope\""), "{err}");
 
     // The plugin with the bad provider can be deleted; the removal is in
     // its history under the provider 'custom'.
-    let (code, _, err) = cli(&db, &["delete", "gpu_b"]);
+    let (code, _, err) = metastore_outcome(&db, &["delete", "gpu_b"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(store.delete("gpu", "c").unwrap());
     let (rows, bad) = store.remote_history_readable("gpu", "b").unwrap();
@@ -833,7 +816,7 @@ fn one_bad_history_row_never_hides_the_rest_and_its_plugin_can_be_deleted() {
 
 #[test]
 fn a_row_dated_in_the_future_never_freezes_the_history_and_is_named() {
-    let (_dir, db, store) = store();
+    let (_dir, db, store) = temp_store("history.db");
     cloud(&store, "ahead", Aws, "running", Some(10.0));
     cloud(&store, "other", Gcp, "running", Some(1.0));
     // A command run with the clock ten years ahead stopped it.
@@ -895,13 +878,13 @@ fn a_row_dated_in_the_future_never_freezes_the_history_and_is_named() {
     assert!(ahead.running_hours < 1.0, "{ahead:?}");
     assert_eq!(report.future_rows.len(), 1, "{:?}", report.future_rows);
     assert!(report.future_rows[0].contains("2036-06-01"));
-    let (code, _, err) = cli(&db, &["cost"]);
+    let (code, _, err) = metastore_outcome(&db, &["cost"]);
     assert_eq!(code, Some(0));
     assert!(
         err.contains("dated in the future") && err.contains("2036"),
         "{err}"
     );
-    let (code, _, err) = cli(&db, &["history", "gpu_ahead"]);
+    let (code, _, err) = metastore_outcome(&db, &["history", "gpu_ahead"]);
     assert_eq!(code, Some(0));
     assert!(err.contains("dated in the future"), "{err}");
 }
@@ -914,7 +897,7 @@ fn a_cost_too_large_for_a_number_is_said_never_passed_off_as_an_unknown_rate() {
         (1e300, false),
         (f64::MAX, true),
     ] {
-        let (_dir, db, store) = store();
+        let (_dir, db, store) = temp_store("history.db");
         cloud(&store, "huge", Aws, "stopped", Some(rate));
         let two_hours_ago = Utc::now() - chrono::Duration::hours(2);
         store
@@ -927,10 +910,10 @@ fn a_cost_too_large_for_a_number_is_said_never_passed_off_as_an_unknown_rate() {
         if overflows {
             assert_eq!(g.cost_usd, None);
             assert!(g.priced_cost_usd.is_finite());
-            let (code, out, _) = cli(&db, &["cost"]);
+            let (code, out, _) = metastore_outcome(&db, &["cost"]);
             assert_eq!(code, Some(0));
             assert!(out.contains("too large"), "{out}");
-            let (_, json, _) = cli(&db, &["cost", "--json"]);
+            let (_, json, _) = metastore_outcome(&db, &["cost", "--json"]);
             assert!(json.contains("\"cost_overflow\": true"), "{json}");
         } else {
             assert!(g.cost_usd.unwrap() > 1e300);

@@ -15,7 +15,7 @@ use plugin_metastore::{
 use rusqlite::Connection;
 use rusqlite::types::Value;
 use serde_json::Value as Json;
-use support::{Rng, metastore_ok, migration_files, random_plugin, time_seed};
+use support::{Rng, metastore_ok, migration_files, random_plugin, seeded};
 use tempfile::TempDir;
 
 /// Statuses of generated history rows: mostly billed, some that look
@@ -91,6 +91,14 @@ fn generated(rng: &mut Rng, plugins: usize, end_idle: bool) -> (TempDir, PathBuf
     }
     tx.commit().unwrap();
     (dir, path)
+}
+
+/// The store at `db` through the library and through rusqlite, and the
+/// canned queries of its Datasette document.
+fn opened(db: &Path) -> (MetadataStore, Connection, BTreeMap<String, String>) {
+    let store = MetadataStore::open(db).unwrap();
+    let conn = Connection::open(db).unwrap();
+    (store, conn, canned(db))
 }
 
 /// The canned queries of `plugin-metastore datasette-metadata` for the
@@ -224,13 +232,9 @@ fn windows(rng: &mut Rng) -> Vec<(Option<DateTime<Utc>>, DateTime<Utc>)> {
 
 #[test]
 fn the_canned_cost_queries_give_what_cost_report_gives_on_generated_histories() {
-    let seed = time_seed();
-    println!("seed {seed}");
-    let mut rng = Rng::new(seed);
+    let (seed, mut rng) = seeded();
     let (_dir, db) = generated(&mut rng, 40, false);
-    let store = MetadataStore::open(&db).unwrap();
-    let conn = Connection::open(&db).unwrap();
-    let queries = canned(&db);
+    let (store, conn, queries) = opened(&db);
     let mut compared = 0;
     for (since, until) in windows(&mut rng) {
         // A date where the time is midnight, as a person would type it.
@@ -271,13 +275,9 @@ fn the_canned_cost_queries_give_what_cost_report_gives_on_generated_histories() 
 
 #[test]
 fn windows_ending_now_and_the_plain_view_sums_agree_when_nothing_runs_now() {
-    let seed = time_seed();
-    println!("seed {seed}");
-    let mut rng = Rng::new(seed);
+    let (seed, mut rng) = seeded();
     let (_dir, db) = generated(&mut rng, 30, true);
-    let store = MetadataStore::open(&db).unwrap();
-    let conn = Connection::open(&db).unwrap();
-    let queries = canned(&db);
+    let (store, conn, queries) = opened(&db);
     for by in CostGrouping::ALL {
         let (rust, _) = report(&store, None, None, *by);
         let sql = run_canned(&conn, &queries[&format!("cost_by_{by}")], "", "");
@@ -450,9 +450,7 @@ const VIEWS: &[&str] = &[
 
 #[test]
 fn the_people_views_keep_their_columns_and_rows_and_come_in_a_stable_order() {
-    let seed = time_seed();
-    println!("seed {seed}");
-    let mut rng = Rng::new(seed);
+    let (seed, mut rng) = seeded();
     let dir = TempDir::new().unwrap();
     let db = dir.path().join("plugins.db");
     let store = MetadataStore::open(&db).unwrap();

@@ -16,7 +16,7 @@ use std::time::Duration;
 use plugin_metastore::{
     MetadataStore, PidState, ReapAction, ReapOptions, RemoteResourceInfo, seed,
 };
-use support::{Sleeper, old_version_file, sqlite3, store_with_pool};
+use support::{Sleeper, old_version_file, pool_store, sqlite3, temp_store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_plugin-metastore");
 
@@ -58,8 +58,7 @@ fn plant_strangers(db: &Path, reused: &Sleeper, other_boot: &Sleeper, unverified
 
 #[test]
 fn every_stored_pid_is_in_exactly_one_state() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, store) = store_with_pool(dir.path(), "states.db");
+    let (_dir, db, store) = pool_store("states.db");
     let alive = Sleeper::start();
     let mut exited = Sleeper::start();
     let mut zombie = Sleeper::start();
@@ -108,8 +107,7 @@ fn every_stored_pid_is_in_exactly_one_state() {
 
 #[test]
 fn reap_kill_stops_only_processes_that_are_provably_ours() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, store) = store_with_pool(dir.path(), "reap.db");
+    let (_dir, db, store) = pool_store("reap.db");
     let mut alive = Sleeper::start();
     let mut reused = Sleeper::start();
     let mut other_boot = Sleeper::start();
@@ -156,8 +154,7 @@ fn reap_kill_stops_only_processes_that_are_provably_ours() {
 
 #[test]
 fn reap_without_kill_keeps_live_processes_and_removes_dead_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_db, store) = store_with_pool(dir.path(), "plain.db");
+    let (_dir, _db, store) = pool_store("plain.db");
     let mut alive = Sleeper::start();
     let mut dead = Sleeper::start();
     store.add_pid("workers", "pool", alive.pid()).unwrap();
@@ -172,8 +169,7 @@ fn reap_without_kill_keeps_live_processes_and_removes_dead_ones() {
 
 #[test]
 fn a_resave_keeps_a_pids_identity_and_add_pid_re_records_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, store) = store_with_pool(dir.path(), "resave.db");
+    let (_dir, db, store) = pool_store("resave.db");
     let first = Sleeper::start();
     let second = Sleeper::start();
     store.add_pid("workers", "pool", first.pid()).unwrap();
@@ -210,9 +206,7 @@ fn a_resave_keeps_a_pids_identity_and_add_pid_re_records_it() {
 
 #[test]
 fn register_updates_the_definition_and_keeps_the_last_runs_resources() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("register.db");
-    let store = MetadataStore::open(&path).unwrap();
+    let (_dir, _, store) = temp_store("register.db");
     let crashed = Sleeper::start();
     let mut last_run = seed::llm_finetune_aws();
     last_run.spawned_pids = vec![crashed.pid()];
@@ -290,8 +284,7 @@ fn an_old_store_upgrades_and_its_pids_are_classified() {
 /// reaper fails.
 #[test]
 fn concurrent_reapers_never_remove_a_pid_re_added_in_between() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, store) = store_with_pool(dir.path(), "race.db");
+    let (_dir, db, store) = pool_store("race.db");
     let live = Sleeper::start();
     let stop = AtomicBool::new(false);
     let (mut runs, mut failures, mut lost) = (0, Vec::new(), Vec::new());

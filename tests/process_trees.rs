@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use plugin_metastore::{MetadataStore, PidState, ReapAction, ReapOptions};
 use serde_json::{Value, json};
-use support::{Sleeper, metastore_ok, sqlite3, store_with_pool};
+use support::{Sleeper, metastore_ok, pool_store, sqlite3};
 
 const BIN: &str = env!("CARGO_BIN_EXE_plugin-metastore");
 
@@ -156,8 +156,7 @@ fn runs(pid: u32) -> bool {
 
 #[test]
 fn a_live_leader_and_its_workers_are_listed_and_all_stopped() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, store) = store_with_pool(dir.path(), "alive.db");
+    let (_dir, db, store) = pool_store("alive.db");
     let mut tree = Tree::spawn(&store, &db, "sleep 600 & sleep 600 & wait", &[]);
     tree.wait_for_members(2);
     let check = store.check_pids().unwrap();
@@ -178,8 +177,7 @@ fn a_live_leader_and_its_workers_are_listed_and_all_stopped() {
 
 #[test]
 fn the_orphans_of_a_crashed_leader_are_kept_then_stopped() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, store) = store_with_pool(dir.path(), "crashed.db");
+    let (_dir, db, store) = pool_store("crashed.db");
     let mut tree = Tree::spawn(&store, &db, "sleep 600 & sleep 600 & wait", &[]);
     tree.wait_for_members(2);
     // kill -9 the leader and reap it: its workers are orphans now.
@@ -200,8 +198,7 @@ fn the_orphans_of_a_crashed_leader_are_kept_then_stopped() {
 
 #[test]
 fn a_launcher_that_exits_at_once_is_recorded_and_its_tree_stopped() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, store) = store_with_pool(dir.path(), "launcher.db");
+    let (_dir, db, store) = pool_store("launcher.db");
     let mut tree = Tree::spawn(&store, &db, "sleep 60 & sleep 60 &", &[]);
     // Its identity was read from the held child even if it had exited.
     assert_eq!(
@@ -224,20 +221,14 @@ fn a_launcher_that_exits_at_once_is_recorded_and_its_tree_stopped() {
 
 #[test]
 fn workers_that_ignore_sigterm_fork_on_it_or_call_setsid_are_all_stopped() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, store) = store_with_pool(dir.path(), "stubborn.db");
+    let (dir, db, store) = pool_store("stubborn.db");
     let forker = dir.path().join("forker.sh");
     std::fs::write(
         &forker,
         "trap 'sleep 600 &' TERM\nwhile :; do sleep 0.05; done\n",
     )
     .unwrap();
-    let has_setsid = Command::new("setsid")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let has_setsid = support::runs_here(Command::new("setsid").arg("--version"));
     if !has_setsid {
         eprintln!("note: no setsid(1) here; the worker that leaves the group is left out");
     }
@@ -277,8 +268,7 @@ fn workers_that_ignore_sigterm_fork_on_it_or_call_setsid_are_all_stopped() {
 
 #[test]
 fn a_tree_holding_the_reapers_ancestor_is_kept_whole() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, store) = store_with_pool(dir.path(), "inside.db");
+    let (dir, db, store) = pool_store("inside.db");
     let out = dir.path().join("reap.json");
     // The tree's leader runs the reaper as its child, then sleeps on.
     let mut tree = Tree::spawn(
@@ -311,8 +301,7 @@ fn a_tree_holding_the_reapers_ancestor_is_kept_whole() {
 
 #[test]
 fn the_cli_spawns_detached_and_prints_the_pid_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, store) = store_with_pool(dir.path(), "cli.db");
+    let (dir, db, store) = pool_store("cli.db");
     let log = dir.path().join("out.log");
     let out = metastore_ok(
         &db,
@@ -390,8 +379,7 @@ impl Drop for Guard {
 
 #[test]
 fn another_pidfd_inode_is_reused_and_never_signalled() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, store) = store_with_pool(dir.path(), "inode.db");
+    let (_dir, db, store) = pool_store("inode.db");
     let mut sleeper = Sleeper::start();
     store.add_pid("workers", "pool", sleeper.pid()).unwrap();
     if sqlite3(&db, "SELECT pidfd_inode IS NULL FROM plugin_pids") == "1" {
@@ -432,8 +420,7 @@ fn a_pid_recorded_in_another_pid_namespace_is_unverified() {
     if !can_unshare() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let (db, store) = store_with_pool(dir.path(), "ns.db");
+    let (_dir, db, store) = pool_store("ns.db");
     // Inside a new PID namespace the shell records itself (a small PID
     // there), then ends.
     let status = Command::new("unshare")
@@ -462,8 +449,7 @@ fn a_stranger_reusing_an_exited_leaders_number_is_never_signalled() {
         eprintln!("skipped: no /proc/sys/kernel/ns_last_pid");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let (db, _store) = store_with_pool(dir.path(), "reuse.db");
+    let (_dir, db, _store) = pool_store("reuse.db");
     // In a PID namespace of its own: spawn a leader that exits at once,
     // let init reap it, then hand its number to a double-forking stranger
     // (setsid: its own group N, with a child in it), and reap with kill.
@@ -521,8 +507,7 @@ fn a_stranger_reusing_an_exited_leaders_number_is_never_signalled() {
 
 #[test]
 fn a_spawn_that_cannot_be_recorded_kills_its_group_and_waits() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, store) = store_with_pool(dir.path(), "ro.db");
+    let (_dir, db, store) = pool_store("ro.db");
     drop(store);
     // A read-only store finds the plugin but cannot record the process.
     let store = MetadataStore::open_read_only(&db).unwrap();

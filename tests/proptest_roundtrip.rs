@@ -282,103 +282,98 @@ fn with_big_stack(f: impl FnOnce() + Send + 'static) {
         .unwrap_or_else(|e| std::panic::resume_unwind(e));
 }
 
-#[test]
-fn any_valid_plugin_round_trips_unchanged() {
-    with_big_stack(valid_round_trip);
+/// Runs `case` on 128 values of the strategy `cases` makes, all against
+/// one new store file (`name` in a temporary directory), on a thread with
+/// a big stack; then every plugin the cases left must still read back
+/// together.
+fn cases_on_one_store<S: Strategy>(
+    name: &'static str,
+    cases: impl FnOnce() -> S + Send + 'static,
+    case: impl Fn(&MetadataStore, S::Value) -> Result<(), TestCaseError> + Send + 'static,
+) {
+    with_big_stack(move || {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MetadataStore::open(dir.path().join(name)).unwrap();
+        runner(128).run(&cases(), |v| case(&store, v)).unwrap();
+        store.list().unwrap();
+    });
 }
 
-fn valid_round_trip() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = MetadataStore::open(dir.path().join("roundtrip.db")).unwrap();
-    runner(128)
-        .run(&plugin(), |p| {
-            store
-                .save(&p)
-                .map_err(|e| TestCaseError::fail(format!("save: {e}")))?;
-            let back = store
-                .get(&p.category, &p.name)
-                .map_err(|e| TestCaseError::fail(format!("get: {e}")))?;
-            prop_assert!(
-                back.as_ref().is_some_and(|b| exactly(b, &p)),
-                "got {back:?}"
-            );
-            let by_id = store
-                .get_by_unique_id(&p.unique_id())
-                .or_else(|e| match e {
-                    // Another case's plugin may share the display id.
-                    Error::AmbiguousId { .. } => Ok(Some(p.clone())),
-                    e => Err(e),
-                })
-                .map_err(|e| TestCaseError::fail(format!("get_by_unique_id: {e}")))?;
-            prop_assert_eq!(by_id.as_ref(), Some(&p));
-            // The same plugin through the Python JSON form.
-            let json = serde_json::to_value(&p).unwrap();
-            let from_json: PluginMetadata = serde_json::from_value(json).unwrap();
-            prop_assert!(exactly(&from_json, &p));
-            Ok(())
-        })
-        .unwrap();
-    // Everything is still readable together.
-    store.list().unwrap();
+#[test]
+fn any_valid_plugin_round_trips_unchanged() {
+    cases_on_one_store("roundtrip.db", plugin, |store, p| {
+        store
+            .save(&p)
+            .map_err(|e| TestCaseError::fail(format!("save: {e}")))?;
+        let back = store
+            .get(&p.category, &p.name)
+            .map_err(|e| TestCaseError::fail(format!("get: {e}")))?;
+        prop_assert!(
+            back.as_ref().is_some_and(|b| exactly(b, &p)),
+            "got {back:?}"
+        );
+        let by_id = store
+            .get_by_unique_id(&p.unique_id())
+            .or_else(|e| match e {
+                // Another case's plugin may share the display id.
+                Error::AmbiguousId { .. } => Ok(Some(p.clone())),
+                e => Err(e),
+            })
+            .map_err(|e| TestCaseError::fail(format!("get_by_unique_id: {e}")))?;
+        prop_assert_eq!(by_id.as_ref(), Some(&p));
+        // The same plugin through the Python JSON form.
+        let json = serde_json::to_value(&p).unwrap();
+        let from_json: PluginMetadata = serde_json::from_value(json).unwrap();
+        prop_assert!(exactly(&from_json, &p));
+        Ok(())
+    });
 }
 
 #[test]
 fn invalid_plugins_are_refused_and_nothing_is_written() {
-    with_big_stack(invalid_refused);
-}
-
-fn invalid_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = MetadataStore::open(dir.path().join("refused.db")).unwrap();
-    runner(128)
-        .run(
-            &(plugin(), plugin(), breakage()),
-            |(existing, other, how)| {
-                // A valid version of the plugin is already there.
-                store.save(&existing).unwrap();
-                let before = store.list().unwrap();
-                let bad = break_plugin(existing.clone(), &how);
-                let err = store.save(&bad);
-                prop_assert!(
-                    matches!(err, Err(Error::InvalidInput { .. })),
-                    "{how:?}: {err:?}"
-                );
-                // All or nothing: a valid plugin next to the bad one is not
-                // written either.
-                let err = store.save_all([&other, &bad]);
-                prop_assert!(
-                    matches!(err, Err(Error::InvalidInput { .. })),
-                    "{how:?}: {err:?}"
-                );
-                let after = store.list().unwrap();
-                prop_assert!(
-                    after.len() == before.len()
-                        && after.iter().zip(&before).all(|(a, b)| exactly(a, b))
-                );
-                // The resource calls refuse the same values.
-                if let Breakage::BadCost(c) = how {
-                    let mut r = RemoteResourceInfo::new(CloudProviderType::Aws);
-                    r.estimated_cost_per_hour = Some(c);
-                    let err =
-                        store.set_remote_resource(&existing.category, &existing.name, Some(&r));
-                    prop_assert!(matches!(err, Err(Error::InvalidInput { .. })), "{err:?}");
-                }
-                if let Breakage::PidZero(_) = how {
-                    let err = store.add_pid(&existing.category, &existing.name, 0);
-                    prop_assert!(matches!(err, Err(Error::InvalidInput { .. })), "{err:?}");
-                }
-                if let Some(&pid) = existing.spawned_pids.first() {
-                    // A PID already stored is re-recorded in place (a fresh
-                    // claim): the list does not change.
-                    let ok = store.add_pid(&existing.category, &existing.name, pid);
-                    prop_assert!(ok.is_ok(), "{ok:?}");
-                }
-                let after = store.list().unwrap();
-                prop_assert!(after.iter().zip(&before).all(|(a, b)| exactly(a, b)));
-                Ok(())
-            },
-        )
-        .unwrap();
+    let cases = || (plugin(), plugin(), breakage());
+    cases_on_one_store("refused.db", cases, |store, (existing, other, how)| {
+        // A valid version of the plugin is already there.
+        store.save(&existing).unwrap();
+        let before = store.list().unwrap();
+        let bad = break_plugin(existing.clone(), &how);
+        let err = store.save(&bad);
+        prop_assert!(
+            matches!(err, Err(Error::InvalidInput { .. })),
+            "{how:?}: {err:?}"
+        );
+        // All or nothing: a valid plugin next to the bad one is not
+        // written either.
+        let err = store.save_all([&other, &bad]);
+        prop_assert!(
+            matches!(err, Err(Error::InvalidInput { .. })),
+            "{how:?}: {err:?}"
+        );
+        let after = store.list().unwrap();
+        prop_assert!(
+            after.len() == before.len() && after.iter().zip(&before).all(|(a, b)| exactly(a, b))
+        );
+        // The resource calls refuse the same values.
+        if let Breakage::BadCost(c) = how {
+            let mut r = RemoteResourceInfo::new(CloudProviderType::Aws);
+            r.estimated_cost_per_hour = Some(c);
+            let err = store.set_remote_resource(&existing.category, &existing.name, Some(&r));
+            prop_assert!(matches!(err, Err(Error::InvalidInput { .. })), "{err:?}");
+        }
+        if let Breakage::PidZero(_) = how {
+            let err = store.add_pid(&existing.category, &existing.name, 0);
+            prop_assert!(matches!(err, Err(Error::InvalidInput { .. })), "{err:?}");
+        }
+        if let Some(&pid) = existing.spawned_pids.first() {
+            // A PID already stored is re-recorded in place (a fresh
+            // claim): the list does not change.
+            let ok = store.add_pid(&existing.category, &existing.name, pid);
+            prop_assert!(ok.is_ok(), "{ok:?}");
+        }
+        let after = store.list().unwrap();
+        prop_assert!(after.iter().zip(&before).all(|(a, b)| exactly(a, b)));
+        Ok(())
+    });
 }
 
 /// `levels` nested objects: `{"a": {"a": … {}}}`.

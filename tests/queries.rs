@@ -9,7 +9,7 @@ use plugin_metastore::{
     RemoteResourceInfo, seed,
 };
 use serde_json::json;
-use support::{Rng, STATUSES, assert_summarizes, random_plugin, sqlite3};
+use support::{Rng, STATUSES, assert_summarizes, random_plugin, seed_store, sqlite3, temp_store};
 
 /// Categories that make display ids ambiguous (`a` + `b_…` and `a_b` + `…`)
 /// and one that is not ASCII.
@@ -138,8 +138,7 @@ fn check_all(store: &MetadataStore, all: &[PluginMetadata]) -> usize {
 
 #[test]
 fn every_filter_in_sql_equals_the_rust_predicate() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = MetadataStore::open(dir.path().join("q.db")).unwrap();
+    let (_dir, _, store) = temp_store("q.db");
     let mut all = generate(3000, 0x5EED);
     // The store's order and contents: by key, one plugin per key.
     let mut dedup = std::collections::BTreeMap::new();
@@ -223,9 +222,7 @@ fn every_filter_in_sql_equals_the_rust_predicate() {
 /// them, both say what the model says of every plugin.
 #[test]
 fn the_views_active_rule_is_the_models() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("active.db");
-    let store = MetadataStore::open(&db).unwrap();
+    let (_dir, db, store) = temp_store("active.db");
     store.save_all(&generate(1500, 0xAC71)).unwrap();
     let all = store.list().unwrap();
     let active: Vec<&PluginMetadata> = all.iter().filter(|p| p.has_active_resources()).collect();
@@ -364,8 +361,7 @@ fn assert_no_plugin_scan(lines: &[String]) {
 
 #[test]
 fn mode_provider_and_active_queries_use_indexes() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = MetadataStore::open(dir.path().join("plan.db")).unwrap();
+    let (_dir, _, store) = temp_store("plan.db");
     store.save_all(&generate(2000, 7)).unwrap();
     for (q, index) in [
         (
@@ -401,10 +397,7 @@ fn mode_provider_and_active_queries_use_indexes() {
 
 #[test]
 fn lifecycle_changes_are_atomic_checked_and_bump_updated_at() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("life.db");
-    let store = MetadataStore::open(&db).unwrap();
-    store.save_all(&seed::plugins()).unwrap();
+    let (_dir, db, store) = seed_store("life.db");
     let (c, n) = ("transcription", "voxtral_vllm");
     let stamp = || {
         sqlite3(
@@ -500,10 +493,7 @@ fn lifecycle_changes_are_atomic_checked_and_bump_updated_at() {
 
 #[test]
 fn the_views_read_well_in_sqlite3() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("views.db");
-    let store = MetadataStore::open(&db).unwrap();
-    store.save_all(&seed::plugins()).unwrap();
+    let (_dir, db, store) = seed_store("views.db");
     let mut empty_container = PluginMetadata::new("tool", "misc", "Tool", json!({}));
     empty_container.execution_mode = PluginExecutionMode::Docker;
     empty_container.container_id = Some(String::new());

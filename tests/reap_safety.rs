@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use plugin_metastore::{Error, MetadataStore, PidState, ReapAction, ReapOptions, StoreOptions};
 use serde_json::{Value, json};
-use support::{Sleeper, metastore, metastore_ok, sqlite3, store_with_pool, wait_within};
+use support::{
+    Sleeper, metastore, metastore_ok, pool_store, sqlite3, store_with_pool, wait_within,
+};
 
 /// `reap --kill --json` rows as `(pid, action, reason)`.
 fn reap_rows(out: &str) -> Vec<(u64, String, String)> {
@@ -35,8 +37,7 @@ fn reap_rows(out: &str) -> Vec<(u64, String, String)> {
 
 #[test]
 fn reap_kill_never_signals_the_reaping_process_or_its_shell() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, _store) = store_with_pool(dir.path(), "self.db");
+    let (_dir, db, _store) = pool_store("self.db");
     let bin = env!("CARGO_BIN_EXE_plugin-metastore");
     // The shell records itself, then becomes the reaper (`exec`): the
     // recorded PID is the reaping process.
@@ -76,8 +77,7 @@ fn reap_kill_never_signals_the_reaping_process_or_its_shell() {
 
 #[test]
 fn reap_kill_never_signals_an_ancestor_of_the_reaper() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, store) = store_with_pool(dir.path(), "ancestor.db");
+    let (_dir, db, store) = pool_store("ancestor.db");
     // This test process records itself; the CLI reaping is its child.
     let me = std::process::id();
     store.add_pid("workers", "pool", me).unwrap();
@@ -110,8 +110,7 @@ fn reap_kill_never_signals_a_kernel_thread() {
         eprintln!("skipped: no kernel thread is visible in this PID namespace");
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (db, _store) = store_with_pool(dir.path(), "kthread.db");
+    let (_dir, db, _store) = pool_store("kthread.db");
     metastore_ok(&db, &["pid", "add", "workers_pool", &kthread.to_string()]);
     let check: Vec<Value> = serde_json::from_str(&metastore_ok(&db, &["check", "--json"])).unwrap();
     assert_eq!(check[0]["state"], "alive", "{check:?}");
@@ -137,8 +136,7 @@ fn other_thread_ids() -> Vec<u32> {
 
 #[test]
 fn a_thread_id_is_refused_by_add_pid_in_words_and_never_claimed_by_save() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, store) = store_with_pool(dir.path(), "tid.db");
+    let (_dir, db, store) = pool_store("tid.db");
     let (stop, parked) = std::sync::mpsc::channel::<()>();
     let before = other_thread_ids();
     let thread = std::thread::spawn(move || {
@@ -221,8 +219,7 @@ fn process_without_main_thread() -> Option<std::process::Child> {
 
 #[test]
 fn a_process_whose_main_thread_ended_is_alive_not_a_zombie() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_db, store) = store_with_pool(dir.path(), "threads.db");
+    let (_dir, _db, store) = pool_store("threads.db");
     // Recorded while whole: the identity is the process's.
     let Some(mut child) = process_without_main_thread() else {
         return;
@@ -245,8 +242,7 @@ fn a_process_whose_main_thread_ended_is_alive_not_a_zombie() {
 
 #[test]
 fn a_pid_removed_by_another_reaper_meanwhile_is_not_called_recorded_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, store) = store_with_pool(dir.path(), "two.db");
+    let (dir, db, store) = pool_store("two.db");
     // A process that notes SIGTERM in a file and keeps running: the other
     // "reaper" removes the row after the first reaper checked and signalled.
     let mark = dir.path().join("term");
@@ -283,8 +279,7 @@ fn a_pid_removed_by_another_reaper_meanwhile_is_not_called_recorded_again() {
 
 #[test]
 fn a_locked_store_after_signals_reports_what_was_done() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, store) = store_with_pool(dir.path(), "locked.db");
+    let (_dir, db, store) = pool_store("locked.db");
     let mut alive = Sleeper::start();
     let mut gone = Sleeper::start();
     store.add_pid("workers", "pool", alive.pid()).unwrap();
@@ -375,18 +370,13 @@ fn can_hide_pids() -> bool {
         eprintln!("skipped: needs root (a mount namespace with hidepid=2)");
         return false;
     }
-    let works = Command::new("unshare")
-        .args([
-            "--mount",
-            "--fork",
-            "sh",
-            "-c",
-            "mount -t proc -o hidepid=2 proc /proc && setpriv --help >/dev/null",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let works = support::runs_here(Command::new("unshare").args([
+        "--mount",
+        "--fork",
+        "sh",
+        "-c",
+        "mount -t proc -o hidepid=2 proc /proc && setpriv --help >/dev/null",
+    ]));
     if !works {
         eprintln!("skipped: unshare --mount with a hidepid=2 /proc, or setpriv, is not available");
     }
@@ -412,18 +402,13 @@ fn a_process_hidden_by_hidepid_is_unverified_not_exited() {
     // `nobody`, under a /proc that hides root's processes from it.
     let script = "mount -t proc -o hidepid=2 proc /proc && \
                   exec setpriv --reuid=65534 --regid=65534 --clear-groups \"$0\" --db \"$1\" check --json";
-    let out = Command::new("unshare")
-        .args(["--mount", "--fork", "sh", "-c", script])
-        .arg(env!("CARGO_BIN_EXE_plugin-metastore"))
-        .arg(&db)
-        .env_remove("PLUGIN_METASTORE_DB")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = support::output_ok(
+        Command::new("unshare")
+            .args(["--mount", "--fork", "sh", "-c", script])
+            .arg(env!("CARGO_BIN_EXE_plugin-metastore"))
+            .arg(&db)
+            .env_remove("PLUGIN_METASTORE_DB"),
     );
-    let check: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let check: Vec<Value> = serde_json::from_str(&out).unwrap();
     assert_eq!(check[0]["state"], "unverified", "{check:?}");
 }

@@ -25,7 +25,7 @@ use plugin_metastore::{
 use serde_json::json;
 use support::{
     Rng, history, integrity_check, migration_files, old_version_file, random_plugin, schema,
-    sqlite3, time_seed,
+    seeded, sqlite3, time_seed,
 };
 
 // ---------------------------------------------------------------------------
@@ -93,16 +93,19 @@ fn finish(mut child: Child, stdout_rest: Option<BufReader<ChildStdout>>, what: &
     if let Some(mut rest) = stdout_rest {
         rest.read_to_string(&mut out).unwrap();
     }
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = stderr_of(&mut child);
     let status = child.wait().unwrap();
     assert!(status.success(), "{what} failed ({status}):\n{out}\n{err}");
     out
+}
+
+/// All that `child` writes to its stderr (a pipe), to its end.
+fn stderr_of(child: &mut Child) -> String {
+    let mut err = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        pipe.read_to_string(&mut err).unwrap();
+    }
+    err
 }
 
 /// Sends the "go" line to children that are all waiting on stdin.
@@ -460,8 +463,7 @@ fn worker_crash() {
 fn kill_9_at_random_moments_loses_no_acknowledged_save() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("crash.db");
-    let seed = time_seed();
-    let mut rng = Rng::new(seed);
+    let (seed, mut rng) = seeded();
     // key -> the newest acknowledged revision.
     let mut acked: BTreeMap<u64, u64> = BTreeMap::new();
     let mut next_key = 0;
@@ -478,13 +480,7 @@ fn kill_9_at_random_moments_loses_no_acknowledged_save() {
         let wait_for = 1 + rng.below(12);
         for _ in 0..wait_for {
             let Some(line) = read_until(&mut lines, "ACK ") else {
-                let mut err = String::new();
-                child
-                    .stderr
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut err)
-                    .unwrap();
+                let err = stderr_of(&mut child);
                 panic!("the crash worker died on its own (seed {seed}):\n{err}");
             };
             let mut parts = line.split(' ').skip(1).map(|s| s.parse::<u64>().unwrap());

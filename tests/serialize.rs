@@ -5,19 +5,22 @@
 
 mod support;
 
+use std::path::PathBuf;
+
 use chrono::{DateTime, SubsecRound, Utc};
 use plugin_metastore::{CloudProviderType, CostGrouping, CostQuery, MetadataStore};
 use serde_json::{Value, json};
-use support::{Sleeper, cloud_plugin, metastore_ok};
+use support::{Sleeper, cloud_plugin, metastore_ok, temp_store};
+use tempfile::TempDir;
 
 fn at(text: &str) -> DateTime<Utc> {
     plugin_metastore::parse_time(text).unwrap()
 }
 
-/// A store with two priced cloud plugins and a timeline each, and one
-/// plugin holding a live child's PID.
-fn store_with_history(path: &std::path::Path, child: u32) -> MetadataStore {
-    let store = MetadataStore::open(path).unwrap();
+/// A new store with two priced cloud plugins and a timeline each on
+/// 2026-01-01, and one plugin holding the PID of `child`.
+fn store_with_history(child: &Sleeper) -> (TempDir, PathBuf, MetadataStore) {
+    let (dir, path, store) = temp_store("s.db");
     for (name, provider) in [("a", CloudProviderType::Aws), ("g", CloudProviderType::Gcp)] {
         store
             .save(&cloud_plugin("llm", name, provider, "pending", Some(2.5)))
@@ -32,9 +35,16 @@ fn store_with_history(path: &std::path::Path, child: u32) -> MetadataStore {
         }
     }
     let mut local = plugin_metastore::PluginMetadata::new("w", "local", "W", json!({}));
-    local.spawned_pids = vec![child];
+    local.spawned_pids = vec![child.pid()];
     store.save(&local).unwrap();
-    store
+    (dir, path, store)
+}
+
+/// The day of the timelines, 2026-01-01 (UTC), as a cost window.
+fn that_day() -> CostQuery {
+    CostQuery::new()
+        .since(at("2026-01-01"))
+        .until(at("2026-01-02"))
 }
 
 fn cli_json(db: &std::path::Path, args: &[&str]) -> Value {
@@ -43,17 +53,12 @@ fn cli_json(db: &std::path::Path, args: &[&str]) -> Value {
 
 #[test]
 fn library_results_serialize_as_the_cli_prints_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.db");
     let mut child = Sleeper::start();
-    let store = store_with_history(&db, child.pid());
+    let (_dir, db, store) = store_with_history(&child);
 
     for by in ["provider", "plugin", "day"] {
         let grouping: CostGrouping = by.parse().unwrap();
-        let query = CostQuery::new()
-            .since(at("2026-01-01"))
-            .until(at("2026-01-02"))
-            .by(grouping);
+        let query = that_day().by(grouping);
         let report = store.cost_report(&query).unwrap();
         let mut args = vec![
             "cost",
@@ -106,19 +111,11 @@ fn library_results_serialize_as_the_cli_prints_them() {
 
 #[test]
 fn results_the_cli_prints_no_json_for_have_their_documented_shape() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.db");
     let mut child = Sleeper::start();
-    let store = store_with_history(&db, child.pid());
+    let (dir, _, store) = store_with_history(&child);
     child.kill_and_wait();
 
-    let report = store
-        .cost_report(
-            &CostQuery::new()
-                .since(at("2026-01-01"))
-                .until(at("2026-01-02")),
-        )
-        .unwrap();
+    let report = store.cost_report(&that_day()).unwrap();
     let value = serde_json::to_value(&report).unwrap();
     assert_eq!(value["window"]["since"], "2026-01-01T00:00:00.000000Z");
     assert_eq!(value["window"]["until"], "2026-01-02T00:00:00.000000Z");

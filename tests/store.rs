@@ -10,16 +10,14 @@ use plugin_metastore::{
     RemoteResourceInfo, seed,
 };
 use serde_json::json;
-use support::{ambiguous_pair, migration_files, schema, sqlite3, table_rows, unusual_plugin};
-
-fn store_in(dir: &tempfile::TempDir) -> MetadataStore {
-    MetadataStore::open(dir.path().join("plugins.db")).unwrap()
-}
+use support::{
+    ambiguous_pair, migration_files, schema, seed_store, sqlite3, table_rows, temp_store,
+    unusual_plugin,
+};
 
 #[test]
 fn every_field_round_trips_exactly() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_in(&dir);
+    let (_dir, db, store) = temp_store("plugins.db");
     let full = unusual_plugin();
     let bare = PluginMetadata::new("bare", "c", "", json!({}));
     store.save(&full).unwrap();
@@ -31,7 +29,7 @@ fn every_field_round_trips_exactly() {
     assert_eq!(store.get("c", "bare").unwrap(), Some(bare.clone()));
     // Again from a fresh connection, so nothing comes from a cache.
     drop(store);
-    let store = store_in(&dir);
+    let store = MetadataStore::open(&db).unwrap();
     let got = store.get(&full.category, &full.name).unwrap().unwrap();
     assert_eq!(got, full);
     // JSON key order survives (the config schema is a form's field order).
@@ -108,14 +106,19 @@ fn a_megabyte_of_json_round_trips() {
     assert_eq!(store.get("json", "big").unwrap(), Some(p));
 }
 
-#[test]
-fn save_replaces_fields_pids_and_remote_and_keeps_created_at() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_in(&dir);
-    let db = dir.path().join("plugins.db");
+/// Saves Voxtral (three PIDs) with an AWS resource: where the tests of
+/// changing and deleting a plugin start. Returns what was saved.
+fn saved_voxtral_on_aws(store: &MetadataStore) -> PluginMetadata {
     let mut p = seed::voxtral_vllm();
     p.remote_resource = Some(seed::aws_resource());
     store.save(&p).unwrap();
+    p
+}
+
+#[test]
+fn save_replaces_fields_pids_and_remote_and_keeps_created_at() {
+    let (_dir, db, store) = temp_store("plugins.db");
+    let mut p = saved_voxtral_on_aws(&store);
     let created = sqlite3(&db, "SELECT created_at FROM plugins");
     p.title = "New title".into();
     p.spawned_pids = vec![7, 5];
@@ -148,12 +151,8 @@ fn save_replaces_fields_pids_and_remote_and_keeps_created_at() {
 
 #[test]
 fn delete_cascades_to_pids_and_remote_resource() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_in(&dir);
-    let db = dir.path().join("plugins.db");
-    let mut p = seed::voxtral_vllm();
-    p.remote_resource = Some(seed::aws_resource());
-    store.save(&p).unwrap();
+    let (_dir, db, store) = temp_store("plugins.db");
+    let p = saved_voxtral_on_aws(&store);
     store.save(&seed::llm_finetune_aws()).unwrap();
     assert_eq!(table_rows(&db, "plugin_pids"), 3);
     assert_eq!(table_rows(&db, "remote_resources"), 2);
@@ -167,9 +166,7 @@ fn delete_cascades_to_pids_and_remote_resource() {
 
 #[test]
 fn bad_input_is_refused_and_nothing_is_written() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_in(&dir);
-    let db = dir.path().join("plugins.db");
+    let (_dir, db, store) = temp_store("plugins.db");
     store.save(&seed::whisper_tiny()).unwrap();
     let before = sqlite3(&db, ".dump");
 
@@ -228,9 +225,7 @@ fn bad_input_is_refused_and_nothing_is_written() {
 
 #[test]
 fn save_all_is_all_or_nothing_when_sqlite_fails_midway() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_in(&dir);
-    let db = dir.path().join("plugins.db");
+    let (_dir, db, store) = temp_store("plugins.db");
     // A trigger (added by hand, as a person could) makes the third insert fail
     // inside SQLite, after two plugins were written in the transaction.
     sqlite3(
@@ -302,10 +297,7 @@ fn python_layout_json_minimal_and_full() {
 
 #[test]
 fn the_file_reads_well_in_sqlite3() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_in(&dir);
-    let db = dir.path().join("plugins.db");
-    store.save_all(&seed::plugins()).unwrap();
+    let (_dir, db, _store) = seed_store("plugins.db");
 
     // The tables and views people query are there (later migrations may
     // add more), and the history lists every migration the build has.
@@ -371,10 +363,7 @@ fn the_file_reads_well_in_sqlite3() {
 
 #[test]
 fn reopening_a_current_file_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("plugins.db");
-    let store = MetadataStore::open(&db).unwrap();
-    store.save_all(&seed::plugins()).unwrap();
+    let (_dir, db, store) = seed_store("plugins.db");
     drop(store);
     // The last close checkpointed the WAL into the file.
     let bytes = std::fs::read(&db).unwrap();
@@ -392,9 +381,7 @@ fn reopening_a_current_file_writes_nothing() {
 #[test]
 fn a_new_file_is_readable_by_its_owner_only() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("plugins.db");
-    let store = MetadataStore::open(&db).unwrap();
+    let (dir, db, store) = temp_store("plugins.db");
     store.save(&seed::whisper_tiny()).unwrap();
     let mode = std::fs::metadata(&db).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
@@ -425,9 +412,7 @@ fn any_busy_timeout_is_accepted() {
 /// app (a Tauri command) can hand it to a web view as it is.
 #[test]
 fn errors_name_their_file_and_serialize_as_kind_and_message() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("plugins.db");
-    let store = MetadataStore::open(&db).unwrap();
+    let (dir, db, store) = temp_store("plugins.db");
     let shown = db.display().to_string();
     let as_json = |e: &Error| serde_json::to_value(e).unwrap();
 

@@ -159,12 +159,7 @@ fn another_applications_database_is_refused_byte_for_byte() {
     ];
     for (name, sql, words) in cases {
         let path = dir.path().join(name);
-        let out = Command::new("sqlite3")
-            .arg(&path)
-            .arg(sql)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{name}: {out:?}");
+        sqlite3(&path, sql);
         let bytes = std::fs::read(&path).unwrap();
         let err = MetadataStore::open(&path).unwrap_err();
         assert!(matches!(err, Error::NotAStore { .. }), "{name}: {err}");
@@ -238,12 +233,7 @@ fn a_store_missing_part_of_its_schema_is_damaged_and_named() {
     ];
     for (i, (edit, words)) in cases.iter().enumerate() {
         let path = sample_store(dir.path(), &format!("s{i}.db"), 2);
-        let out = Command::new("sqlite3")
-            .arg(&path)
-            .arg(edit)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{edit}: {out:?}");
+        sqlite3(&path, edit);
         let bytes = sqlite3(&path, ".dump");
         let err = MetadataStore::open(&path).unwrap_err();
         assert!(matches!(err, Error::Damaged { .. }), "{edit}: {err}");

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
@@ -18,13 +18,42 @@ pub fn metastore(db: &Path) -> Command {
 /// unless it succeeded; returns its stdout.
 #[track_caller]
 pub fn metastore_ok(db: &Path, args: &[&str]) -> String {
+    output_ok(metastore(db).args(args))
+}
+
+/// Runs `plugin-metastore --db DB ARGS…` to the end: its exit code (None
+/// if a signal ended it), stdout and stderr.
+pub fn metastore_outcome(db: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     let out = metastore(db).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs `command` to the end and fails the test unless it succeeded
+/// (showing its stderr); returns its stdout.
+#[track_caller]
+pub fn output_ok(command: &mut Command) -> String {
+    let out = command.output().unwrap();
     assert!(
         out.status.success(),
-        "plugin-metastore {args:?} failed: {}",
+        "{command:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Whether `command` runs and succeeds here (its output thrown away): for
+/// tests that need a tool (`setsid`, `unshare`) the machine may lack.
+pub fn runs_here(command: &mut Command) -> bool {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// The lines a child writes to one of its pipes, read on a thread of their

@@ -8,6 +8,7 @@
 //!   schema (`sqlite_master`), the migration history, the integrity check.
 //! - [`files`]: files the store did not make this run: an old-version
 //!   store, and the migrations the build embeds.
+//! - [`stores`]: a new store in a temporary directory, in one line.
 //! - [`processes`]: real child processes (`sleep`) that never outlive the
 //!   test.
 //! - [`children`]: the CLI as a child process: its lines with a deadline,
@@ -27,9 +28,13 @@ mod plugins;
 mod processes;
 mod rng;
 mod sqlite;
+mod stores;
 
 #[allow(unused_imports)]
-pub use children::{Lines, cli_outcome, metastore, metastore_ok, signal, wait_within};
+pub use children::{
+    Lines, cli_outcome, metastore, metastore_ok, metastore_outcome, output_ok, runs_here, signal,
+    wait_within,
+};
 #[allow(unused_imports)]
 pub use demo::Demo;
 #[allow(unused_imports)]
@@ -42,9 +47,11 @@ pub use plugins::{
 #[allow(unused_imports)]
 pub use processes::{Sleeper, store_with_pool};
 #[allow(unused_imports)]
-pub use rng::{Rng, time_seed};
+pub use rng::{Rng, seeded, time_seed};
 #[allow(unused_imports)]
 pub use sqlite::{
-    SchemaObject, history, integrity_check, schema, sqlite3, sqlite3_output, sqlite3_result,
-    table_rows,
+    SchemaObject, Sqlite3Session, history, integrity_check, schema, sqlite3, sqlite3_output,
+    sqlite3_result, table_rows,
 };
+#[allow(unused_imports)]
+pub use stores::{pool_store, seed_store, temp_store};

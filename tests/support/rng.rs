@@ -51,3 +51,11 @@ pub fn time_seed() -> u64 {
         .unwrap()
         .as_nanos() as u64
 }
+
+/// A [`time_seed`] and a generator started from it; the seed is printed
+/// (the test harness shows it with a failure), so the run can be repeated.
+pub fn seeded() -> (u64, Rng) {
+    let seed = time_seed();
+    println!("seed {seed}");
+    (seed, Rng::new(seed))
+}

@@ -2,8 +2,10 @@
 //! inspect and hand-edit the store with), and what the file holds besides
 //! plugins: its schema, its migration history, its integrity.
 
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
 /// Runs `sql` (statements or a dot-command) with the real `sqlite3` CLI on
 /// `db`, with `-bail` so it stops at the first error, and returns its raw
@@ -103,4 +105,56 @@ pub fn integrity_check(db: &Path) -> String {
     let conn = rusqlite::Connection::open(db).unwrap();
     conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap()
+}
+
+/// A `sqlite3` shell on a file that has run some statements and stays
+/// open, holding what they took (a transaction, a lock, a half-done
+/// write), until it is closed, killed or dropped (killed).
+pub struct Sqlite3Session {
+    child: Child,
+}
+
+impl Sqlite3Session {
+    /// Starts `sqlite3 DB`, runs `sql` in it, and returns once the shell
+    /// has run all of it (it then prints a marker line).
+    #[track_caller]
+    pub fn start(db: &Path, sql: &str) -> Sqlite3Session {
+        const MARKER: &str = "plugin-metastore-test: ran";
+        let mut child = Command::new("sqlite3")
+            .arg(db)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.as_mut().unwrap();
+        writeln!(stdin, "{sql}\nSELECT '{MARKER}';").unwrap();
+        let lines = super::Lines::read(child.stdout.take().unwrap());
+        loop {
+            match lines.next_within(Duration::from_secs(60)) {
+                Some(line) if line == MARKER => break,
+                Some(_) => continue,
+                None => panic!("sqlite3 did not get through {sql:?}"),
+            }
+        }
+        Sqlite3Session { child }
+    }
+
+    /// Closes its input: the shell ends as it would at the end of a
+    /// script (an open transaction rolled back, its locks let go).
+    pub fn close(mut self) {
+        drop(self.child.stdin.take());
+        self.child.wait().unwrap();
+    }
+
+    /// Kills it where it stands: what a crashed writer leaves behind.
+    pub fn kill(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Sqlite3Session {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
