@@ -204,7 +204,7 @@ pub(crate) fn display_path(store: &MetadataStore) -> String {
 /// them (the same bytes), one plugin at a time: memory stays one plugin
 /// however large the store. A row that cannot be read stops the output
 /// there, with the error and a hint; with `skip_bad` it is left out and
-/// named on stderr. A closed pipe is not an error, as for [`print`].
+/// named on stderr. A closed pipe is not an error, as for [`print()`].
 pub(crate) fn print_records(
     store: &MetadataStore,
     query: &PluginQuery,
