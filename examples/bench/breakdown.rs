@@ -129,4 +129,3 @@ fn or_checks(schema: &str) -> R<String> {
     out.push_str(rest);
     Ok(out)
 }
-

@@ -656,9 +656,10 @@ fn parse_args() -> R<Args> {
                 args.n = v.replace('_', "").parse()?;
             }
             other => {
-                return Err(
-                    format!("unknown argument {other:?}; usage: bench [--n N] [--json] [--breakdown]").into(),
-                );
+                return Err(format!(
+                    "unknown argument {other:?}; usage: bench [--n N] [--json] [--breakdown]"
+                )
+                .into());
             }
         }
     }

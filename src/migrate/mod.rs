@@ -322,9 +322,7 @@ pub(crate) fn only_own_triggers(conn: &Connection) -> Fallible<bool> {
     let Ok(ours) = OURS.get_or_init(|| schema::expected_by(migrations::runner())) else {
         return Ok(false);
     };
-    let mut stmt = conn.prepare_cached(
-        "SELECT name FROM sqlite_master WHERE type = 'trigger'",
-    )?;
+    let mut stmt = conn.prepare_cached("SELECT name FROM sqlite_master WHERE type = 'trigger'")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let name: String = row.get(0)?;

@@ -177,3 +177,6 @@ pub(super) fn before_delete(tx: &WriteTx<'_>, key: Key<'_>) -> Fallible<()> {
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests;
