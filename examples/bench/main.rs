@@ -40,6 +40,7 @@
 
 #[cfg(feature = "async")]
 mod async_handle;
+mod breakdown;
 mod data;
 mod history;
 mod raw;
@@ -86,7 +87,17 @@ fn run() -> R<()> {
         notes: Vec::new(),
     };
 
-    report.run(vec![save_all(dir.path(), &plugins)])?;
+    if args.breakdown {
+        eprintln!("bench: save_all breakdown");
+        for line in breakdown::run(dir.path(), &plugins)? {
+            println!("{line}");
+        }
+        return Ok(());
+    }
+    report.run(vec![
+        save_all(dir.path(), &plugins),
+        save_all_floor(dir.path(), &plugins),
+    ])?;
     eprintln!("bench: change_log_cost");
     ui::change_log_cost(dir.path(), &plugins, 3)?;
 
@@ -196,14 +207,34 @@ impl<'a> Case<'a> {
     }
 }
 
-/// `save_all`: all N into an empty file, one call. Creating and opening the
-/// file and closing it (the WAL checkpoint) are not timed.
+/// `save_all`: all N into an empty file, one call, against the baseline
+/// doing the same work. Creating and opening the file and closing it (the
+/// WAL checkpoint) are not timed.
 fn save_all<'a>(dir: &'a Path, plugins: &'a [PluginMetadata]) -> Case<'a> {
+    save_case("save_all", 1.25, dir, plugins, RawStore::create)
+}
+
+/// `save_all_floor`: the same `save_all` against the floor, Part 1's save
+/// by hand on Part 1's schema (see [`RawStore::floor`]): what Part 2's
+/// bookkeeping costs on top of the work Part 1 did.
+fn save_all_floor<'a>(dir: &'a Path, plugins: &'a [PluginMetadata]) -> Case<'a> {
+    save_case("save_all_floor", 1.5, dir, plugins, RawStore::floor)
+}
+
+/// A whole-set save into a new file: the store's `save_all` against the
+/// baseline that `open_raw` makes on its own new file.
+fn save_case<'a>(
+    name: &'static str,
+    target: f64,
+    dir: &'a Path,
+    plugins: &'a [PluginMetadata],
+    open_raw: fn(&Path) -> R<RawStore>,
+) -> Case<'a> {
     let reps = if plugins.len() >= 50_000 { 5 } else { 7 };
-    let fresh = move |side: &str, rep: usize| dir.join(format!("save-all-{side}-{rep}.db"));
+    let fresh = move |side: &str, rep: usize| dir.join(format!("{name}-{side}-{rep}.db"));
     Case::rows(
-        "save_all",
-        Some(Target::Ratio(1.25)),
+        name,
+        Some(Target::Ratio(target)),
         reps,
         move |rep| {
             let path = fresh("store", rep);
@@ -215,7 +246,7 @@ fn save_all<'a>(dir: &'a Path, plugins: &'a [PluginMetadata]) -> Case<'a> {
         },
         move |rep| {
             let path = fresh("raw", rep);
-            let raw = RawStore::create(&path)?;
+            let raw = open_raw(&path)?;
             let sample = timed(|| raw.save_all(plugins), |()| plugins.len())?;
             drop(raw);
             remove_db(&path);
@@ -605,25 +636,30 @@ fn remove_db(path: &Path) {
 struct Args {
     n: usize,
     json: bool,
+    /// Only the `save_all` breakdown (`breakdown.rs`).
+    breakdown: bool,
 }
 
 fn parse_args() -> R<Args> {
     let mut args = Args {
         n: 100_000,
         json: false,
+        breakdown: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--json" => args.json = true,
+            "--breakdown" => args.breakdown = true,
             "--n" => {
                 let v = it.next().ok_or("--n needs a number")?;
                 args.n = v.replace('_', "").parse()?;
             }
             other => {
-                return Err(
-                    format!("unknown argument {other:?}; usage: bench [--n N] [--json]").into(),
-                );
+                return Err(format!(
+                    "unknown argument {other:?}; usage: bench [--n N] [--json] [--breakdown]"
+                )
+                .into());
             }
         }
     }

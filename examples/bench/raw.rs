@@ -78,6 +78,12 @@ const ACTIVE: &str = "WHERE p.id IN (SELECT plugin_id FROM plugin_pids \
      UNION ALL SELECT id FROM plugins WHERE container_id > '' \
      UNION ALL SELECT plugin_id FROM remote_resources WHERE status = 'running')";
 
+/// Part 1's schema: the store's first two migrations, as they landed.
+pub const PART1_SCHEMA: &str = concat!(
+    include_str!("../../migrations/V1__initial_schema.sql"),
+    include_str!("../../migrations/V2__query_indexes_and_views.sql"),
+);
+
 /// Built once, not on every call.
 static GET: LazyLock<String> =
     LazyLock::new(|| format!("{SELECT} WHERE p.category = ?1 AND p.name = ?2"));
@@ -89,6 +95,8 @@ pub struct RawStore {
     conn: Connection,
     /// Whether saves do the change feed's work (see [`RawStore::without_change_log`]).
     log: bool,
+    /// Whether saves record process identity (see [`RawStore::without_identity`]).
+    identity: bool,
 }
 
 impl RawStore {
@@ -106,7 +114,35 @@ impl RawStore {
         Ok(RawStore {
             conn: Self::connection(path)?,
             log: true,
+            identity: true,
         })
+    }
+
+    /// The floor: Part 1's schema (migrations V1 and V2, run by hand on a
+    /// new file with the store's settings) and Part 1's save — the upserts
+    /// and the PID rows, no process identity, no change log, no history.
+    /// What saving cost before Part 2's bookkeeping.
+    pub fn floor(path: &Path) -> R<Self> {
+        Self::part1(path, PART1_SCHEMA)
+    }
+
+    /// [`floor`](Self::floor) on Part 1's schema with `schema` instead of
+    /// migrations V1 and V2 (a variant, to measure what a schema detail costs).
+    pub fn part1(path: &Path, schema: &str) -> R<Self> {
+        let conn = Self::connection(path)?;
+        conn.execute_batch(schema)?;
+        Ok(RawStore {
+            conn,
+            log: false,
+            identity: false,
+        })
+    }
+
+    /// The same saves without process identity: PIDs are stored with
+    /// their number and position only, and `/proc` is never read.
+    pub fn without_identity(mut self) -> Self {
+        self.identity = false;
+        self
     }
 
     /// A connection to the file at `path` with the store's own settings.
@@ -170,7 +206,7 @@ impl RawStore {
         let at = now();
         let mut changed = Changed::default();
         for p in plugins {
-            let (id, created) = save_in(&tx, p, &at)?;
+            let (id, created) = save_in(&tx, p, &at, self.identity)?;
             changed.record(id, p, created);
         }
         if self.log {
@@ -184,7 +220,7 @@ impl RawStore {
     pub fn save(&self, p: &PluginMetadata) -> R<()> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let slot = begin_logged(&tx)?;
-        let (id, created) = save_in(&tx, p, &now())?;
+        let (id, created) = save_in(&tx, p, &now(), self.identity)?;
         let mut changed = Changed::default();
         changed.record(id, p, created);
         end_logged(&tx, slot, &changed)?;
@@ -422,9 +458,10 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-/// Upsert plugin, replace its PIDs, upsert or delete its remote resource.
-/// Returns the plugin's id and whether it was created by this save.
-fn save_in(conn: &Connection, p: &PluginMetadata, at: &str) -> R<(i64, bool)> {
+/// Upsert plugin, replace its PIDs (with their process identity if
+/// `identity`), upsert or delete its remote resource. Returns the plugin's
+/// id and whether it was created by this save.
+fn save_in(conn: &Connection, p: &PluginMetadata, at: &str, identity: bool) -> R<(i64, bool)> {
     let config = serde_json::to_string(&p.config_schema)?;
     let (id, created): (i64, bool) = conn.prepare_cached(UPSERT_PLUGIN)?.query_row(
         params![
@@ -444,7 +481,11 @@ fn save_in(conn: &Connection, p: &PluginMetadata, at: &str) -> R<(i64, bool)> {
         ],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    save_pids(conn, id, &p.spawned_pids, at, created)?;
+    if identity {
+        save_pids(conn, id, &p.spawned_pids, at, created)?;
+    } else {
+        save_bare_pids(conn, id, &p.spawned_pids)?;
+    }
     match &p.remote_resource {
         Some(r) => save_remote(conn, id, r)?,
         None => {
@@ -483,6 +524,19 @@ fn save_pids(conn: &Connection, id: i64, pids: &[u32], at: &str, created: bool) 
     for (pos, &pid) in pids.iter().enumerate() {
         let (start, boot, recorded) = kept.remove(&pid).unwrap_or_else(|| fresh_identity(pid, at));
         ins.execute(params![id, pos as i64, pid, start, boot, recorded])?;
+    }
+    Ok(())
+}
+
+/// Replaces the plugin's PIDs with bare rows: number and position, as
+/// Part 1 stored them.
+fn save_bare_pids(conn: &Connection, id: i64, pids: &[u32]) -> R<()> {
+    conn.prepare_cached("DELETE FROM plugin_pids WHERE plugin_id = ?1")?
+        .execute([id])?;
+    let mut ins = conn
+        .prepare_cached("INSERT INTO plugin_pids (plugin_id, position, pid) VALUES (?1, ?2, ?3)")?;
+    for (pos, &pid) in pids.iter().enumerate() {
+        ins.execute(params![id, pos as i64, pid])?;
     }
     Ok(())
 }

@@ -284,6 +284,10 @@ pub(crate) fn require_current(conn: &Connection, path: &Path, examined: &Examine
     .into())
 }
 
+/// This build's expected objects ([`schema::expected_by`]), computed once
+/// per process.
+static OURS: OnceLock<std::result::Result<schema::Objects, String>> = OnceLock::new();
+
 /// Refuses ([`Error::Damaged`]) a store whose schema lacks an object or
 /// column `runner`'s migrations create ([`schema::lacks`]); this build's
 /// expected objects are computed once per process.
@@ -292,7 +296,6 @@ fn check_objects(
     path: &Path,
     runner: Option<&refinery::Runner>,
 ) -> Fallible<()> {
-    static OURS: OnceLock<std::result::Result<schema::Objects, String>> = OnceLock::new();
     let theirs;
     let expected = match runner.filter(|r| known(r) != build_known()) {
         Some(runner) => {
@@ -309,6 +312,25 @@ fn check_objects(
         Err(reason) => Some(migration_failed(path, reason.clone())),
     };
     lacks.map_or(Ok(()), |e| Err(e.into()))
+}
+
+/// Whether every trigger in the file is one this build's migrations
+/// create (by name): no person's or other tool's own trigger, which the
+/// library's writes must then fire too. False when this build's objects
+/// cannot be computed.
+pub(crate) fn only_own_triggers(conn: &Connection) -> Fallible<bool> {
+    let Ok(ours) = OURS.get_or_init(|| schema::expected_by(migrations::runner())) else {
+        return Ok(false);
+    };
+    let mut stmt = conn.prepare_cached("SELECT name FROM sqlite_master WHERE type = 'trigger'")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let name: String = row.get(0)?;
+        if !ours.contains(&format!("trigger {name}")) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// The migrations of `runner` as [`Known`].

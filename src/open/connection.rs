@@ -251,6 +251,18 @@ pub(crate) fn apply_pragmas(conn: &Connection, options: &StoreOptions) -> Fallib
     Ok(())
 }
 
+/// Turns this connection's triggers on or off (off: the library writes
+/// the bookkeeping they do itself; see the store's `transitions.rs`). Only
+/// the main schema's triggers: SQLite 3.35 and later still run TEMP
+/// triggers. Prepared statements are prepared again on their next use.
+pub(crate) fn set_triggers(conn: &Connection, on: bool) -> Fallible<()> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER,
+        on,
+    )?;
+    Ok(())
+}
+
 /// The first read of the file (SQLite checks its header here): refuses a
 /// file that is not SQLite, or is another application's database (it holds
 /// objects — tables, views, indexes, triggers — but no refinery history).

@@ -18,7 +18,8 @@ mod file;
 mod options;
 
 pub(crate) use connection::{
-    apply_pragmas, check_file, inspect, memory, read_only, read_write, switch_to_wal, whole_pages,
+    apply_pragmas, check_file, inspect, memory, read_only, read_write, set_triggers, switch_to_wal,
+    whole_pages,
 };
 pub(crate) use file::{create_owner_only, describe, remove_created, unusable};
 pub use options::{StoreOptions, Synchronous};

@@ -64,6 +64,7 @@ mod sql;
 mod summaries;
 #[cfg(test)]
 mod tests;
+mod transitions;
 mod verify;
 mod watch;
 
@@ -87,6 +88,9 @@ pub struct MetadataStore {
     path: PathBuf,
     in_memory: bool,
     options: StoreOptions,
+    /// Who writes the history rows of this store's changes
+    /// (`transitions.rs`).
+    bookkeeping: transitions::Bookkeeping,
 }
 
 impl MetadataStore {
@@ -139,6 +143,7 @@ impl MetadataStore {
             path: opened.path,
             in_memory: mode == Mode::InMemory,
             options,
+            bookkeeping: transitions::Bookkeeping::default(),
         })
     }
 
@@ -172,11 +177,13 @@ impl MetadataStore {
     /// feed's start (see [`WriteTx`]).
     fn write(&self) -> Fallible<WriteTx<'_>> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let own_history = self.bookkeeping.settle(&tx)?;
         let slot = changes::begin_write(&tx)?;
         Ok(WriteTx {
             tx,
             slot,
             changed: RefCell::new(changes::Pending::default()),
+            own_history,
         })
     }
 
@@ -205,6 +212,7 @@ pub(crate) struct WriteTx<'c> {
     tx: Transaction<'c>,
     slot: changes::LogSlot,
     changed: RefCell<changes::Pending>,
+    own_history: bool,
 }
 
 impl<'c> Deref for WriteTx<'c> {
@@ -216,6 +224,12 @@ impl<'c> Deref for WriteTx<'c> {
 }
 
 impl WriteTx<'_> {
+    /// Whether the library writes the history rows of this transaction's
+    /// changes (`transitions.rs`), rather than triggers.
+    pub(crate) fn own_history(&self) -> bool {
+        self.own_history
+    }
+
     /// Records that this transaction changed plugin `id`.
     pub(crate) fn changed(&self, id: i64, category: &str, name: &str, op: ChangeOp) {
         self.changed.borrow_mut().record(id, category, name, op);

@@ -13,6 +13,7 @@ use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 use super::read::{for_each_in, get_in};
 use super::resources::{StoredIdentity, fresh_identity, write_remote};
 use super::sql::{self, ReadSql};
+use super::transitions::{self, Key};
 use super::{MetadataStore, WriteTx};
 use crate::error::{Error, Fallible, Result};
 use crate::model::ChangeOp;
@@ -157,6 +158,7 @@ impl MetadataStore {
     pub fn delete(&self, category: &str, name: &str) -> Result<bool> {
         self.checked(|| {
             let tx = self.write()?;
+            transitions::before_delete(&tx, Key { category, name })?;
             let deleted: Option<i64> = tx
                 .prepare_cached(sql::DELETE_PLUGIN)?
                 .query_row([category, name], |r| r.get(0))
@@ -354,7 +356,11 @@ fn save_in(tx: &WriteTx<'_>, p: &PluginMetadata, at: &str, claim: Claim) -> Fall
     };
     tx.changed(id, &p.category, &p.name, op);
     let new = write_pids(tx, p, id, at, created, claim)?;
-    write_remote(tx, id, p.remote_resource.as_ref())?;
+    let key = Key {
+        category: &p.category,
+        name: &p.name,
+    };
+    write_remote(tx, id, key, p.remote_resource.as_ref())?;
     Ok(new)
 }
 

@@ -4,9 +4,11 @@
 //! in the same transaction and answers [`Error::NotFound`] when the plugin
 //! is missing.
 
+use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::sql;
+use super::transitions::{self, Key};
 use super::{MetadataStore, WriteTx};
 use crate::error::{Error, Fallible, Result};
 use crate::model::ChangeOp;
@@ -95,7 +97,7 @@ impl MetadataStore {
         self.checked(|| {
             let tx = self.write()?;
             let id = touch(&tx, category, name)?;
-            write_remote(&tx, id, remote)?;
+            write_remote(&tx, id, Key { category, name }, remote)?;
             tx.commit()
         })
     }
@@ -214,15 +216,18 @@ pub(super) fn touch_at(tx: &WriteTx<'_>, category: &str, name: &str, at: &str) -
     Ok(id)
 }
 
-/// Writes (upserts) or removes the remote resource of plugin `id`, inside
-/// the caller's transaction; shared with saving whole plugins.
+/// Writes (upserts) or removes the remote resource of plugin `id` (`key`),
+/// with its history row, inside the caller's transaction; shared with
+/// saving whole plugins.
 pub(super) fn write_remote(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     id: i64,
+    key: Key<'_>,
     remote: Option<&RemoteResourceInfo>,
 ) -> Fallible<()> {
     match remote {
         Some(r) => {
+            let before = transitions::before_write(tx, id, r)?;
             let metadata = serde_json::to_string(&r.metadata)?;
             tx.prepare_cached(sql::UPSERT_REMOTE)?.execute(params![
                 id,
@@ -240,9 +245,16 @@ pub(super) fn write_remote(
                 r.estimated_cost_per_hour,
                 metadata,
             ])?;
+            transitions::written(tx, key, before, r)?;
         }
         None => {
-            tx.prepare_cached(sql::DELETE_REMOTE)?.execute([id])?;
+            let gone: Option<(Value, Value)> = tx
+                .prepare_cached(sql::DELETE_REMOTE)?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((provider, instance_id)) = gone {
+                transitions::removed(tx, key, &provider, &instance_id)?;
+            }
         }
     }
     Ok(())

@@ -207,7 +207,23 @@ pub(super) const UPSERT_REMOTE: &str = "INSERT INTO remote_resources (plugin_id,
          gpu_type = excluded.gpu_type, estimated_cost_per_hour = excluded.estimated_cost_per_hour, \
          metadata = excluded.metadata";
 
-pub(super) const DELETE_REMOTE: &str = "DELETE FROM remote_resources WHERE plugin_id = ?1";
+/// Removes plugin `?1`'s remote resource; what the history's removal row
+/// needs of it: `(provider, instance_id)`.
+pub(super) const DELETE_REMOTE: &str =
+    "DELETE FROM remote_resources WHERE plugin_id = ?1 RETURNING provider, instance_id";
+
+/// Whether plugin `?1`'s remote resource, if it has one, already has
+/// provider `?2`, instance `?3`, status `?4` and rate `?5` (what the
+/// history records of it).
+pub(super) const REMOTE_SAME: &str = "SELECT provider IS ?2 AND instance_id IS ?3 \
+     AND status IS ?4 AND estimated_cost_per_hour IS ?5 \
+     FROM remote_resources WHERE plugin_id = ?1";
+
+/// The remote resource of plugin `(?1, ?2)` as its removal row records it:
+/// `(provider, instance_id)`.
+pub(super) const REMOTE_OF_KEY: &str = "SELECT r.provider, r.instance_id \
+     FROM remote_resources r JOIN plugins p ON p.id = r.plugin_id \
+     WHERE p.category = ?1 AND p.name = ?2";
 
 /// Sets the status of plugin `?2`'s remote resource (a dated transition
 /// records its history row first; the trigger then finds it recorded).
@@ -215,9 +231,30 @@ pub(super) const SET_REMOTE_STATUS: &str =
     "UPDATE remote_resources SET status = ?1 WHERE plugin_id = ?2";
 
 // ---------------------------------------------------------------------------
-// remote_status_history (the triggers of migration V4 append to it on every
-// change of remote_resources; these statements are the library's own reads
-// and its dated transitions)
+// remote_status_history (the library appends to it on every change it makes
+// to remote_resources, the triggers of migration V8 on everyone else's; these
+// statements are the library's transitions and its reads)
+
+/// Appends a transition of `(?1, ?2)` to its history: provider `?3`,
+/// instance `?4`, status `?5`, rate `?6` — unless `?7` is 1 and the newest
+/// row already says exactly that. What the history triggers of migration
+/// V8 append for a change made in sqlite3, with the same statement shape,
+/// so the library's rows are theirs: stamped now (milliseconds, padded to
+/// six digits), or at the newest row not dated in the future if that is
+/// later, with the next seq; one reverse seek on the primary key.
+pub(super) const APPEND_TRANSITION: &str = "INSERT INTO remote_status_history \
+         (category, name, at, seq, provider, instance_id, status, cost_per_hour) \
+     SELECT ?1, ?2, at, seq, ?3, ?4, ?5, ?6 FROM ( \
+         SELECT max(strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z', coalesce(l.at, '')) AS at, \
+                CASE WHEN l.at >= strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z' \
+                     THEN l.seq + 1 ELSE 0 END AS seq, \
+                l.provider IS ?3 AND l.instance_id IS ?4 AND l.status IS ?5 \
+                    AND l.cost_per_hour IS ?6 AS recorded \
+         FROM (SELECT 1) LEFT JOIN remote_status_history l \
+             ON l.category = ?1 AND l.name = ?2 \
+             AND l.at <= strftime('%Y-%m-%dT%H:%M:%f', 'now', '+1 seconds') || '000Z' \
+         ORDER BY l.at DESC, l.seq DESC LIMIT 1) \
+     WHERE NOT (?7 AND recorded)";
 
 /// The status of plugin `?1`'s remote resource, if it has one.
 pub(super) const REMOTE_STATUS: &str = "SELECT status FROM remote_resources WHERE plugin_id = ?1";
