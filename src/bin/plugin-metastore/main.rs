@@ -7,6 +7,14 @@
 //! non-zero exit code (1 for a runtime error, 2 for a usage error), never a
 //! panic.
 //!
+//! Each family of commands is one module holding its clap arguments (their
+//! help and examples included) and the `run` of each command: `init`
+//! (init, demo), `records` (list, show, export, import), `edit` (delete,
+//! pid, container), `cost` (remote-status, cost, history), `processes`
+//! (check, reap), `spawn`, `watch`, `backup` (backup, verify) and
+//! `datasette`. The store flag `--db`, and how a command opens the store,
+//! is `db`'s. This file holds the list of commands and the dispatch.
+//!
 //! Plugins are named on the command line by their unique id,
 //! `{category}_{name}`. Since that id can be split more than one way, an
 //! ambiguous id is an error that lists the candidates, and `--category`
