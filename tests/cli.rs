@@ -1087,15 +1087,8 @@ fn with_dated_history() -> Cli {
 fn remote_status_at_says_whether_it_changed_the_status_or_went_into_the_past() {
     let cli = Cli::with_demo();
     let id = "finetuning_llm_finetune_aws";
-    let out = cli
-        .run(&[
-            "remote-status",
-            id,
-            "stopped",
-            "--at",
-            "2026-11-01T08:00:00Z",
-        ])
-        .ok();
+    let set = |status: &str, at: &str| cli.run(&["remote-status", id, status, "--at", at]);
+    let out = set("stopped", "2026-11-01T08:00:00Z").ok();
     assert!(
         out.starts_with(
             "recorded \"stopped\" at 2026-11-01T08:00:00.000000Z in the history of \
@@ -1108,15 +1101,7 @@ fn remote_status_at_says_whether_it_changed_the_status_or_went_into_the_past() {
         p.unwrap().remote_resource.unwrap().status
     };
     assert_eq!(status(), "running");
-    let out = cli
-        .run(&[
-            "remote-status",
-            id,
-            "stopped",
-            "--at",
-            "2026-11-01T09:00:00Z",
-        ])
-        .ok();
+    let out = set("stopped", "2026-11-01T09:00:00Z").ok();
     assert_eq!(
         out,
         format!(
@@ -1129,23 +1114,19 @@ fn remote_status_at_says_whether_it_changed_the_status_or_went_into_the_past() {
         format!("remote status of {id} already \"running\"; nothing recorded\n")
     );
     let now = chrono::Utc::now().to_rfc3339();
-    let out = cli
-        .run(&["remote-status", id, "stopped", "--at", &now])
-        .ok();
+    let out = set("stopped", &now).ok();
     assert!(
         out.starts_with(&format!("remote status of {id} set to \"stopped\" at ")),
         "{out}"
     );
     assert_eq!(status(), "stopped");
 
-    let err = cli
-        .run(&["remote-status", id, "running", "--at", "2999-01-01"])
-        .err();
+    let err = set("running", "2999-01-01").err();
     assert!(
         err.contains("2999-01-01T00:00:00.000000Z is in the future"),
         "{err}"
     );
-    let run = cli.run(&["remote-status", id, "running", "--at", "yesterday"]);
+    let run = set("running", "yesterday");
     assert_eq!(run.code, 2);
     assert!(run.err().contains("\"yesterday\" is not a time"));
     assert_eq!(status(), "stopped", "refusals write nothing");
@@ -1335,27 +1316,35 @@ fn history_lists_a_plugins_timeline_oldest_first_even_after_its_delete() {
 #[test]
 fn every_command_has_help_with_an_example() {
     let cli = Cli::new();
-    for cmd in [
-        &[][..],
-        &["init"],
-        &["demo"],
-        &["list"],
-        &["show"],
-        &["import"],
-        &["export"],
-        &["delete"],
-        &["pid"],
-        &["pid", "add"],
-        &["pid", "remove"],
-        &["pid", "clear"],
-        &["container"],
-        &["container", "set"],
-        &["container", "clear"],
-        &["remote-status"],
-        &["cost"],
-        &["history"],
+    for line in [
+        "",
+        "init",
+        "demo",
+        "list",
+        "show",
+        "import",
+        "export",
+        "delete",
+        "pid",
+        "pid add",
+        "pid remove",
+        "pid clear",
+        "container",
+        "container set",
+        "container clear",
+        "remote-status",
+        "cost",
+        "history",
+        "check",
+        "spawn",
+        "reap",
+        "watch",
+        "backup",
+        "verify",
+        "datasette-metadata",
     ] {
-        let out = cli.run_raw(&[cmd, &["--help"]].concat()).ok();
+        let cmd: Vec<&str> = line.split_whitespace().collect();
+        let out = cli.run_raw(&[&cmd[..], &["--help"]].concat()).ok();
         assert!(out.contains("Example"), "{cmd:?} --help:\n{out}");
         assert!(out.contains("plugin-metastore "), "{cmd:?} --help:\n{out}");
     }

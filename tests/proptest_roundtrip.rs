@@ -135,55 +135,41 @@ fn remote() -> impl Strategy<Value = RemoteResourceInfo> {
 }
 
 fn plugin() -> impl Strategy<Value = PluginMetadata> {
-    (
-        (
-            key_text(),
-            key_text(),
-            text(),
-            json_object(),
-            opt_text(),
-            opt_text(),
-            any::<bool>(),
-        ),
-        (
-            proptest::sample::select(PluginExecutionMode::ALL),
-            any::<bool>(),
-            any::<bool>(),
-            pids(),
-            opt_text(),
-            opt_text(),
-            proptest::option::of(remote()),
-        ),
-    )
-        .prop_map(
-            |(
-                (name, category, title, config, description, version, is_configured),
-                (
-                    execution_mode,
-                    manages_child_processes,
-                    manages_external_resources,
-                    spawned_pids,
-                    container_id,
-                    conda_env_name,
-                    remote_resource,
-                ),
-            )| PluginMetadata {
-                name,
-                category,
-                title,
-                config_schema: Value::Object(config),
-                description,
-                version,
-                is_configured,
-                execution_mode,
-                manages_child_processes,
-                manages_external_resources,
-                spawned_pids,
-                container_id,
-                conda_env_name,
-                remote_resource,
-            },
-        )
+    // Each field's strategy, in the order the record below takes them.
+    let head = (
+        key_text(),
+        key_text(),
+        text(),
+        json_object(),
+        opt_text(),
+        opt_text(),
+        any::<bool>(),
+    );
+    let tail = (
+        proptest::sample::select(PluginExecutionMode::ALL),
+        any::<bool>(),
+        any::<bool>(),
+        pids(),
+        opt_text(),
+        opt_text(),
+        proptest::option::of(remote()),
+    );
+    (head, tail).prop_map(|(h, t)| PluginMetadata {
+        name: h.0,
+        category: h.1,
+        title: h.2,
+        config_schema: Value::Object(h.3),
+        description: h.4,
+        version: h.5,
+        is_configured: h.6,
+        execution_mode: t.0,
+        manages_child_processes: t.1,
+        manages_external_resources: t.2,
+        spawned_pids: t.3,
+        container_id: t.4,
+        conda_env_name: t.5,
+        remote_resource: t.6,
+    })
 }
 
 /// Ways to make a valid plugin invalid.
