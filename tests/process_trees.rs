@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use plugin_metastore::{MetadataStore, PidState, ReapAction, ReapOptions};
 use serde_json::{Value, json};
-use support::{Sleeper, metastore_ok, pool_store, sqlite3};
+use support::{Sleeper, is_zombie, metastore_ok, pool_store, proc_stat, sqlite3};
 
 const BIN: &str = env!("CARGO_BIN_EXE_plugin-metastore");
 
@@ -35,14 +35,8 @@ fn carriers(token: &str) -> Vec<u32> {
         else {
             continue;
         };
-        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| {
-                s.rsplit_once(')')
-                    .map(|(_, r)| r.trim_start().starts_with(['Z', 'X']))
-            })
-            .unwrap_or(true);
-        if zombie {
+        // Gone, dead (X) or a zombie: not live.
+        if proc_stat(pid).is_none_or(|f| f[0] == "Z" || f[0] == "X") {
             continue;
         }
         if std::fs::read(format!("/proc/{pid}/environ"))
@@ -140,16 +134,6 @@ fn assert_nothing_left(tree: &Tree, pids: &[u32]) {
     }
 }
 
-fn is_zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .map(|(_, r)| r.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
-}
-
 fn runs(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid)
 }
@@ -242,22 +226,10 @@ fn workers_that_ignore_sigterm_fork_on_it_or_call_setsid_are_all_stopped() {
     let members = check[0].group.clone();
     if has_setsid {
         // The setsid worker is outside the group but carries the token.
-        let outside = members.iter().filter(|&&p| {
-            std::fs::read_to_string(format!("/proc/{p}/stat"))
-                .ok()
-                .and_then(|s| {
-                    Some(
-                        s.rsplit_once(')')?
-                            .1
-                            .split_whitespace()
-                            .nth(2)?
-                            .parse::<u32>()
-                            .ok()?
-                            != tree.pid(),
-                    )
-                })
-                .unwrap_or(false)
-        });
+        let group = |p: u32| proc_stat(p).map(|f| f[2].clone());
+        let outside = members
+            .iter()
+            .filter(|&&p| group(p).is_some_and(|g| g != tree.pid().to_string()));
         assert_eq!(outside.count(), 1, "{check:?}");
     }
     let done = reap_kill(&store);
@@ -324,16 +296,10 @@ fn the_cli_spawns_detached_and_prints_the_pid_alone() {
     );
     let guard = Guard(token.clone());
     // A session and group of its own, the token in its environment.
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
+    let fields = proc_stat(pid).unwrap();
     assert_eq!(
-        (fields[2], fields[3]),
-        (pid.to_string().as_str(), pid.to_string().as_str())
+        (&*fields[2], &*fields[3]),
+        (&*pid.to_string(), &*pid.to_string())
     );
     for _ in 0..500 {
         if carriers(&token).len() == 2

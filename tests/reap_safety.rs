@@ -18,7 +18,8 @@ use std::time::Duration;
 use plugin_metastore::{Error, MetadataStore, PidState, ReapAction, ReapOptions, StoreOptions};
 use serde_json::{Value, json};
 use support::{
-    Sleeper, metastore, metastore_ok, pool_store, sqlite3, store_with_pool, wait_within,
+    Sleeper, is_zombie, metastore, metastore_ok, pool_store, proc_stat, sqlite3, store_with_pool,
+    wait_within,
 };
 
 /// `reap --kill --json` rows as `(pid, action, reason)`.
@@ -98,15 +99,9 @@ fn reap_kill_never_signals_an_ancestor_of_the_reaper() {
 fn reap_kill_never_signals_a_kernel_thread() {
     // kthreadd is PID 2 outside a PID namespace; find a kernel thread by
     // its flag rather than trust the number.
-    let Some(kthread) = (2..64).find(|pid| {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| {
-                let rest = s.rsplit_once(')')?.1.to_owned();
-                rest.split_ascii_whitespace().nth(6)?.parse::<u64>().ok()
-            })
-            .is_some_and(|flags| flags & 0x0020_0000 != 0)
-    }) else {
+    let flags = |pid: u32| proc_stat(pid)?[6].parse::<u64>().ok();
+    let Some(kthread) = (2..64).find(|&pid| flags(pid).is_some_and(|f| f & 0x0020_0000 != 0))
+    else {
         eprintln!("skipped: no kernel thread is visible in this PID namespace");
         return;
     };
@@ -198,10 +193,7 @@ fn process_without_main_thread() -> Option<std::process::Child> {
     };
     let pid = child.id();
     for _ in 0..1000 {
-        let main_gone = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-            s.rsplit_once(')')
-                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
-        });
+        let main_gone = is_zombie(pid);
         let threads = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count());
         if main_gone && threads >= 2 {
             return Some(child);

@@ -21,7 +21,7 @@ pub struct Demo {
 /// demo's child as it was when the guard was made.
 struct Child {
     pid: u32,
-    /// Field 22 of `/proc/PID/stat` (Linux), the process's start time.
+    /// Its start time (field 22 of `/proc/PID/stat`).
     started: Option<u64>,
 }
 
@@ -39,7 +39,7 @@ impl Demo {
         let stdout = stdout.into();
         let child = child_pid(&stdout).map(|pid| Child {
             pid,
-            started: stat(pid).map(|(_, started)| started),
+            started: start_time(pid),
         });
         Demo { stdout, child }
     }
@@ -82,16 +82,16 @@ impl Child {
     /// True while the PID still holds the process demo started: the same
     /// start time, not a zombie, the spawn token in its environment.
     fn is_still_ours(&self) -> bool {
-        match stat(self.pid) {
-            Some((state, started)) if state != "Z" && self.started == Some(started) => {
-                let environ =
-                    std::fs::read(format!("/proc/{}/environ", self.pid)).unwrap_or_default();
-                environ
-                    .split(|&b| b == 0)
-                    .any(|var| var.starts_with(b"PLUGIN_METASTORE_SPAWN="))
-            }
-            _ => false,
+        if self.started.is_none() || start_time(self.pid) != self.started {
+            return false;
         }
+        if super::is_zombie(self.pid) {
+            return false;
+        }
+        let environ = std::fs::read(format!("/proc/{}/environ", self.pid)).unwrap_or_default();
+        environ
+            .split(|&b| b == 0)
+            .any(|var| var.starts_with(b"PLUGIN_METASTORE_SPAWN="))
     }
 }
 
@@ -104,11 +104,7 @@ fn child_pid(stdout: &str) -> Option<u32> {
         .ok()
 }
 
-/// The state (`R`, `S`, `Z`, …) and start time of process `pid`: fields 3
-/// and 22 of `/proc/PID/stat`.
-fn stat(pid: u32) -> Option<(String, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(')')?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    Some((fields.first()?.to_string(), fields.get(19)?.parse().ok()?))
+/// The start time of process `pid` (field 22 of `/proc/PID/stat`).
+fn start_time(pid: u32) -> Option<u64> {
+    super::proc_stat(pid)?.get(19)?.parse().ok()
 }

@@ -1,4 +1,5 @@
-//! Real child processes for process-identity tests.
+//! Real child processes for process-identity tests, and what Linux's
+//! `/proc` says about a process.
 
 use std::process::{Child, Command, Stdio};
 
@@ -36,12 +37,7 @@ impl Sleeper {
         self.child.kill().expect("kill sleep");
         // Wait until the kernel shows it as a zombie.
         for _ in 0..500 {
-            let stat =
-                std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
-            if stat
-                .rsplit_once(')')
-                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-            {
+            if is_zombie(self.pid()) {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(2));
@@ -60,6 +56,22 @@ impl Drop for Sleeper {
     fn drop(&mut self) {
         self.kill_and_wait();
     }
+}
+
+/// The fields of `/proc/PID/stat` after the command name (which may hold
+/// spaces and parentheses): `fields[0]` is field 3 of proc(5), the state
+/// (`R`, `S`, `Z`, …), and `fields[n - 3]` is field `n` (4 the parent, 5
+/// the process group, 6 the session, 9 the flags, 22 the start time).
+/// None when no such process is visible.
+pub fn proc_stat(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+/// True while `pid` is a zombie: it has exited and is not waited for yet.
+pub fn is_zombie(pid: u32) -> bool {
+    proc_stat(pid).is_some_and(|f| f[0] == "Z")
 }
 
 /// A store at `dir/name` with one plugin, `workers/pool`, and no PIDs:
