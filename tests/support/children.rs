@@ -1,5 +1,6 @@
-//! The CLI as a child process: its command line, lines read from its
-//! output with a deadline, and signals.
+//! The CLI as a child process: its command line, its outcome, lines read
+//! from its output with a deadline, and signals; and any command run to
+//! its end and checked.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;

@@ -4,15 +4,16 @@
 //!   from its seed.
 //! - [`plugins`]: plugin builders, from one awkward plugin to generated
 //!   workloads.
-//! - [`sqlite`]: the file as others see it: the real `sqlite3` CLI, the
-//!   schema (`sqlite_master`), the migration history, the integrity check.
+//! - [`sqlite`]: the file as others see it: the real `sqlite3` CLI (one
+//!   statement, or a session that holds a transaction open), the schema
+//!   (`sqlite_master`), the migration history, the integrity check.
 //! - [`files`]: files the store did not make this run: an old-version
 //!   store, and the migrations the build embeds.
 //! - [`stores`]: a new store in a temporary directory, in one line.
 //! - [`processes`]: real child processes (`sleep`) that never outlive the
-//!   test.
-//! - [`children`]: the CLI as a child process: its lines with a deadline,
-//!   signals.
+//!   test, and a process's `/proc/PID/stat`.
+//! - [`children`]: the CLI (or any command) as a child process: run to the
+//!   end and checked, its lines with a deadline, signals.
 //! - [`demo`]: `demo` run by a test, its `sleep 600` child stopped when
 //!   the test ends.
 //!

@@ -1,5 +1,6 @@
 //! The file as others see it: the real `sqlite3` CLI (the tool people
-//! inspect and hand-edit the store with), and what the file holds besides
+//! inspect and hand-edit the store with), for one statement or as a
+//! session that holds what it took, and what the file holds besides
 //! plugins: its schema, its migration history, its integrity.
 
 use std::io::Write;
