@@ -8,15 +8,20 @@
 //!
 //! The ladder, top to bottom:
 //! - `store`: [`MetadataStore::save_all`] on a new store.
-//! - `baseline`: the bench's baseline, the same work by hand (`raw.rs`).
-//! - `no_change_log`: without the change-log triggers and without the
-//!   library's log rows.
-//! - `no_history`: also without the history triggers.
-//! - `no_identity`: also without reading `/proc` for each new PID; the
-//!   schema is still Part 2's (its columns, indexes and CHECKs).
-//! - `floor`: Part 1's save on Part 1's schema (migrations V1 and V2).
-//! - `floor_or_checks`: the floor with V1's `IN (…)` CHECKs written as
-//!   `OR`s, to see what the `IN` lists cost.
+//! - `triggers`: Part 2's first way, by hand: the file's triggers on,
+//!   writing the history (and testing `writing_txn` for the change log)
+//!   per row. Not a step down: what the library's own rows replace.
+//! - `baseline`: the bench's baseline, the same work as the store by hand
+//!   (`raw.rs`): triggers off, the history rows and the change log's rows
+//!   written by the save, the process identity of each new PID.
+//! - `no_change_log`: without the change log's rows.
+//! - `no_history`: also without the history's rows.
+//! - `no_identity`: also without reading `/proc` for each new PID: Part
+//!   1's work on Part 2's schema (its columns, indexes and CHECKs).
+//! - `floor`: Part 1's save on Part 1's schema (migrations V1 and V2, as
+//!   they landed, with V1's `IN (…)` CHECKs).
+//! - `floor_or_checks`: the floor with those CHECKs written as `OR`s (as
+//!   migration V9 writes them), to see what the `IN` lists cost.
 
 use std::path::Path;
 
@@ -25,12 +30,16 @@ use plugin_metastore::{MetadataStore, PluginMetadata};
 use crate::raw::{PART1_SCHEMA, RawStore};
 use crate::{R, median, remove_db, timed};
 
+/// The step the others are compared with.
+const FLOOR: usize = 6;
+
 /// Repetitions of each step.
 const REPS: usize = 5;
 
 /// The steps, in ladder order.
-const STEPS: [&str; 7] = [
+const STEPS: [&str; 8] = [
     "store",
+    "triggers",
     "baseline",
     "no_change_log",
     "no_history",
@@ -60,7 +69,7 @@ pub fn run(dir: &Path, plugins: &[PluginMetadata]) -> R<Vec<String>> {
         eprintln!("bench: breakdown repetition {} of {REPS}", rep + 1);
     }
     let medians: Vec<f64> = times.into_iter().map(median).collect();
-    let floor = medians[5];
+    let floor = medians[FLOOR];
     Ok(STEPS
         .iter()
         .zip(&medians)
@@ -83,18 +92,17 @@ fn save_once(path: &Path, step: usize, plugins: &[PluginMetadata], or_schema: &s
         return Ok(timed(|| Ok(store.save_all(plugins)?), |()| 0)?.ms);
     }
     let raw = match step {
-        1 => RawStore::create(path)?,
-        2 => RawStore::create(path)?.without_change_log()?,
-        3 | 4 => {
-            let raw = RawStore::create(path)?.without_change_log()?;
-            raw.drop_history_triggers()?;
-            if step == 4 {
-                raw.without_identity()
-            } else {
-                raw
-            }
-        }
-        5 => RawStore::floor(path)?,
+        1 => RawStore::create(path)?.with_triggers()?,
+        2 => RawStore::create(path)?,
+        3 => RawStore::create(path)?.without_change_log(),
+        4 => RawStore::create(path)?
+            .without_change_log()
+            .without_history(),
+        5 => RawStore::create(path)?
+            .without_change_log()
+            .without_history()
+            .without_identity(),
+        FLOOR => RawStore::floor(path)?,
         _ => RawStore::part1(path, or_schema)?,
     };
     Ok(timed(|| raw.save_all(plugins), |()| 0)?.ms)

@@ -14,11 +14,7 @@
 //! `history_size`: the history table's bytes on disk (SQLite's `dbstat`),
 //! for the rows written.
 //!
-//! `save_all_history_work`: the absolute cost of the history on a save —
-//! the baseline's `save_all` of the main data set into a file with the
-//! history triggers, and into one where they were dropped. (The store and
-//! the baseline run on the same schema, so the triggers do the history work
-//! for both, and the `save_all` ratio still measures the store's own code.)
+//! What the history costs a save is in `breakdown.rs`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,7 +28,7 @@ use rusqlite::Connection;
 use serde_json::json;
 
 use crate::raw::RawStore;
-use crate::{Case, R, median, timed};
+use crate::{Case, R, timed};
 
 /// The most plugins the history benches use (DESIGN: N = 10,000).
 pub const PLUGINS: usize = 10_000;
@@ -191,38 +187,6 @@ pub fn cases(file: &HistoryFile) -> R<Vec<Case<'_>>> {
 
 fn groups(r: &CostReport) -> usize {
     r.groups.len()
-}
-
-/// `{"bench":"save_all_history_work",…}`: the baseline's `save_all` of
-/// `plugins` with and without the history triggers (medians of 5,
-/// alternating).
-pub fn save_all_history_work(dir: &Path, plugins: &[PluginMetadata]) -> R<String> {
-    let (mut with, mut without) = (Vec::new(), Vec::new());
-    for rep in 0..5 {
-        for triggers in if rep % 2 == 0 {
-            [true, false]
-        } else {
-            [false, true]
-        } {
-            let path = dir.join(format!("history-work-{triggers}-{rep}.db"));
-            let raw = RawStore::create(&path)?;
-            if !triggers {
-                raw.drop_history_triggers()?;
-            }
-            let ms = timed(|| raw.save_all(plugins), |()| 0)?.ms;
-            drop(raw);
-            crate::remove_db(&path);
-            if triggers { &mut with } else { &mut without }.push(ms);
-        }
-    }
-    let (with, without) = (median(with), median(without));
-    Ok(format!(
-        "{{\"bench\":\"save_all_history_work\",\"n\":{},\"with_history_ms\":{with:.4},\
-         \"without_history_ms\":{without:.4},\"added_ms\":{:.4},\"added_pct\":{:.1}}}",
-        plugins.len(),
-        with - without,
-        (with / without - 1.0) * 100.0
-    ))
 }
 
 /// Plugin `i` of the history bench: a cloud GPU plugin on one of the

@@ -87,9 +87,10 @@ fn run() -> R<()> {
         notes: Vec::new(),
     };
 
+    eprintln!("bench: save_all breakdown");
+    let breakdown = breakdown::run(dir.path(), &plugins)?;
     if args.breakdown {
-        eprintln!("bench: save_all breakdown");
-        for line in breakdown::run(dir.path(), &plugins)? {
+        for line in breakdown {
             println!("{line}");
         }
         return Ok(());
@@ -98,8 +99,6 @@ fn run() -> R<()> {
         save_all(dir.path(), &plugins),
         save_all_floor(dir.path(), &plugins),
     ])?;
-    eprintln!("bench: change_log_cost");
-    ui::change_log_cost(dir.path(), &plugins, 3)?;
 
     // The filled files every later bench works on.
     let files = Files::fill(dir.path(), &plugins)?;
@@ -122,8 +121,9 @@ fn run() -> R<()> {
     report.run(history::cases(&year)?)?;
     report.note(year.size_line()?);
     drop(year);
-    eprintln!("bench: save_all_history_work");
-    report.note(history::save_all_history_work(dir.path(), &plugins)?);
+    for line in breakdown {
+        report.note(line);
+    }
 
     report.finish(args.json);
     Ok(())

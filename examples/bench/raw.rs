@@ -33,7 +33,9 @@ use std::path::Path;
 use std::sync::LazyLock;
 
 use plugin_metastore::{MetadataStore, PluginMetadata, RemoteResourceInfo, StoreOptions};
-use rusqlite::{Connection, Row, Rows, Transaction, TransactionBehavior, params};
+use rusqlite::{
+    Connection, OptionalExtension, Row, Rows, Transaction, TransactionBehavior, params,
+};
 
 use crate::R;
 
@@ -78,6 +80,22 @@ const ACTIVE: &str = "WHERE p.id IN (SELECT plugin_id FROM plugin_pids \
      UNION ALL SELECT id FROM plugins WHERE container_id > '' \
      UNION ALL SELECT plugin_id FROM remote_resources WHERE status = 'running')";
 
+/// One history row: `(?1, ?2)` in provider `?3`, instance `?4`, status
+/// `?5`, rate `?6`; skipped if `?7` and the newest row says the same.
+const APPEND_HISTORY: &str = "INSERT INTO remote_status_history \
+         (category, name, at, seq, provider, instance_id, status, cost_per_hour) \
+     SELECT ?1, ?2, at, seq, ?3, ?4, ?5, ?6 FROM ( \
+         SELECT max(strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z', coalesce(l.at, '')) AS at, \
+                CASE WHEN l.at >= strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z' \
+                     THEN l.seq + 1 ELSE 0 END AS seq, \
+                l.provider IS ?3 AND l.instance_id IS ?4 AND l.status IS ?5 \
+                    AND l.cost_per_hour IS ?6 AS recorded \
+         FROM (SELECT 1) LEFT JOIN remote_status_history l \
+             ON l.category = ?1 AND l.name = ?2 \
+             AND l.at <= strftime('%Y-%m-%dT%H:%M:%f', 'now', '+1 seconds') || '000Z' \
+         ORDER BY l.at DESC, l.seq DESC LIMIT 1) \
+     WHERE NOT (?7 AND recorded)";
+
 /// Part 1's schema: the store's first two migrations, as they landed.
 pub const PART1_SCHEMA: &str = concat!(
     include_str!("../../migrations/V1__initial_schema.sql"),
@@ -97,6 +115,20 @@ pub struct RawStore {
     log: bool,
     /// Whether saves record process identity (see [`RawStore::without_identity`]).
     identity: bool,
+    /// Who writes the remote status history.
+    history: History,
+}
+
+/// Who writes a [`RawStore`]'s remote status history.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum History {
+    /// The saves, as the store does: the connection's triggers off, one
+    /// row appended after each change of a remote resource.
+    Own,
+    /// The file's triggers (Part 2 before the library wrote its own rows).
+    Triggers,
+    /// Nobody (to measure what the history costs).
+    None,
 }
 
 impl RawStore {
@@ -111,10 +143,13 @@ impl RawStore {
     /// the same busy timeout, WAL, then the store's own pragma batch. The
     /// ratios measure the store's code, not its settings.
     pub fn open(path: &Path) -> R<Self> {
+        let conn = Self::connection(path)?;
+        set_triggers(&conn, false)?;
         Ok(RawStore {
-            conn: Self::connection(path)?,
+            conn,
             log: true,
             identity: true,
+            history: History::Own,
         })
     }
 
@@ -135,6 +170,7 @@ impl RawStore {
             conn,
             log: false,
             identity: false,
+            history: History::None,
         })
     }
 
@@ -152,6 +188,12 @@ impl RawStore {
         conn.busy_timeout(options.busy_timeout)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.execute_batch(&options.pragma_sql())?;
+        // The store's one setting that is not a pragma: no re-preparing a
+        // statement when new values are bound (`open/connection.rs`).
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
         Ok(conn)
     }
 
@@ -160,43 +202,36 @@ impl RawStore {
         &self.conn
     }
 
-    /// The same store without the change feed: its triggers dropped from
-    /// this file, and saves that write no log rows. For measuring what the
-    /// feed costs.
-    pub fn without_change_log(mut self) -> R<Self> {
-        let names: Vec<String> = self
-            .conn
-            .prepare(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'change_log_%'",
-            )?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        for name in names {
-            self.conn
-                .execute_batch(&format!("DROP TRIGGER \"{name}\""))?;
-        }
+    /// The same store without the change feed: saves write no log rows.
+    /// For measuring what the feed costs.
+    pub fn without_change_log(mut self) -> Self {
         self.log = false;
+        self
+    }
+
+    /// The same store without the remote status history: no rows written
+    /// (the file is no longer a faithful store after). For measuring what
+    /// the history costs.
+    pub fn without_history(mut self) -> Self {
+        self.history = History::None;
+        self
+    }
+
+    /// The same store with its history written by the file's triggers, as
+    /// Part 2 first did (the change-log triggers run too, finding
+    /// `writing_txn` set): what the library's own rows save.
+    pub fn with_triggers(mut self) -> R<Self> {
+        set_triggers(&self.conn, true)?;
+        self.history = History::Triggers;
         Ok(self)
     }
 
-    /// Drops the triggers that write `remote_status_history`, to measure
-    /// what they cost (the file is no longer a faithful store after).
-    pub fn drop_history_triggers(&self) -> R<()> {
-        let names: Vec<String> = self
-            .conn
-            .prepare(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' \
-                 AND name LIKE 'remote\\_status\\_%' ESCAPE '\\'",
-            )?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        if names.len() < 5 {
-            return Err(format!("expected the history triggers, found {names:?}").into());
+    /// What a save does besides the upserts.
+    fn work(&self) -> Work {
+        Work {
+            identity: self.identity,
+            history: self.history == History::Own,
         }
-        for name in names {
-            self.conn.execute_batch(&format!("DROP TRIGGER {name}"))?;
-        }
-        Ok(())
     }
 
     /// Saves every plugin in one `BEGIN IMMEDIATE` transaction.
@@ -206,7 +241,7 @@ impl RawStore {
         let at = now();
         let mut changed = Changed::default();
         for p in plugins {
-            let (id, created) = save_in(&tx, p, &at, self.identity)?;
+            let (id, created) = save_in(&tx, p, &at, self.work())?;
             changed.record(id, p, created);
         }
         if self.log {
@@ -220,7 +255,7 @@ impl RawStore {
     pub fn save(&self, p: &PluginMetadata) -> R<()> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let slot = begin_logged(&tx)?;
-        let (id, created) = save_in(&tx, p, &now(), self.identity)?;
+        let (id, created) = save_in(&tx, p, &now(), self.work())?;
         let mut changed = Changed::default();
         changed.record(id, p, created);
         end_logged(&tx, slot, &changed)?;
@@ -458,10 +493,19 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
+/// What a save does besides the upserts: record the process identity of
+/// new PIDs, append the remote status history's rows.
+#[derive(Clone, Copy)]
+struct Work {
+    identity: bool,
+    history: bool,
+}
+
 /// Upsert plugin, replace its PIDs (with their process identity if
-/// `identity`), upsert or delete its remote resource. Returns the plugin's
-/// id and whether it was created by this save.
-fn save_in(conn: &Connection, p: &PluginMetadata, at: &str, identity: bool) -> R<(i64, bool)> {
+/// `work.identity`), upsert or delete its remote resource (with its history
+/// row if `work.history`). Returns the plugin's id and whether it was
+/// created by this save.
+fn save_in(conn: &Connection, p: &PluginMetadata, at: &str, work: Work) -> R<(i64, bool)> {
     let config = serde_json::to_string(&p.config_schema)?;
     let (id, created): (i64, bool) = conn.prepare_cached(UPSERT_PLUGIN)?.query_row(
         params![
@@ -481,16 +525,32 @@ fn save_in(conn: &Connection, p: &PluginMetadata, at: &str, identity: bool) -> R
         ],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    if identity {
+    if work.identity {
         save_pids(conn, id, &p.spawned_pids, at, created)?;
     } else {
         save_bare_pids(conn, id, &p.spawned_pids)?;
     }
     match &p.remote_resource {
-        Some(r) => save_remote(conn, id, r)?,
+        Some(r) => save_remote(conn, id, p, r, work.history)?,
         None => {
-            conn.prepare_cached("DELETE FROM remote_resources WHERE plugin_id = ?1")?
-                .execute([id])?;
+            let gone: Option<(Option<String>, Option<String>)> = conn
+                .prepare_cached(
+                    "DELETE FROM remote_resources WHERE plugin_id = ?1 \
+                     RETURNING provider, instance_id",
+                )?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let (Some((provider, instance)), true) = (gone, work.history) {
+                append_history(
+                    conn,
+                    p,
+                    provider.as_deref(),
+                    instance.as_deref(),
+                    "removed",
+                    None,
+                    false,
+                )?;
+            }
         }
     }
     Ok((id, created))
@@ -581,7 +641,34 @@ fn start_time(pid: u32) -> Option<i64> {
     fields.nth(18)?.parse::<i64>().ok()
 }
 
-fn save_remote(conn: &Connection, id: i64, r: &RemoteResourceInfo) -> R<()> {
+/// Upserts the remote resource, and appends its history row: always for a
+/// new resource, for a changed one unless the newest row says the same.
+fn save_remote(
+    conn: &Connection,
+    id: i64,
+    p: &PluginMetadata,
+    r: &RemoteResourceInfo,
+    history: bool,
+) -> R<()> {
+    let same: Option<bool> = if history {
+        conn.prepare_cached(
+            "SELECT provider IS ?2 AND instance_id IS ?3 AND status IS ?4 \
+             AND estimated_cost_per_hour IS ?5 FROM remote_resources WHERE plugin_id = ?1",
+        )?
+        .query_row(
+            params![
+                id,
+                r.provider.as_str(),
+                r.instance_id,
+                r.status,
+                r.estimated_cost_per_hour
+            ],
+            |row| row.get(0),
+        )
+        .optional()?
+    } else {
+        Some(true)
+    };
     let metadata = serde_json::to_string(&r.metadata)?;
     conn.prepare_cached(UPSERT_REMOTE)?.execute(params![
         id,
@@ -599,6 +686,45 @@ fn save_remote(conn: &Connection, id: i64, r: &RemoteResourceInfo) -> R<()> {
         r.estimated_cost_per_hour,
         metadata,
     ])?;
+    if same != Some(true) {
+        let provider = Some(r.provider.as_str());
+        let instance = r.instance_id.as_deref();
+        let rate = r.estimated_cost_per_hour;
+        append_history(conn, p, provider, instance, &r.status, rate, same.is_some())?;
+    }
+    Ok(())
+}
+
+/// Appends one row to the plugin's remote status history, stamped as the
+/// history triggers stamp theirs (now, or just after the newest row not in
+/// the future), unless `only_if_new` and the newest row says the same.
+fn append_history(
+    conn: &Connection,
+    p: &PluginMetadata,
+    provider: Option<&str>,
+    instance: Option<&str>,
+    status: &str,
+    rate: Option<f64>,
+    only_if_new: bool,
+) -> R<()> {
+    conn.prepare_cached(APPEND_HISTORY)?.execute(params![
+        p.category,
+        p.name,
+        provider,
+        instance,
+        status,
+        rate,
+        only_if_new
+    ])?;
+    Ok(())
+}
+
+/// Turns the connection's triggers on or off.
+fn set_triggers(conn: &Connection, on: bool) -> R<()> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER,
+        on,
+    )?;
     Ok(())
 }
 

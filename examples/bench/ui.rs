@@ -14,10 +14,6 @@
 //! - `backup`: `MetadataStore::backup` against the same steps by hand.
 //!
 //! Figures (one JSON line each, no baseline):
-//! - `change_log_cost`: the baseline's `save_all` with the change feed's
-//!   work (numbering, one log row per plugin, the triggers' `WHEN` tests and
-//!   statement journals) against the same without the feed (its triggers
-//!   dropped, no log rows): the absolute cost of the feed on a large save.
 //! - `watch_idle`: CPU time of one `ChangeWatcher::poll` (the
 //!   `PRAGMA data_version` check), of a watcher waiting idle for 2 s at
 //!   the default interval, per poll, and of the same sleeps without a poll
@@ -32,7 +28,6 @@ use std::time::{Duration, Instant};
 
 use plugin_metastore::{ChangeWatcher, MetadataStore, PluginMetadata, PluginQuery};
 
-use crate::raw::RawStore;
 use crate::{Case, Files, Line, R, Target, median, raw_ui, remove_db, timed};
 
 /// Repetitions of a backup of the whole store.
@@ -124,34 +119,6 @@ pub fn summaries_vs_list(lines: &[Line]) {
             s / l
         );
     }
-}
-
-/// `change_log_cost`: the baseline's `save_all` with and without the
-/// change-log triggers, alternating, medians.
-pub fn change_log_cost(dir: &Path, plugins: &[PluginMetadata], reps: usize) -> R<()> {
-    let (mut with, mut without) = (Vec::new(), Vec::new());
-    for rep in 0..reps {
-        for logged in [rep % 2 == 0, rep % 2 == 1] {
-            let path = dir.join(format!("log-cost-{logged}-{rep}.db"));
-            let mut raw = RawStore::create(&path)?;
-            if !logged {
-                raw = raw.without_change_log()?;
-            }
-            let sample = timed(|| raw.save_all(plugins), |()| plugins.len())?;
-            if logged { &mut with } else { &mut without }.push(sample.ms);
-            drop(raw);
-            remove_db(&path);
-        }
-    }
-    let (w, wo) = (median(with), median(without));
-    println!(
-        "{{\"bench\":\"change_log_cost\",\"n\":{},\"with_log_ms\":{w:.1},\"without_log_ms\":{wo:.1},\"cost_ms\":{:.1},\"cost_us_per_plugin\":{:.2},\"cost_pct\":{:.1}}}",
-        plugins.len(),
-        w - wo,
-        (w - wo) * 1000.0 / plugins.len() as f64,
-        (w / wo - 1.0) * 100.0
-    );
-    Ok(())
 }
 
 /// This thread's CPU time so far, in ns (`/proc/thread-self/schedstat`).

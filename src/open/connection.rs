@@ -246,8 +246,19 @@ pub(crate) fn switch_to_wal(conn: &Connection, options: &StoreOptions) -> Fallib
 /// The store's pragmas ([`StoreOptions::pragma_sql`]). `execute_batch`
 /// steps each statement, so pragmas that return a row
 /// (`journal_size_limit`) are fine.
+///
+/// And the query planner stability guarantee: SQLite built with STAT4 (the
+/// bundled build and most distributions' are) otherwise prepares a
+/// statement again whenever a new value is bound to a parameter its plan
+/// looked at — for the history's `category = ?1 AND name = ?2 AND at <= ?3`
+/// seek, on every call: 16 µs of parsing for a 1 µs seek. The store's
+/// statements are fixed and their plans do not depend on the values.
 pub(crate) fn apply_pragmas(conn: &Connection, options: &StoreOptions) -> Fallible<()> {
     conn.execute_batch(&options.pragma_sql())?;
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     Ok(())
 }
 
