@@ -88,8 +88,8 @@ pub(crate) fn open(path: &Path, mode: Mode, options: &StoreOptions) -> Result<Op
             }
         }
         Mode::ReadOnly => {
-            let conn = open::read_only(path, options)?;
-            migrate::examine(&conn, path)
+            let (conn, seen) = open::read_only(path, options)?;
+            migrate::examine(&conn, path, seen)
                 .and_then(|examined| migrate::require_current(&conn, path, &examined))
                 .map_err(|f| f.at(site))?;
             Ok(opened(conn))
@@ -97,7 +97,7 @@ pub(crate) fn open(path: &Path, mode: Mode, options: &StoreOptions) -> Result<Op
         Mode::InMemory => {
             let conn = (|| {
                 let mut conn = open::memory(options)?;
-                let examined = migrate::examine(&conn, path)?;
+                let examined = migrate::examine(&conn, path, Default::default())?;
                 migrate::bring_current(&mut conn, path, examined)?;
                 Ok::<_, Fault>(conn)
             })()
@@ -111,8 +111,8 @@ pub(crate) fn open(path: &Path, mode: Mode, options: &StoreOptions) -> Result<Op
 /// Steps 1–4 on a read-write connection.
 fn settle(conn: &mut Connection, path: &Path, mode: Mode, options: &StoreOptions) -> Fallible<()> {
     conn.busy_timeout(options.sqlite_busy_timeout())?;
-    open::check_file(conn, path)?;
-    let examined = migrate::examine(conn, path)?;
+    let seen = open::check_file(conn, path)?;
+    let examined = migrate::examine(conn, path, seen)?;
     open::switch_to_wal(conn, options)?;
     open::apply_pragmas(conn, options)?;
     if mode == Mode::Watcher {

@@ -6,7 +6,7 @@
 //! process); a file may hold more (a person's own index or view), never
 //! fewer.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::Connection;
 
@@ -14,28 +14,71 @@ use rusqlite::Connection;
 /// plugins.title`), as words for a message.
 pub(crate) type Objects = BTreeSet<String>;
 
-/// Every object and column of the file, but SQLite's own.
-const OBJECTS: &str = "SELECT m.type, m.name, p.name FROM sqlite_master m \
-     LEFT JOIN pragma_table_info(m.name) p ON m.type IN ('table', 'view') \
-     WHERE m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
+/// A file's schema objects as `sqlite_master` lists them, but SQLite's
+/// own: `(type, name, sql)` (`sql` for tables only), in `(type, name)`
+/// order. One plain scan, the
+/// first read of every open (`open::check_file`).
+pub(crate) type Listing = Vec<(String, String, Option<String>)>;
 
-fn read_objects(conn: &Connection) -> rusqlite::Result<Objects> {
-    let mut stmt = conn.prepare_cached(OBJECTS)?;
-    let mut rows = stmt.query([])?;
+/// Reads the [`Listing`] of the file.
+pub(crate) fn list(conn: &Connection) -> rusqlite::Result<Listing> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT type, name, CASE type WHEN 'table' THEN sql END FROM sqlite_master \
+         WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    rows.collect()
+}
+
+/// What a store's schema must hold: its objects and its tables' columns
+/// ([`Objects`]), and each table's `CREATE` text.
+#[derive(Debug)]
+pub(crate) struct Expected {
+    pub(crate) objects: Objects,
+    tables: BTreeMap<String, Option<String>>,
+}
+
+/// The objects and columns of a file with `listing`. A table whose
+/// `CREATE` text is the one `expected` has (every table of a store nobody
+/// altered) has exactly the expected columns: SQLite keeps a table's
+/// columns in that text (`ALTER TABLE` rewrites it), so only a table with
+/// another text is asked for its columns (`pragma_table_info`, which
+/// compiles the table's definition: most of the time of this check).
+/// Views' columns are not listed: SQLite compiles a view's whole SELECT to
+/// list them, and a view can only lose a column by being recreated by
+/// hand, or through a table's column, which is checked.
+fn objects_of(
+    conn: &Connection,
+    listing: &Listing,
+    expected: Option<&Expected>,
+) -> rusqlite::Result<Objects> {
     let mut found = Objects::new();
-    while let Some(row) = rows.next()? {
-        let (kind, name): (String, String) = (row.get(0)?, row.get(1)?);
-        if let Some(column) = row.get::<_, Option<String>>(2)? {
-            found.insert(format!("column {name}.{column}"));
-        }
+    for (kind, name, sql) in listing {
         found.insert(format!("{kind} {name}"));
+        if kind != "table" {
+            continue;
+        }
+        match expected {
+            Some(e) if e.tables.get(name) == Some(sql) => {
+                let prefix = format!("column {name}.");
+                let columns = e.objects.range(prefix.clone()..);
+                found.extend(columns.take_while(|c| c.starts_with(&prefix)).cloned());
+            }
+            _ => {
+                let mut stmt = conn.prepare_cached("SELECT name FROM pragma_table_info(?1)")?;
+                let columns = stmt.query_map([name], |r| r.get::<_, String>(0))?;
+                for column in columns {
+                    found.insert(format!("column {name}.{}", column?));
+                }
+            }
+        }
     }
     Ok(found)
 }
 
 /// The objects `runner`'s migrations create on an empty database, or why
 /// they could not be made (the caller names the file it was checking).
-pub(crate) fn expected_by(runner: refinery::Runner) -> Result<Objects, String> {
+pub(crate) fn expected_by(runner: refinery::Runner) -> Result<Expected, String> {
     let fail = |what: &str, e: &dyn std::fmt::Display| {
         format!("this build's migrations could not be {what} in memory: {e}")
     };
@@ -44,39 +87,60 @@ pub(crate) fn expected_by(runner: refinery::Runner) -> Result<Objects, String> {
         .set_grouped(true)
         .run(&mut conn)
         .map_err(|e| fail("run", &e))?;
-    read_objects(&conn).map_err(|e| fail("read back", &e))
+    let read = || {
+        let listing = list(&conn)?;
+        let objects = objects_of(&conn, &listing, None)?;
+        let tables = listing
+            .into_iter()
+            .filter(|(kind, ..)| kind == "table")
+            .map(|(_, name, sql)| (name, sql))
+            .collect();
+        Ok::<_, rusqlite::Error>(Expected { objects, tables })
+    };
+    read().map_err(|e| fail("read back", &e))
 }
 
 /// Why a store's schema is not whole — it lacks some of the `expected`
 /// objects (see [`expected_by`]), each missing object or column named, or
-/// it cannot be read — or `None` when it is whole. The caller names the
-/// file.
-pub(crate) fn lacks(conn: &Connection, expected: &Objects) -> Option<String> {
-    // A view whose table lost a column fails here, inside SQLite.
-    let found = match read_objects(conn) {
-        Ok(found) => found,
+/// it cannot be read — or `None` when it is whole. `seen` is what an
+/// earlier step of the open listed (the first read of the file); when it
+/// lacks something, the file is listed again (another process may have
+/// migrated it since). The caller names the file.
+pub(crate) fn lacks(
+    conn: &Connection,
+    expected: &Expected,
+    seen: Option<&Listing>,
+) -> Option<String> {
+    let missing_from =
+        |found: &Objects| -> Vec<String> { expected.objects.difference(found).cloned().collect() };
+    if let Some(Ok(found)) = seen.map(|seen| objects_of(conn, seen, Some(expected)))
+        && missing_from(&found).is_empty()
+    {
+        return None;
+    }
+    let missing = match list(conn).and_then(|now| objects_of(conn, &now, Some(expected))) {
+        Ok(found) => missing_from(&found),
         Err(e) => return Some(format!("its schema cannot be read: {e}")),
     };
-    let missing: Vec<&str> = expected
-        .iter()
-        .filter(|o| !found.contains(*o))
-        .map(String::as_str)
-        .collect();
     // A missing table or view is named once, not with each of its columns.
     let gone = |column: &str| {
         column
             .strip_prefix("column ")
             .and_then(|c| c.split_once('.'))
             .is_some_and(|(object, _)| {
-                missing.contains(&format!("table {object}").as_str())
-                    || missing.contains(&format!("view {object}").as_str())
+                missing.iter().any(|m| *m == format!("table {object}"))
+                    || missing.iter().any(|m| *m == format!("view {object}"))
             })
     };
-    let missing: Vec<&str> = missing.iter().copied().filter(|m| !gone(m)).collect();
-    (!missing.is_empty()).then(|| {
+    let named: Vec<&str> = missing
+        .iter()
+        .map(String::as_str)
+        .filter(|m| !gone(m))
+        .collect();
+    (!named.is_empty()).then(|| {
         format!(
             "its schema lacks {} (changed by hand?); the file was left as it is",
-            missing.join(", ")
+            named.join(", ")
         )
     })
 }
@@ -87,7 +151,7 @@ mod tests {
 
     #[test]
     fn the_expected_schema_names_tables_columns_and_views() {
-        let expected = expected_by(crate::migrate::runner()).unwrap();
+        let expected = expected_by(crate::migrate::runner()).unwrap().objects;
         for object in [
             "table plugins",
             "column plugins.title",

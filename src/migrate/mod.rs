@@ -73,6 +73,8 @@ pub(crate) struct Applied {
 pub(crate) struct Examined {
     pub(crate) history: History,
     pub(crate) current: bool,
+    /// The objects the first read of the file found (`open::check_file`).
+    pub(crate) seen: schema::Listing,
 }
 
 /// A migration this build embeds: version, name, checksum.
@@ -260,17 +262,21 @@ fn check_history_not_lost(conn: &Connection, history: &History, path: &Path) -> 
 /// is another application's, lost, unreadable to refinery, or from a newer
 /// build. What it learned is what the rest of the open needs
 /// ([`bring_current`], [`require_current`]).
-pub(crate) fn examine(conn: &Connection, path: &Path) -> Fallible<Examined> {
+pub(crate) fn examine(conn: &Connection, path: &Path, seen: schema::Listing) -> Fallible<Examined> {
     let history = read_whole_history(conn, path)?;
     let current = is_current(&history, build_known(), path)?;
-    Ok(Examined { history, current })
+    Ok(Examined {
+        history,
+        current,
+        seen,
+    })
 }
 
 /// For a store opened read-only: refuses a file this build would migrate
 /// (that needs writing), then checks the schema.
 pub(crate) fn require_current(conn: &Connection, path: &Path, examined: &Examined) -> Fallible<()> {
     if examined.current {
-        return check_objects(conn, path, None);
+        return check_objects(conn, path, None, Some(&examined.seen));
     }
     Err(Error::ReadOnly {
         path: path.into(),
@@ -286,15 +292,17 @@ pub(crate) fn require_current(conn: &Connection, path: &Path, examined: &Examine
 
 /// This build's expected objects ([`schema::expected_by`]), computed once
 /// per process.
-static OURS: OnceLock<std::result::Result<schema::Objects, String>> = OnceLock::new();
+static OURS: OnceLock<std::result::Result<schema::Expected, String>> = OnceLock::new();
 
 /// Refuses ([`Error::Damaged`]) a store whose schema lacks an object or
-/// column `runner`'s migrations create ([`schema::lacks`]); this build's
-/// expected objects are computed once per process.
+/// column `runner`'s migrations create ([`schema::lacks`]; `seen`: what
+/// the open read already); this build's expected objects are computed once
+/// per process.
 fn check_objects(
     conn: &Connection,
     path: &Path,
     runner: Option<&refinery::Runner>,
+    seen: Option<&schema::Listing>,
 ) -> Fallible<()> {
     let theirs;
     let expected = match runner.filter(|r| known(r) != build_known()) {
@@ -305,7 +313,7 @@ fn check_objects(
         None => OURS.get_or_init(|| schema::expected_by(migrations::runner())),
     };
     let lacks = match expected {
-        Ok(expected) => schema::lacks(conn, expected).map(|reason| Error::Damaged {
+        Ok(expected) => schema::lacks(conn, expected, seen).map(|reason| Error::Damaged {
             path: path.into(),
             reason,
         }),
@@ -326,7 +334,7 @@ pub(crate) fn only_own_triggers(conn: &Connection) -> Fallible<bool> {
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let name: String = row.get(0)?;
-        if !ours.contains(&format!("trigger {name}")) {
+        if !ours.objects.contains(&format!("trigger {name}")) {
             return Ok(false);
         }
     }
@@ -368,7 +376,7 @@ pub(crate) fn bring_current(
     examined: Examined,
 ) -> Fallible<()> {
     if examined.current {
-        return check_objects(conn, path, None);
+        return check_objects(conn, path, None, Some(&examined.seen));
     }
     migrate_from(conn, path, migrations::runner(), Some(examined.history))
 }
@@ -436,13 +444,13 @@ fn migrate_using(
             None => read_whole_history(conn, path)?,
         };
         if is_current(&before, &known, path)? {
-            return check_objects(conn, path, Some(runner));
+            return check_objects(conn, path, Some(runner), None);
         }
         conn.set_transaction_behavior(TransactionBehavior::Immediate);
         let outcome = run(conn);
         conn.set_transaction_behavior(TransactionBehavior::Deferred);
         match outcome {
-            Ok(_) => return check_objects(conn, path, Some(runner)),
+            Ok(_) => return check_objects(conn, path, Some(runner), None),
             Err(e) => {
                 attempt += 1;
                 let after = read_history(conn, path)?;
@@ -450,7 +458,7 @@ fn migrate_using(
                     continue;
                 }
                 if is_current(&after, &known, path)? {
-                    return check_objects(conn, path, Some(runner));
+                    return check_objects(conn, path, Some(runner), None);
                 }
                 return Err(match e {
                     e @ crate::error::Fault::Whole(Error::Migration { .. }) => e,

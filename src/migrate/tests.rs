@@ -144,7 +144,7 @@ fn losing_the_migration_race_to_another_process_is_not_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("race.db");
     let mut conn = configured(&path);
-    examine(&conn, &path).unwrap();
+    examine(&conn, &path, Default::default()).unwrap();
     let runner = migrations::runner().set_grouped(true);
     let v1 = runner.get_migrations()[0].sql().unwrap().to_owned();
     let mut runs = 0;

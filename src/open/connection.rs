@@ -15,6 +15,7 @@ use super::HISTORY_TABLE;
 use super::file;
 use super::options::StoreOptions;
 use crate::error::{Error, Fallible, Fault, Result, sqlite_code};
+use crate::schema::{self, Listing};
 
 /// A connection to the store file at `path` for reading and writing,
 /// creating the file (owner-only) if absent, and whether this call created
@@ -62,7 +63,7 @@ pub(crate) fn read_write(path: &Path) -> Result<(Connection, bool)> {
 /// changed. In WAL mode SQLite needs the `-shm` file; when it is absent and
 /// cannot be created (a read-only directory), the file is opened as
 /// immutable, which is exact for a store nobody can write.
-pub(crate) fn read_only(path: &Path, options: &StoreOptions) -> Result<Connection> {
+pub(crate) fn read_only(path: &Path, options: &StoreOptions) -> Result<(Connection, Listing)> {
     let cannot = |reason: String| Error::CannotOpen {
         path: path.to_path_buf(),
         reason,
@@ -78,8 +79,9 @@ pub(crate) fn read_only(path: &Path, options: &StoreOptions) -> Result<Connectio
     let conn = Connection::open_with_flags(path, flags).map_err(|e| cannot(e.to_string()))?;
     let setup = |conn: &Connection| {
         conn.busy_timeout(options.sqlite_busy_timeout())?;
-        check_file(conn, path)?;
-        apply_pragmas(conn, options)
+        let objects = check_file(conn, path)?;
+        apply_pragmas(conn, options)?;
+        Ok::<_, Fault>(objects)
     };
     match setup(&conn) {
         Err(f)
@@ -93,11 +95,11 @@ pub(crate) fn read_only(path: &Path, options: &StoreOptions) -> Result<Connectio
                 .ok_or_else(|| cannot("the path is not valid UTF-8".to_owned()))?;
             let conn = Connection::open_with_flags(&uri, flags | OpenFlags::SQLITE_OPEN_URI)
                 .map_err(|e| cannot(e.to_string()))?;
-            setup(&conn).map_err(|f| f.at(site))?;
-            Ok(conn)
+            let objects = setup(&conn).map_err(|f| f.at(site))?;
+            Ok((conn, objects))
         }
         Err(f) => Err(f.at(site)),
-        Ok(()) => Ok(conn),
+        Ok(objects) => Ok((conn, objects)),
     }
 }
 
@@ -165,9 +167,10 @@ fn file_uri(path: &Path, query: &str) -> Option<String> {
 
 /// The first reads of the file, before anything is written: that SQLite
 /// takes it as a database ([`check_is_store`]), and that it is a whole
-/// number of pages ([`whole_pages`]).
-pub(crate) fn check_file(conn: &Connection, path: &Path) -> Fallible<()> {
-    check_is_store(conn, path)?;
+/// number of pages ([`whole_pages`]). Returns the objects it read
+/// ([`schema::list`]), for the schema check at the end of the open.
+pub(crate) fn check_file(conn: &Connection, path: &Path) -> Fallible<Listing> {
+    let objects = check_is_store(conn, path)?;
     let len = std::fs::metadata(path)?.len();
     let page_size = conn.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))?;
     match whole_pages(len, page_size) {
@@ -176,7 +179,7 @@ pub(crate) fn check_file(conn: &Connection, path: &Path) -> Fallible<()> {
             reason: format!("the database is damaged: {reason}"),
         }
         .into()),
-        None => Ok(()),
+        None => Ok(objects),
     }
 }
 
@@ -277,12 +280,12 @@ pub(crate) fn set_triggers(conn: &Connection, on: bool) -> Fallible<()> {
 /// The first read of the file (SQLite checks its header here): refuses a
 /// file that is not SQLite, or is another application's database (it holds
 /// objects — tables, views, indexes, triggers — but no refinery history).
-fn check_is_store(conn: &Connection, path: &Path) -> Fallible<()> {
+fn check_is_store(conn: &Connection, path: &Path) -> Fallible<Listing> {
     let not_a_store = |reason: String| Error::NotAStore {
         path: path.into(),
         reason,
     };
-    let objects: Vec<(String, String)> = match read_objects(conn) {
+    let objects = match schema::list(conn) {
         Ok(t) => t,
         Err(e) => {
             return Err(match sqlite_code(&e) {
@@ -296,7 +299,7 @@ fn check_is_store(conn: &Connection, path: &Path) -> Fallible<()> {
             });
         }
     };
-    let has = |kind: &str, name: &str| objects.iter().any(|(k, n)| k == kind && n == name);
+    let has = |kind: &str, name: &str| objects.iter().any(|(k, n, _)| k == kind && n == name);
     if !has("table", HISTORY_TABLE) && has("table", "plugins") && has("table", "plugin_pids") {
         return Err(Error::Damaged {
             path: path.into(),
@@ -311,7 +314,7 @@ fn check_is_store(conn: &Connection, path: &Path) -> Fallible<()> {
         let listed: Vec<String> = objects
             .iter()
             .take(8)
-            .map(|(kind, name)| format!("{kind} {name}"))
+            .map(|(kind, name, _)| format!("{kind} {name}"))
             .collect();
         return Err(not_a_store(format!(
             "it holds other objects ({}{}) and no {HISTORY_TABLE}",
@@ -320,15 +323,5 @@ fn check_is_store(conn: &Connection, path: &Path) -> Fallible<()> {
         ))
         .into());
     }
-    Ok(())
-}
-
-/// Every schema object of the file but SQLite's own, as `(type, name)`.
-fn read_objects(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
-    let mut stmt = conn.prepare(
-        "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
-         ORDER BY type, name",
-    )?;
-    let names = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-    names.collect()
+    Ok(objects)
 }
