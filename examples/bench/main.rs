@@ -46,6 +46,7 @@ mod history;
 mod raw;
 mod raw_ui;
 mod ui;
+mod upgrade;
 
 use std::error::Error;
 use std::fmt;
@@ -93,6 +94,7 @@ fn run() -> R<()> {
         for line in breakdown {
             println!("{line}");
         }
+        println!("{}", upgrade::run(dir.path(), &plugins)?);
         return Ok(());
     }
     report.run(vec![
@@ -124,6 +126,8 @@ fn run() -> R<()> {
     for line in breakdown {
         report.note(line);
     }
+    eprintln!("bench: upgrade_v9");
+    report.note(upgrade::run(dir.path(), &plugins)?);
 
     report.finish(args.json);
     Ok(())
