@@ -89,8 +89,12 @@ pub(crate) fn child_identity(pid: u32) -> Identity {
 }
 
 fn read_identity(pid: u32, zombie_too: bool) -> Identity {
-    // The pidfd first: it pins the process whose stat is read next.
-    let pidfd = open_pidfd(pid);
+    // The pidfd first: it pins the process whose stat is read next. The
+    // kernel saying no process has the PID (in this namespace; a zombie
+    // still has one) needs no second look.
+    let Some(pidfd) = pidfd_unless_absent(pid) else {
+        return Identity::default();
+    };
     let start_time = if zombie_too {
         read_stat(pid).and_then(|f| f.start_time)
     } else {
@@ -131,16 +135,36 @@ fn read_pid_namespace() -> Option<u64> {
 /// A pidfd for `pid`, if one can be opened (Linux).
 #[cfg(target_os = "linux")]
 pub(crate) fn open_pidfd(pid: u32) -> Option<rustix::fd::OwnedFd> {
-    let raw = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)?;
-    rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()).ok()
+    pidfd_unless_absent(pid).flatten()
 }
 
 /// Elsewhere there are no pidfds.
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn open_pidfd(_pid: u32) -> Option<std::convert::Infallible> {
     None
+}
+
+/// [`open_pidfd`], but `None` when the kernel says no process has `pid`
+/// (`ESRCH`): `Some(None)` when it could not say (no pidfds on this kernel,
+/// a thread id, ...).
+#[cfg(target_os = "linux")]
+fn pidfd_unless_absent(pid: u32) -> Option<Option<rustix::fd::OwnedFd>> {
+    let Some(raw) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return Some(None);
+    };
+    match rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()) {
+        Ok(fd) => Some(Some(fd)),
+        Err(rustix::io::Errno::SRCH) => None,
+        Err(_) => Some(None),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pidfd_unless_absent(_pid: u32) -> Option<Option<std::convert::Infallible>> {
+    Some(None)
 }
 
 /// The inode of a pidfd when pidfds live on pidfs (Linux 6.9 and later):

@@ -17,6 +17,17 @@ pub(crate) fn now() -> String {
     timestamp(Utc::now())
 }
 
+/// The current time as the history triggers stamp it (SQLite's
+/// `strftime('%f')` gives milliseconds; they pad them to six digits), and
+/// that time plus a second: `(now, horizon)`.
+pub(crate) fn now_as_triggers() -> (String, String) {
+    let now = Utc::now().trunc_subsecs(3);
+    (
+        timestamp(now),
+        timestamp(now + chrono::Duration::seconds(1)),
+    )
+}
+
 /// The current time to the microsecond: what the store can write.
 pub(crate) fn now_utc() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)

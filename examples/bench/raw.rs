@@ -32,6 +32,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::LazyLock;
 
+use chrono::SubsecRound;
+
 use plugin_metastore::{MetadataStore, PluginMetadata, RemoteResourceInfo, StoreOptions};
 use rusqlite::{
     Connection, OptionalExtension, Row, Rows, Transaction, TransactionBehavior, params,
@@ -80,21 +82,18 @@ const ACTIVE: &str = "WHERE p.id IN (SELECT plugin_id FROM plugin_pids \
      UNION ALL SELECT id FROM plugins WHERE container_id > '' \
      UNION ALL SELECT plugin_id FROM remote_resources WHERE status = 'running')";
 
-/// One history row: `(?1, ?2)` in provider `?3`, instance `?4`, status
-/// `?5`, rate `?6`; skipped if `?7` and the newest row says the same.
-const APPEND_HISTORY: &str = "INSERT INTO remote_status_history \
+/// Where a history row of `(?1, ?2)` made at `?3` goes: after the newest
+/// row not dated after `?4` (`?3` + 1 s), as the history triggers place
+/// theirs, and whether that row says provider `?5`, instance `?6`, status
+/// `?7`, rate `?8` already.
+const PLACE_HISTORY: &str = "SELECT max(?3, at), CASE WHEN at >= ?3 THEN seq + 1 ELSE 0 END, \
+         provider IS ?5 AND instance_id IS ?6 AND status IS ?7 AND cost_per_hour IS ?8 \
+     FROM remote_status_history WHERE category = ?1 AND name = ?2 AND at <= ?4 \
+     ORDER BY at DESC, seq DESC LIMIT 1";
+
+const INSERT_HISTORY: &str = "INSERT INTO remote_status_history \
          (category, name, at, seq, provider, instance_id, status, cost_per_hour) \
-     SELECT ?1, ?2, at, seq, ?3, ?4, ?5, ?6 FROM ( \
-         SELECT max(strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z', coalesce(l.at, '')) AS at, \
-                CASE WHEN l.at >= strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z' \
-                     THEN l.seq + 1 ELSE 0 END AS seq, \
-                l.provider IS ?3 AND l.instance_id IS ?4 AND l.status IS ?5 \
-                    AND l.cost_per_hour IS ?6 AS recorded \
-         FROM (SELECT 1) LEFT JOIN remote_status_history l \
-             ON l.category = ?1 AND l.name = ?2 \
-             AND l.at <= strftime('%Y-%m-%dT%H:%M:%f', 'now', '+1 seconds') || '000Z' \
-         ORDER BY l.at DESC, l.seq DESC LIMIT 1) \
-     WHERE NOT (?7 AND recorded)";
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
 /// Part 1's schema: the store's first two migrations, as they landed.
 pub const PART1_SCHEMA: &str = concat!(
@@ -609,19 +608,7 @@ fn fresh_identity(pid: u32, at: &str) -> Identity {
             .ok()
             .map(|s| s.trim().to_owned())
     });
-    let start = std::fs::read(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            let close = stat.iter().rposition(|&b| b == b')')?;
-            let rest = String::from_utf8_lossy(&stat[close + 1..]).into_owned();
-            let mut fields = rest.split_ascii_whitespace();
-            let state = fields.next()?;
-            if state == "Z" || state == "X" {
-                return None;
-            }
-            fields.nth(18)?.parse::<i64>().ok()
-        });
-    match (start, BOOT.as_ref()) {
+    match (start_time(pid), BOOT.as_ref()) {
         (Some(start), Some(boot)) => (Some(start), Some(boot.clone()), Some(at.to_owned())),
         _ => (None, None, Some(at.to_owned())),
     }
@@ -696,8 +683,9 @@ fn save_remote(
 }
 
 /// Appends one row to the plugin's remote status history, stamped as the
-/// history triggers stamp theirs (now, or just after the newest row not in
-/// the future), unless `only_if_new` and the newest row says the same.
+/// history triggers stamp theirs (now, to the millisecond, or just after
+/// the newest row not in the future), unless `only_if_new` and the newest
+/// row says the same.
 fn append_history(
     conn: &Connection,
     p: &PluginMetadata,
@@ -707,14 +695,27 @@ fn append_history(
     rate: Option<f64>,
     only_if_new: bool,
 ) -> R<()> {
-    conn.prepare_cached(APPEND_HISTORY)?.execute(params![
-        p.category,
-        p.name,
-        provider,
-        instance,
-        status,
-        rate,
-        only_if_new
+    let now = chrono::Utc::now().trunc_subsecs(3);
+    let (at, horizon) = (
+        now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        (now + chrono::Duration::seconds(1)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    );
+    let placed: Option<(String, i64, bool)> = conn
+        .prepare_cached(PLACE_HISTORY)?
+        .query_row(
+            params![
+                p.category, p.name, at, horizon, provider, instance, status, rate
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let (at, seq) = match placed {
+        Some((_, _, true)) if only_if_new => return Ok(()),
+        Some((at, seq, _)) => (at, seq),
+        None => (at, 0),
+    };
+    conn.prepare_cached(INSERT_HISTORY)?.execute(params![
+        p.category, p.name, at, seq, provider, instance, status, rate
     ])?;
     Ok(())
 }

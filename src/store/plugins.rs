@@ -423,18 +423,8 @@ fn write_pids(
                 fresh_identity(pid, at, None)?
             }
         };
-        insert.execute(params![
-            id,
-            position as i64,
-            pid,
-            i.start_time,
-            i.boot_id,
-            i.recorded_at,
-            i.pid_ns,
-            i.pidfd_inode,
-            i.pgid,
-            i.spawn_token,
-        ])?;
+        let key: [&dyn rusqlite::ToSql; 3] = [&id, &(position as i64), &pid];
+        insert.execute(params_from_iter(key.into_iter().chain(i.values())))?;
     }
     Ok(new)
 }

@@ -5,7 +5,7 @@
 //! is missing.
 
 use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 
 use super::sql;
 use super::transitions::{self, Key};
@@ -117,6 +117,21 @@ pub(super) struct StoredIdentity {
 }
 
 impl StoredIdentity {
+    /// The identity columns as the PID statements bind them, after the
+    /// plugin id and the PID (and position): start time, boot id, recorded
+    /// at, PID namespace, pidfd inode, process group, spawn token.
+    pub(super) fn values(&self) -> [&dyn rusqlite::ToSql; 7] {
+        [
+            &self.start_time,
+            &self.boot_id,
+            &self.recorded_at,
+            &self.pid_ns,
+            &self.pidfd_inode,
+            &self.pgid,
+            &self.spawn_token,
+        ]
+    }
+
     /// What the store keeps for `identity`, recorded at `at`, no tree.
     pub(super) fn new(identity: process::Identity, at: &str) -> StoredIdentity {
         let int = |v: Option<u64>| v.and_then(|v| i64::try_from(v).ok());
@@ -148,18 +163,9 @@ pub(super) fn record_pid(
     } else {
         sql::APPEND_PID
     };
-    let i = identity;
-    tx.prepare_cached(statement)?.execute(params![
-        id,
-        pid,
-        i.start_time,
-        i.boot_id,
-        i.recorded_at,
-        i.pid_ns,
-        i.pidfd_inode,
-        i.pgid,
-        i.spawn_token,
-    ])?;
+    let key: [&dyn rusqlite::ToSql; 2] = [&id, &pid];
+    tx.prepare_cached(statement)?
+        .execute(params_from_iter(key.into_iter().chain(identity.values())))?;
     Ok(!exists)
 }
 

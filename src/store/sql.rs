@@ -235,26 +235,25 @@ pub(super) const SET_REMOTE_STATUS: &str =
 // to remote_resources, the triggers of migration V8 on everyone else's; these
 // statements are the library's transitions and its reads)
 
-/// Appends a transition of `(?1, ?2)` to its history: provider `?3`,
-/// instance `?4`, status `?5`, rate `?6` — unless `?7` is 1 and the newest
-/// row already says exactly that. What the history triggers of migration
-/// V8 append for a change made in sqlite3, with the same statement shape,
-/// so the library's rows are theirs: stamped now (milliseconds, padded to
-/// six digits), or at the newest row not dated in the future if that is
-/// later, with the next seq; one reverse seek on the primary key.
+/// Where a transition of `(?1, ?2)` made at `?3` goes, and whether it is
+/// recorded already: the newest row not dated after `?4` (`?3` plus a
+/// second; a row dated further ahead is in the future), by one reverse
+/// seek on the primary key, gives `(at, seq, same)` — `max(?3, its at)`,
+/// the next seq if that is not before `?3` (else 0), and whether it says
+/// provider `?5`, instance `?6`, status `?7`, rate `?8`. No row: the
+/// transition is at `?3`, seq 0. The arithmetic is the history triggers'
+/// (migration V8), so the library's rows are theirs.
+pub(super) const PLACE_TRANSITION: &str = "SELECT max(?3, at), \
+         CASE WHEN at >= ?3 THEN seq + 1 ELSE 0 END, \
+         provider IS ?5 AND instance_id IS ?6 AND status IS ?7 AND cost_per_hour IS ?8 \
+     FROM remote_status_history WHERE category = ?1 AND name = ?2 AND at <= ?4 \
+     ORDER BY at DESC, seq DESC LIMIT 1";
+
+/// Appends one row to the history: `(?1, ?2)` from `?3` (seq `?4`) in
+/// provider `?5`, instance `?6`, status `?7`, rate `?8`.
 pub(super) const APPEND_TRANSITION: &str = "INSERT INTO remote_status_history \
          (category, name, at, seq, provider, instance_id, status, cost_per_hour) \
-     SELECT ?1, ?2, at, seq, ?3, ?4, ?5, ?6 FROM ( \
-         SELECT max(strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z', coalesce(l.at, '')) AS at, \
-                CASE WHEN l.at >= strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z' \
-                     THEN l.seq + 1 ELSE 0 END AS seq, \
-                l.provider IS ?3 AND l.instance_id IS ?4 AND l.status IS ?5 \
-                    AND l.cost_per_hour IS ?6 AS recorded \
-         FROM (SELECT 1) LEFT JOIN remote_status_history l \
-             ON l.category = ?1 AND l.name = ?2 \
-             AND l.at <= strftime('%Y-%m-%dT%H:%M:%f', 'now', '+1 seconds') || '000Z' \
-         ORDER BY l.at DESC, l.seq DESC LIMIT 1) \
-     WHERE NOT (?7 AND recorded)";
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
 /// The status of plugin `?1`'s remote resource, if it has one.
 pub(super) const REMOTE_STATUS: &str = "SELECT status FROM remote_resources WHERE plugin_id = ?1";

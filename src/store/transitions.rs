@@ -24,13 +24,14 @@
 use std::cell::Cell;
 
 use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, ToSql, Transaction, params, params_from_iter};
 
 use super::{WriteTx, sql};
 use crate::error::Fallible;
 use crate::migrate;
 use crate::model::{CloudProviderType, RemoteResourceInfo};
 use crate::open;
+use crate::time;
 
 /// Who writes a store's history rows, and the schema it was decided for.
 #[derive(Debug, Default)]
@@ -121,15 +122,41 @@ pub(super) fn written(
         Some(false) => true,
         None => false,
     };
-    tx.prepare_cached(sql::APPEND_TRANSITION)?.execute(params![
-        key.category,
-        key.name,
-        remote.provider.as_str(),
-        remote.instance_id,
-        remote.status,
-        remote.estimated_cost_per_hour,
-        only_if_new
-    ])?;
+    let state: [&dyn ToSql; 4] = [
+        &remote.provider.as_str(),
+        &remote.instance_id,
+        &remote.status,
+        &remote.estimated_cost_per_hour,
+    ];
+    append(tx, key, state, only_if_new)
+}
+
+/// Appends the transition of `key` into `state` (provider, instance,
+/// status, rate) to the history, stamped now as the triggers stamp it:
+/// placed by [`sql::PLACE_TRANSITION`], skipped if `only_if_new` and the
+/// newest row already says the same.
+fn append(
+    tx: &WriteTx<'_>,
+    key: Key<'_>,
+    state: [&dyn ToSql; 4],
+    only_if_new: bool,
+) -> Fallible<()> {
+    let (now, horizon) = time::now_as_triggers();
+    let head: [&dyn ToSql; 4] = [&key.category, &key.name, &now, &horizon];
+    let placed: Option<(Value, Value, bool)> = tx
+        .prepare_cached(sql::PLACE_TRANSITION)?
+        .query_row(params_from_iter(head.into_iter().chain(state)), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    let (at, seq) = match placed {
+        Some((_, _, true)) if only_if_new => return Ok(()),
+        Some((at, seq, _)) => (at, seq),
+        None => (Value::Text(now), Value::Integer(0)),
+    };
+    let head: [&dyn ToSql; 4] = [&key.category, &key.name, &at, &seq];
+    tx.prepare_cached(sql::APPEND_TRANSITION)?
+        .execute(params_from_iter(head.into_iter().chain(state)))?;
     Ok(())
 }
 
@@ -150,16 +177,8 @@ pub(super) fn removed(
         Value::Text(p) if p.parse::<CloudProviderType>().is_ok() => p.as_str(),
         _ => CloudProviderType::Custom.as_str(),
     };
-    tx.prepare_cached(sql::APPEND_TRANSITION)?.execute(params![
-        key.category,
-        key.name,
-        provider,
-        instance_id,
-        "removed",
-        Option::<f64>::None,
-        false
-    ])?;
-    Ok(())
+    let state: [&dyn ToSql; 4] = [&provider, instance_id, &"removed", &Option::<f64>::None];
+    append(tx, key, state, false)
 }
 
 /// Before plugin `key` is deleted: its remote resource's removal, if it
