@@ -5,19 +5,20 @@
 //!
 //! # Who writes the history
 //!
-//! The triggers of migration V4 record every change of `remote_resources`
-//! (and every plugin delete or rename) in the transaction that makes it, so
-//! saves, imports, `set_remote_resource` and hand edits in sqlite3 need
-//! nothing from this module: they are stamped now (at millisecond
-//! precision, padded to six digits), after the plugin's newest row that is
-//! not dated in the future. A row dated in the future (a clock that jumped
-//! ahead) is left where it is and never freezes the history: later
-//! transitions are recorded at their real time, billing follows them, and
-//! `cost_report` and `verify` name it. The library
-//! writes a row itself only for a status change dated by its caller: it
-//! inserts the row with the caller's time, then (if the row is the newest)
-//! updates `remote_resources`, and the trigger, finding the newest row
-//! already saying so, adds nothing.
+//! Every change of `remote_resources` (and every plugin delete or rename)
+//! gets its row in the transaction that makes it: written by the library
+//! for its own saves, imports and `set_remote_resource` (`transitions.rs`,
+//! its connection's triggers off), and by the triggers of migration V8 for
+//! everyone else's, hand edits in sqlite3 included. Both stamp a row now
+//! (at millisecond precision, padded to six digits), after the plugin's
+//! newest row that is not dated in the future. A row dated in the future
+//! (a clock that jumped ahead) is left where it is and never freezes the
+//! history: later transitions are recorded at their real time, billing
+//! follows them, and `cost_report` and `verify` name it. For a status
+//! change dated by its caller, this module inserts the row with the
+//! caller's time, then (if the row is the newest) updates
+//! `remote_resources`, which needs no further row: the newest one already
+//! says so.
 //!
 //! # Order
 //!

@@ -197,8 +197,9 @@ impl MetadataStore {
 }
 
 /// A write transaction of the store, and the change feed's part in it: it
-/// numbers itself when it starts (which turns the change-log triggers off
-/// for it, see `changes.rs`), collects the plugins changed through
+/// decides who writes the history rows (`transitions.rs`), numbers itself
+/// when it starts (which also turns the change-log triggers off for it,
+/// should they be on: see `changes.rs`), collects the plugins changed through
 /// [`changed`](Self::changed), and writes one log row per plugin and clears
 /// its number just before it commits, so no other connection ever sees the
 /// number set. Dropped without [`commit`](Self::commit), it rolls back like
