@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
+use rusqlite::{OptionalExtension, ToSql, Transaction, params_from_iter};
 
 use super::read::{for_each_in, get_in};
 use super::resources::{StoredIdentity, fresh_identity, write_remote};
@@ -112,19 +112,17 @@ impl MetadataStore {
                 Some(id) => {
                     let p = plugin;
                     tx.changed(id, &p.category, &p.name, ChangeOp::Update);
-                    tx.prepare_cached(sql::UPDATE_DEFINITION)?.execute(params![
-                        id,
-                        p.title,
-                        serde_json::to_string(&p.config_schema)?,
-                        p.description,
-                        p.version,
-                        p.is_configured,
-                        p.execution_mode.as_str(),
-                        p.manages_child_processes,
-                        p.manages_external_resources,
-                        p.conda_env_name,
-                        at,
-                    ])?;
+                    let config = serde_json::to_string(&p.config_schema)?;
+                    let config = config.as_str();
+                    let mode = p.execution_mode.as_str();
+                    let id: [&dyn ToSql; 1] = [&id];
+                    let rest: [&dyn ToSql; 2] = [&p.conda_env_name, &at];
+                    let values = id
+                        .into_iter()
+                        .chain(definition(p, &config, &mode))
+                        .chain(rest);
+                    tx.prepare_cached(sql::UPDATE_DEFINITION)?
+                        .execute(params_from_iter(values))?;
                 }
             }
             tx.commit()?;
@@ -317,6 +315,27 @@ impl MetadataStore {
     }
 }
 
+/// The definition columns of a plugin row, in the order both the upsert
+/// and [`register`](MetadataStore::register)'s update bind them: title,
+/// config schema (`config`, as JSON text), description, version,
+/// configured, execution mode (`mode`, its text), the two `manages_` flags.
+fn definition<'a>(
+    p: &'a PluginMetadata,
+    config: &'a &'a str,
+    mode: &'a &'static str,
+) -> [&'a dyn ToSql; 8] {
+    [
+        &p.title,
+        config,
+        &p.description,
+        &p.version,
+        &p.is_configured,
+        mode,
+        &p.manages_child_processes,
+        &p.manages_external_resources,
+    ]
+}
+
 /// How a save records a PID new to its plugin.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Claim {
@@ -330,24 +349,17 @@ enum Claim {
 /// PIDs new to the plugin were stored.
 fn save_in(tx: &WriteTx<'_>, p: &PluginMetadata, at: &str, claim: Claim) -> Fallible<usize> {
     let config = serde_json::to_string(&p.config_schema)?;
-    let (id, created): (i64, bool) = tx.prepare_cached(sql::UPSERT_PLUGIN)?.query_row(
-        params![
-            p.category,
-            p.name,
-            p.title,
-            config,
-            p.description,
-            p.version,
-            p.is_configured,
-            p.execution_mode.as_str(),
-            p.manages_child_processes,
-            p.manages_external_resources,
-            p.container_id,
-            p.conda_env_name,
-            at,
-        ],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let config = config.as_str();
+    let mode = p.execution_mode.as_str();
+    let key: [&dyn ToSql; 2] = [&p.category, &p.name];
+    let rest: [&dyn ToSql; 3] = [&p.container_id, &p.conda_env_name, &at];
+    let values = key
+        .into_iter()
+        .chain(definition(p, &config, &mode))
+        .chain(rest);
+    let (id, created): (i64, bool) = tx
+        .prepare_cached(sql::UPSERT_PLUGIN)?
+        .query_row(params_from_iter(values), |r| Ok((r.get(0)?, r.get(1)?)))?;
     // New this transaction (created now, or earlier in it: an insert still).
     let op = if created {
         ChangeOp::Insert
