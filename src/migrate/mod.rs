@@ -378,6 +378,9 @@ pub(crate) fn bring_current(
     if examined.current {
         return check_objects(conn, path, None, Some(&examined.seen));
     }
+    // Migration V9 edits two tables' stored CHECK text (`writable_schema`),
+    // which a SQLite built to start connections defensive would refuse.
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, false)?;
     migrate_from(conn, path, migrations::runner(), Some(examined.history))
 }
 
