@@ -15,38 +15,48 @@ use rusqlite::Connection;
 pub(crate) type Objects = BTreeSet<String>;
 
 /// A file's schema objects as `sqlite_master` lists them, but SQLite's
-/// own: `(type, name, sql)` (`sql` for tables only), in `(type, name)`
-/// order. One plain scan, the
+/// own: `(type, name, sql)` (`sql` for tables and views only), in
+/// `(type, name)` order. One plain scan, the
 /// first read of every open (`open::check_file`).
 pub(crate) type Listing = Vec<(String, String, Option<String>)>;
 
 /// Reads the [`Listing`] of the file.
 pub(crate) fn list(conn: &Connection) -> rusqlite::Result<Listing> {
     let mut stmt = conn.prepare_cached(
-        "SELECT type, name, CASE type WHEN 'table' THEN sql END FROM sqlite_master \
+        "SELECT type, name, CASE WHEN type IN ('table', 'view') THEN sql END FROM sqlite_master \
          WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name",
     )?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     rows.collect()
 }
 
-/// What a store's schema must hold: its objects and its tables' columns
-/// ([`Objects`]), and each table's `CREATE` text.
+/// What a store's schema must hold: its objects and the columns of its
+/// tables and views ([`Objects`]), and each object's `CREATE` text by
+/// `(type, name)`.
 #[derive(Debug)]
 pub(crate) struct Expected {
     pub(crate) objects: Objects,
-    tables: BTreeMap<String, Option<String>>,
+    texts: BTreeMap<(String, String), Option<String>>,
 }
 
-/// The objects and columns of a file with `listing`. A table whose
-/// `CREATE` text is the one `expected` has (every table of a store nobody
-/// altered) has exactly the expected columns: SQLite keeps a table's
-/// columns in that text (`ALTER TABLE` rewrites it), so only a table with
-/// another text is asked for its columns (`pragma_table_info`, which
-/// compiles the table's definition: most of the time of this check).
-/// Views' columns are not listed: SQLite compiles a view's whole SELECT to
-/// list them, and a view can only lose a column by being recreated by
-/// hand, or through a table's column, which is checked.
+impl Expected {
+    /// Whether `(kind, name)` is an object this build's migrations create,
+    /// with exactly this `CREATE` text.
+    pub(crate) fn made(&self, kind: &str, name: &str, sql: Option<&str>) -> bool {
+        self.texts
+            .get(&(kind.to_owned(), name.to_owned()))
+            .is_some_and(|text| text.as_deref() == sql)
+    }
+}
+
+/// The objects and columns of a file with `listing`. A table or view
+/// whose `CREATE` text is the one `expected` has (every one of a store
+/// nobody altered) has exactly the expected columns: SQLite keeps an
+/// object's columns in that text (`ALTER TABLE` rewrites it), so only one
+/// with another text is asked for its columns (`pragma_table_info`, which
+/// compiles its definition, a view's whole SELECT: most of the time of this
+/// check when done for all). A view that no longer compiles (its table
+/// lost a column) fails there.
 fn objects_of(
     conn: &Connection,
     listing: &Listing,
@@ -55,11 +65,11 @@ fn objects_of(
     let mut found = Objects::new();
     for (kind, name, sql) in listing {
         found.insert(format!("{kind} {name}"));
-        if kind != "table" {
+        if kind != "table" && kind != "view" {
             continue;
         }
         match expected {
-            Some(e) if e.tables.get(name) == Some(sql) => {
+            Some(e) if e.made(kind, name, sql.as_deref()) => {
                 let prefix = format!("column {name}.");
                 let columns = e.objects.range(prefix.clone()..);
                 found.extend(columns.take_while(|c| c.starts_with(&prefix)).cloned());
@@ -91,14 +101,15 @@ pub(crate) fn expected_by(runner: refinery::Runner) -> Result<Expected, String> 
         .run(&mut conn)
         .map_err(|e| fail("run", &e))?;
     let read = || {
-        let listing = list(&conn)?;
-        let objects = objects_of(&conn, &listing, None)?;
-        let tables = listing
-            .into_iter()
-            .filter(|(kind, ..)| kind == "table")
-            .map(|(_, name, sql)| (name, sql))
-            .collect();
-        Ok::<_, rusqlite::Error>(Expected { objects, tables })
+        let objects = objects_of(&conn, &list(&conn)?, None)?;
+        let mut stmt = conn.prepare(
+            "SELECT type, name, sql FROM sqlite_master \
+             WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+        )?;
+        let texts = stmt
+            .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok::<_, rusqlite::Error>(Expected { objects, texts })
     };
     read().map_err(|e| fail("read back", &e))
 }

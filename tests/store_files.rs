@@ -230,6 +230,11 @@ fn a_store_missing_part_of_its_schema_is_damaged_and_named() {
         ),
         ("DELETE FROM refinery_schema_history", "history"),
         ("DROP TABLE refinery_schema_history", "history"),
+        (
+            "DROP VIEW remote_burn_rate; CREATE VIEW remote_burn_rate AS \
+             SELECT provider, count(*) AS running FROM remote_resources GROUP BY 1",
+            "column remote_burn_rate.priced_usd_per_hour",
+        ),
     ];
     for (i, (edit, words)) in cases.iter().enumerate() {
         let path = sample_store(dir.path(), &format!("s{i}.db"), 2);

@@ -323,18 +323,20 @@ fn check_objects(
 }
 
 /// Whether every trigger in the file is one this build's migrations
-/// create (by name): no person's or other tool's own trigger, which the
-/// library's writes must then fire too. False when this build's objects
-/// cannot be computed.
+/// create, by name and by text: no person's or other tool's own trigger
+/// (nor one of ours recreated with another body), which the library's
+/// writes must then fire too. False when this build's objects cannot be
+/// computed.
 pub(crate) fn only_own_triggers(conn: &Connection) -> Fallible<bool> {
     let Ok(ours) = OURS.get_or_init(|| schema::expected_by(migrations::runner())) else {
         return Ok(false);
     };
-    let mut stmt = conn.prepare_cached("SELECT name FROM sqlite_master WHERE type = 'trigger'")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
-        let name: String = row.get(0)?;
-        if !ours.objects.contains(&format!("trigger {name}")) {
+        let (name, sql): (String, Option<String>) = (row.get(0)?, row.get(1)?);
+        if !ours.made("trigger", &name, sql.as_deref()) {
             return Ok(false);
         }
     }
@@ -379,9 +381,14 @@ pub(crate) fn bring_current(
         return check_objects(conn, path, None, Some(&examined.seen));
     }
     // Migration V9 edits two tables' stored CHECK text (`writable_schema`),
-    // which a SQLite built to start connections defensive would refuse.
-    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, false)?;
-    migrate_from(conn, path, migrations::runner(), Some(examined.history))
+    // which a SQLite built to start connections defensive would refuse:
+    // off while migrating, then as it was.
+    let defensive = rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE;
+    let was = conn.db_config(defensive)?;
+    conn.set_db_config(defensive, false)?;
+    let migrated = migrate_from(conn, path, migrations::runner(), Some(examined.history));
+    conn.set_db_config(defensive, was)?;
+    migrated
 }
 
 /// Step two: run the pending migrations of `runner`, atomically, or refuse a

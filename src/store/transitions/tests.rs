@@ -225,3 +225,43 @@ fn a_trigger_of_someone_else_keeps_the_triggers_on() {
         "each recorded once"
     );
 }
+
+#[test]
+fn one_of_our_triggers_recreated_with_another_body_keeps_the_triggers_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let store = MetadataStore::open(&path).unwrap();
+    store
+        .save(&cloud("gpu", "a", CloudProviderType::Aws, "running"))
+        .unwrap();
+    assert!(store.bookkeeping.own.get());
+    let hand = Connection::open(&path).unwrap();
+    let sql: String = hand
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'remote_status_history_changed'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    // The same trigger, but it also counts the changes it records.
+    let body = sql.replacen("BEGIN", "BEGIN INSERT INTO seen VALUES (NEW.status);", 1);
+    hand.execute_batch(&format!(
+        "CREATE TABLE seen (status TEXT); DROP TRIGGER remote_status_history_changed; {body};"
+    ))
+    .unwrap();
+    store
+        .save(&cloud("gpu", "a", CloudProviderType::Aws, "stopped"))
+        .unwrap();
+    assert!(!store.bookkeeping.own.get(), "a changed body is not ours");
+    let seen: String = hand
+        .query_row("SELECT group_concat(status) FROM seen", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(seen, "stopped");
+    let statuses: Vec<String> = store
+        .remote_history("gpu", "a")
+        .unwrap()
+        .into_iter()
+        .map(|e| e.status)
+        .collect();
+    assert_eq!(statuses, ["running", "stopped"]);
+}
