@@ -184,8 +184,9 @@ fn the_library_writes_the_rows_the_triggers_write() {
     assert!(log.len() > 20, "{log:?}");
 }
 
-#[test]
-fn a_trigger_of_someone_else_keeps_the_triggers_on() {
+/// A store in a new file that saved plugin `gpu/a` (running) writing its
+/// own history rows, and a plain connection to the file, for edits by hand.
+fn saved_once() -> (tempfile::TempDir, MetadataStore, Connection) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
     let store = MetadataStore::open(&path).unwrap();
@@ -194,6 +195,22 @@ fn a_trigger_of_someone_else_keeps_the_triggers_on() {
         .unwrap();
     assert!(store.bookkeeping.own.get());
     let hand = Connection::open(&path).unwrap();
+    (dir, store, hand)
+}
+
+/// The statuses in `gpu/a`'s history, oldest first.
+fn statuses_of_a(store: &MetadataStore) -> Vec<String> {
+    store
+        .remote_history("gpu", "a")
+        .unwrap()
+        .into_iter()
+        .map(|e| e.status)
+        .collect()
+}
+
+#[test]
+fn a_trigger_of_someone_else_keeps_the_triggers_on() {
+    let (_dir, store, hand) = saved_once();
     hand.execute_batch(
         "CREATE TABLE audit (name TEXT); \
          CREATE TRIGGER audit_saves AFTER UPDATE ON plugins \
@@ -213,12 +230,7 @@ fn a_trigger_of_someone_else_keeps_the_triggers_on() {
         .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
         .unwrap();
     assert_eq!(audit, 1, "the person's trigger fired for the save it saw");
-    let statuses: Vec<String> = store
-        .remote_history("gpu", "a")
-        .unwrap()
-        .into_iter()
-        .map(|e| e.status)
-        .collect();
+    let statuses = statuses_of_a(&store);
     assert_eq!(
         statuses,
         ["running", "stopped", "running"],
@@ -228,14 +240,7 @@ fn a_trigger_of_someone_else_keeps_the_triggers_on() {
 
 #[test]
 fn one_of_our_triggers_recreated_with_another_body_keeps_the_triggers_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.db");
-    let store = MetadataStore::open(&path).unwrap();
-    store
-        .save(&cloud("gpu", "a", CloudProviderType::Aws, "running"))
-        .unwrap();
-    assert!(store.bookkeeping.own.get());
-    let hand = Connection::open(&path).unwrap();
+    let (_dir, store, hand) = saved_once();
     let sql: String = hand
         .query_row(
             "SELECT sql FROM sqlite_master WHERE name = 'remote_status_history_changed'",
@@ -257,11 +262,6 @@ fn one_of_our_triggers_recreated_with_another_body_keeps_the_triggers_on() {
         .query_row("SELECT group_concat(status) FROM seen", [], |r| r.get(0))
         .unwrap();
     assert_eq!(seen, "stopped");
-    let statuses: Vec<String> = store
-        .remote_history("gpu", "a")
-        .unwrap()
-        .into_iter()
-        .map(|e| e.status)
-        .collect();
+    let statuses = statuses_of_a(&store);
     assert_eq!(statuses, ["running", "stopped"]);
 }
