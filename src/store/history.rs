@@ -272,7 +272,7 @@ impl MetadataStore {
             };
             let outcome = match newest {
                 Some(newest) if at < newest.at => {
-                    key.backdate(&tx, status, &at, current, newest)?
+                    key.backdate(&tx, &self.path, status, &at, current, newest)?
                 }
                 newest => key.advance(&tx, id, status, &at, &current, newest)?,
             };
@@ -382,6 +382,7 @@ impl Key<'_> {
     fn backdate(
         &self,
         tx: &Transaction<'_>,
+        path: &std::path::Path,
         status: &str,
         at: &str,
         current: String,
@@ -410,7 +411,7 @@ impl Key<'_> {
         let newest_at = time::parse_stored_micros(&newest.at)
             .and_then(time::from_micros)
             .ok_or_else(|| Error::BadData {
-                path: std::path::PathBuf::new(),
+                path: path.to_path_buf(),
                 table: "remote_status_history",
                 column: "at",
                 row: newest.seq,
