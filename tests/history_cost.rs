@@ -43,6 +43,13 @@ fn backdate(store: &MetadataStore, name: &str, status: &str, at: &str) {
     );
 }
 
+/// Records that `name` ran from `from` to `to` (UTC, to the minute:
+/// `2026-11-01T22:00`): backdated `running`, then `stopped`.
+fn ran(store: &MetadataStore, name: &str, from: &str, to: &str) {
+    backdate(store, name, "running", &format!("{from}:00Z"));
+    backdate(store, name, "stopped", &format!("{to}:00Z"));
+}
+
 /// The report of `[since, until)` grouped `by`.
 fn report(store: &MetadataStore, since: Option<&str>, until: &str, by: CostGrouping) -> CostReport {
     let mut q = CostQuery::new().until(t(until)).by(by);
@@ -122,10 +129,8 @@ fn nights_across_midnight_cost_what_was_computed_by_hand() {
     // dated before that, as an app learning of them later records them.
     cloud(&store, "night", Aws, "stopped", Some(2.0));
     cloud(&store, "other", Gcp, "stopped", Some(1.25));
-    backdate(&store, "night", "running", "2026-11-01T22:00:00Z");
-    backdate(&store, "night", "stopped", "2026-11-02T04:30:00Z");
-    backdate(&store, "other", "running", "2026-11-02T23:00:00Z");
-    backdate(&store, "other", "stopped", "2026-11-03T01:00:00Z");
+    ran(&store, "night", "2026-11-01T22:00", "2026-11-02T04:30");
+    ran(&store, "other", "2026-11-02T23:00", "2026-11-03T01:00");
 
     // night: 2 h on Nov 1 + 4.5 h on Nov 2 at $2; other: 1 h on Nov 2 and
     // 1 h on Nov 3 at $1.25.
@@ -227,10 +232,8 @@ fn an_unknown_rate_is_counted_as_unpriced_hours_never_as_zero_dollars() {
     let (_dir, _db, store) = temp_store("history.db");
     cloud(&store, "mystery", LambdaLabs, "stopped", None);
     cloud(&store, "priced", Aws, "stopped", Some(4.0));
-    backdate(&store, "mystery", "running", "2026-11-05T10:00:00Z");
-    backdate(&store, "mystery", "stopped", "2026-11-05T13:30:00Z");
-    backdate(&store, "priced", "running", "2026-11-05T11:00:00Z");
-    backdate(&store, "priced", "stopped", "2026-11-05T12:00:00Z");
+    ran(&store, "mystery", "2026-11-05T10:00", "2026-11-05T13:30");
+    ran(&store, "priced", "2026-11-05T11:00", "2026-11-05T12:00");
 
     let r = report(&store, None, "2026-11-06", CostGrouping::Provider);
     assert_figures(&r, &[("aws", 1.0, Some(4.0)), ("lambda_labs", 3.5, None)]);
@@ -281,8 +284,7 @@ fn an_unknown_rate_is_counted_as_unpriced_hours_never_as_zero_dollars() {
 fn a_deleted_plugin_stays_in_reports_and_its_meter_stops_at_the_delete() {
     let (_dir, db, store) = temp_store("history.db");
     cloud(&store, "gone", Aws, "stopped", Some(10.0));
-    backdate(&store, "gone", "running", "2026-11-01T08:00:00Z");
-    backdate(&store, "gone", "stopped", "2026-11-01T10:00:00Z");
+    ran(&store, "gone", "2026-11-01T08:00", "2026-11-01T10:00");
     cloud(&store, "live", Aws, "running", Some(1.0));
     std::thread::sleep(Duration::from_millis(30));
     assert!(store.delete("gpu", "gone").unwrap());
@@ -325,8 +327,7 @@ fn a_late_transition_lands_in_its_place_and_leaves_the_current_status() {
     let (_dir, db, store) = temp_store("history.db");
     cloud(&store, "late", Aws, "stopped", Some(1.0));
     let created = store.remote_history("gpu", "late").unwrap()[0].at;
-    backdate(&store, "late", "running", "2026-11-10T08:00:00Z");
-    backdate(&store, "late", "stopped", "2026-11-10T12:00:00Z");
+    ran(&store, "late", "2026-11-10T08:00", "2026-11-10T12:00");
     let day = |store: &MetadataStore| report(store, None, "2026-11-11", CostGrouping::Day);
     assert_figures(&day(&store), &[("2026-11-10", 4.0, Some(4.0))]);
 

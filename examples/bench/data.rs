@@ -10,7 +10,7 @@ use serde_json::json;
 
 /// The `n` plugins every bench works on.
 pub fn plugins(n: usize) -> Vec<PluginMetadata> {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::new(1);
     (0..n).map(|i| make_plugin(&mut rng, i)).collect()
 }
 
@@ -21,7 +21,7 @@ pub fn edits_and_keys(
     plugins: &[PluginMetadata],
     calls: usize,
 ) -> (Vec<PluginMetadata>, Vec<(&str, &str)>) {
-    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    let mut rng = Rng::new(2);
     let n = plugins.len();
     let edits = (0..calls)
         .map(|k| {
@@ -38,31 +38,36 @@ pub fn edits_and_keys(
     (edits, keys)
 }
 
-/// xorshift64*: small, fast, and the same sequence on every machine.
-struct Rng(u64);
+/// The tests' generator (`tests/support/rng.rs`), drawing indices.
+struct Rng(crate::rng::Rng);
 
 impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(crate::rng::Rng::new(seed))
+    }
+
     fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        self.0.next_u64()
     }
 
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        self.0.below(n as u64) as usize
     }
 
     /// True with probability `percent` / 100.
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
+    fn chance(&mut self, percent: u64) -> bool {
+        self.0.chance(percent)
     }
 
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
+        *self.0.pick(items)
     }
+}
+
+/// Numbers below each of `bounds`, joined by dots (a version, an address).
+fn dotted(rng: &mut Rng, bounds: &[usize]) -> String {
+    let parts: Vec<String> = bounds.iter().map(|&b| rng.below(b).to_string()).collect();
+    parts.join(".")
 }
 
 const CATEGORIES: &[&str] = &[
@@ -113,12 +118,7 @@ fn make_plugin(rng: &mut Rng, i: usize) -> PluginMetadata {
         ));
     }
     if rng.chance(80) {
-        p.version = Some(format!(
-            "{}.{}.{}",
-            rng.below(4),
-            rng.below(20),
-            rng.below(10)
-        ));
+        p.version = Some(dotted(rng, &[4, 20, 10]));
     }
     p.is_configured = rng.chance(50);
     p.execution_mode = PluginExecutionMode::ALL[rng.below(PluginExecutionMode::ALL.len())];
@@ -150,12 +150,7 @@ fn make_plugin(rng: &mut Rng, i: usize) -> PluginMetadata {
         r.gpu_type = Some(rng.pick(GPUS).to_owned());
         r.estimated_cost_per_hour = Some((rng.below(5000) as f64) / 100.0);
         if rng.chance(50) {
-            r.ssh_host = Some(format!(
-                "10.{}.{}.{}",
-                rng.below(256),
-                rng.below(256),
-                rng.below(256)
-            ));
+            r.ssh_host = Some(format!("10.{}", dotted(rng, &[256, 256, 256])));
         }
         r.metadata.insert("owner".into(), json!("bench"));
         r.metadata.insert("job".into(), json!(i));

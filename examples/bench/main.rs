@@ -45,6 +45,10 @@ mod data;
 mod history;
 mod raw;
 mod raw_ui;
+// The tests' generator; the bench uses only part of it.
+#[allow(dead_code)]
+#[path = "../../tests/support/rng.rs"]
+mod rng;
 mod ui;
 mod upgrade;
 
@@ -296,41 +300,39 @@ fn per_call_cases<'a>(
 fn read_cases(files: &Files) -> Vec<Case<'_>> {
     let (store, raw) = (&files.store, &files.raw);
     let active = PluginQuery::new().active(true);
-    let query = Some(Target::Ratio(1.3));
-    vec![
+    // The three queries: the store's `find_…` and the baseline's SQL.
+    let queries: [(&'static str, Listing, RawQuery); 3] = [
+        (
+            "query_mode",
+            |s| s.find_by_execution_mode(PluginExecutionMode::CloudGpu),
+            RawQuery::by_mode("cloud_gpu"),
+        ),
+        (
+            "query_provider",
+            |s| s.find_by_provider(CloudProviderType::Aws),
+            RawQuery::by_provider("aws"),
+        ),
+        ("query_active", |s| s.find_active(), RawQuery::active()),
+    ];
+    let list_all = Some(Target::Ratio(1.25));
+    let mut cases = vec![
         list_case(
             files,
             "list_all",
-            Some(Target::Ratio(1.25)),
+            list_all,
             LIST_REPS,
             |s| s.list(),
             RawQuery::all(),
         ),
         for_each_all(files),
-        list_case(
-            files,
-            "query_mode",
-            query,
-            QUERY_REPS,
-            |s| s.find_by_execution_mode(PluginExecutionMode::CloudGpu),
-            RawQuery::by_mode("cloud_gpu"),
-        ),
-        list_case(
-            files,
-            "query_provider",
-            query,
-            QUERY_REPS,
-            |s| s.find_by_provider(CloudProviderType::Aws),
-            RawQuery::by_provider("aws"),
-        ),
-        list_case(
-            files,
-            "query_active",
-            query,
-            QUERY_REPS,
-            |s| s.find_active(),
-            RawQuery::active(),
-        ),
+    ];
+    let query = Some(Target::Ratio(1.3));
+    cases.extend(
+        queries
+            .into_iter()
+            .map(|(name, op, q)| list_case(files, name, query, QUERY_REPS, op, q)),
+    );
+    cases.extend([
         Case::rows(
             "count_active",
             None,
@@ -346,7 +348,8 @@ fn read_cases(files: &Files) -> Vec<Case<'_>> {
             move |_| timed(|| raw.check_pids(), |&(_, n)| n),
         ),
         open_existing(files),
-    ]
+    ]);
+    cases
 }
 
 /// `for_each_all`: every plugin streamed, one at a time, none kept.
@@ -392,6 +395,9 @@ fn open_existing(files: &Files) -> Case<'_> {
     )
 }
 
+/// One of the store's listing calls (`list`, a `find_…`).
+type Listing = fn(&MetadataStore) -> plugin_metastore::Result<Vec<PluginMetadata>>;
+
 /// A listing: the store's `list` (or a `find_…`) against the baseline's
 /// list of `q`.
 fn list_case<'a>(
@@ -399,7 +405,7 @@ fn list_case<'a>(
     name: &'static str,
     target: Option<Target>,
     reps: usize,
-    store_op: fn(&MetadataStore) -> plugin_metastore::Result<Vec<PluginMetadata>>,
+    store_op: Listing,
     q: RawQuery,
 ) -> Case<'a> {
     let (store, raw) = (&files.store, &files.raw);

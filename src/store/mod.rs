@@ -181,6 +181,7 @@ impl MetadataStore {
         let slot = changes::begin_write(&tx)?;
         Ok(WriteTx {
             tx,
+            path: &self.path,
             slot,
             changed: RefCell::new(changes::Pending::default()),
             own_history,
@@ -211,6 +212,8 @@ impl MetadataStore {
 /// plugin's row first (`touch`), which is where they record it.
 pub(crate) struct WriteTx<'c> {
     tx: Transaction<'c>,
+    /// The store's file, for errors made in the transaction.
+    path: &'c Path,
     slot: changes::LogSlot,
     changed: RefCell<changes::Pending>,
     own_history: bool,
@@ -225,6 +228,11 @@ impl<'c> Deref for WriteTx<'c> {
 }
 
 impl WriteTx<'_> {
+    /// The store's file, for errors made in the transaction.
+    pub(crate) fn store_path(&self) -> &Path {
+        self.path
+    }
+
     /// Whether the library writes the history rows of this transaction's
     /// changes (`transitions.rs`), rather than triggers.
     pub(crate) fn own_history(&self) -> bool {

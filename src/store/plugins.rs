@@ -8,10 +8,11 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, ToSql, Transaction, params_from_iter};
+use rusqlite::{OptionalExtension, ToSql, params_from_iter};
 
+use super::decode::{Col, StoredIdentity, decode_identity};
 use super::read::{for_each_in, get_in};
-use super::resources::{StoredIdentity, fresh_identity, write_remote};
+use super::resources::{fresh_identity, write_remote};
 use super::sql::{self, ReadSql};
 use super::transitions::{self, Key};
 use super::{MetadataStore, WriteTx};
@@ -381,7 +382,7 @@ fn save_in(tx: &WriteTx<'_>, p: &PluginMetadata, at: &str, claim: Claim) -> Fall
 /// claim); a new one gets its process's identity now (or, unclaimed, none).
 /// Returns how many PIDs were new.
 fn write_pids(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     p: &PluginMetadata,
     id: i64,
     at: &str,
@@ -398,18 +399,8 @@ fn write_pids(
         let mut stmt = tx.prepare_cached(sql::PID_IDENTITIES)?;
         let mut rows = stmt.query([id])?;
         while let Some(row) = rows.next()? {
-            let identity = (|| {
-                Ok::<_, rusqlite::Error>(StoredIdentity {
-                    start_time: row.get(1)?,
-                    boot_id: row.get(2)?,
-                    recorded_at: row.get(3)?,
-                    pid_ns: row.get(4)?,
-                    pidfd_inode: row.get(5)?,
-                    pgid: row.get(6)?,
-                    spawn_token: row.get(7)?,
-                })
-            })();
-            if let (Ok(pid), Ok(identity)) = (row.get(0), identity) {
+            let col = Col::new(row, tx.store_path(), "plugin_pids", row.get(0)?);
+            if let (Ok(pid), Ok(identity)) = (row.get(1), decode_identity(&col, 2)) {
                 kept.insert(pid, identity);
             }
         }

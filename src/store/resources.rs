@@ -7,6 +7,7 @@
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 
+use super::decode::StoredIdentity;
 use super::sql;
 use super::transitions::{self, Key};
 use super::{MetadataStore, WriteTx};
@@ -100,50 +101,6 @@ impl MetadataStore {
             write_remote(&tx, id, Key { category, name }, remote)?;
             tx.commit()
         })
-    }
-}
-
-/// The identity columns of a `plugin_pids` row, as stored.
-#[derive(Clone, Debug, Default)]
-pub(super) struct StoredIdentity {
-    pub(super) start_time: Option<i64>,
-    pub(super) boot_id: Option<String>,
-    pub(super) recorded_at: Option<String>,
-    pub(super) pid_ns: Option<i64>,
-    pub(super) pidfd_inode: Option<i64>,
-    /// Set (with `spawn_token`) only by `spawn`: the row records a tree.
-    pub(super) pgid: Option<i64>,
-    pub(super) spawn_token: Option<String>,
-}
-
-impl StoredIdentity {
-    /// The identity columns as the PID statements bind them, after the
-    /// plugin id and the PID (and position): start time, boot id, recorded
-    /// at, PID namespace, pidfd inode, process group, spawn token.
-    pub(super) fn values(&self) -> [&dyn rusqlite::ToSql; 7] {
-        [
-            &self.start_time,
-            &self.boot_id,
-            &self.recorded_at,
-            &self.pid_ns,
-            &self.pidfd_inode,
-            &self.pgid,
-            &self.spawn_token,
-        ]
-    }
-
-    /// What the store keeps for `identity`, recorded at `at`, no tree.
-    pub(super) fn new(identity: process::Identity, at: &str) -> StoredIdentity {
-        let int = |v: Option<u64>| v.and_then(|v| i64::try_from(v).ok());
-        StoredIdentity {
-            start_time: int(identity.start_time),
-            boot_id: identity.boot_id,
-            recorded_at: Some(at.to_owned()),
-            pid_ns: int(identity.pid_ns),
-            pidfd_inode: int(identity.pidfd_inode),
-            pgid: None,
-            spawn_token: None,
-        }
     }
 }
 

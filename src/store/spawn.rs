@@ -11,7 +11,8 @@
 use std::process::{Child, Command};
 
 use super::MetadataStore;
-use super::resources::{StoredIdentity, record_pid};
+use super::decode::StoredIdentity;
+use super::resources::record_pid;
 use crate::error::{Error, Result};
 use crate::process;
 use crate::time::now;

@@ -128,15 +128,28 @@ pub(super) static GET_PLUGIN: LazyLock<String> = LazyLock::new(|| {
 
 pub(super) const DELETE_PIDS: &str = "DELETE FROM plugin_pids WHERE plugin_id = ?1";
 
+/// The identity columns of `plugin_pids`, in the order
+/// [`StoredIdentity`](super::decode::StoredIdentity) binds and decodes them.
+macro_rules! identity_columns {
+    () => {
+        "start_time, boot_id, recorded_at, pid_ns, pidfd_inode, pgid, spawn_token"
+    };
+}
+
 /// A PID at a position, with the identity of its process (and its tree).
-pub(super) const INSERT_PID: &str = "INSERT INTO plugin_pids \
-     (plugin_id, position, pid, start_time, boot_id, recorded_at, pid_ns, pidfd_inode, pgid, \
-      spawn_token) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+pub(super) const INSERT_PID: &str = concat!(
+    "INSERT INTO plugin_pids (plugin_id, position, pid, ",
+    identity_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+);
 
 /// The identity recorded for each PID of one plugin, kept when a save
 /// keeps the PID.
-pub(super) const PID_IDENTITIES: &str = "SELECT pid, start_time, boot_id, recorded_at, pid_ns, \
-     pidfd_inode, pgid, spawn_token FROM plugin_pids WHERE plugin_id = ?1";
+pub(super) const PID_IDENTITIES: &str = concat!(
+    "SELECT rowid, pid, ",
+    identity_columns!(),
+    " FROM plugin_pids WHERE plugin_id = ?1"
+);
 
 /// Re-records the identity of a PID already stored (a fresh claim).
 pub(super) const RERECORD_PID: &str = "UPDATE plugin_pids \
@@ -148,10 +161,9 @@ pub(super) const RERECORD_PID: &str = "UPDATE plugin_pids \
 macro_rules! pid_claims {
     ($condition:literal) => {
         concat!(
-            "SELECT pp.plugin_id, pp.rowid, p.category, p.name, \
-                 pp.pid, pp.start_time, pp.boot_id, pp.recorded_at, \
-                 pp.pid_ns, pp.pidfd_inode, pp.pgid, pp.spawn_token \
-             FROM plugin_pids pp JOIN plugins p ON p.id = pp.plugin_id WHERE ",
+            "SELECT pp.plugin_id, pp.rowid, p.category, p.name, pp.pid, ",
+            identity_columns!(),
+            " FROM plugin_pids pp JOIN plugins p ON p.id = pp.plugin_id WHERE ",
             $condition,
             " ORDER BY p.category, p.name, pp.position"
         )

@@ -20,7 +20,7 @@ use super::{MetadataStore, WriteTx};
 use crate::error::{Error, Fallible, Result};
 use crate::model::{string_enum, unique_id};
 use crate::process::tree::{self, Member, TreeClaim};
-use crate::process::{self, Here, Identity, PidState, Protected, Stopped};
+use crate::process::{self, Here, PidState, Protected, Stopped};
 use crate::time::now;
 
 mod stop;
@@ -288,13 +288,7 @@ impl MetadataStore {
 
 /// Asks the OS about one stored PID.
 fn check_claim(claim: PidClaim, here: Here<'_>) -> PidCheck {
-    let int = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok());
-    let recorded = Identity {
-        start_time: int(claim.start_time),
-        boot_id: claim.boot_id.clone(),
-        pid_ns: int(claim.pid_ns),
-        pidfd_inode: int(claim.pidfd_inode),
-    };
+    let recorded = claim.identity.recorded();
     let (mut state, mut detail) = process::classify(&recorded, process::probe(claim.pid), here);
     if state == PidState::Unverified
         && let Some(process) = process::thread_of(claim.pid)
@@ -322,7 +316,8 @@ fn check_claim(claim: PidClaim, here: Here<'_>) -> PidCheck {
     // namespace, when its leader is ours (alive, or a zombie of ours) or
     // gone; a PID held by another process leaves only the token to prove
     // a process ours.
-    let tree = match (claim.pgid, claim.spawn_token.clone(), recorded.start_time) {
+    let stored = claim.identity;
+    let tree = match (stored.pgid, stored.spawn_token, recorded.start_time) {
         (Some(pgid), Some(token), Some(leader_start))
             if matches!(state, PidState::Alive | PidState::Exited | PidState::Reused)
                 && here.boot.is_some()
@@ -348,7 +343,7 @@ fn check_claim(claim: PidClaim, here: Here<'_>) -> PidCheck {
         _ => None,
     };
     PidCheck {
-        pgid: claim.pgid.and_then(|g| u32::try_from(g).ok()),
+        pgid: stored.pgid.and_then(|g| u32::try_from(g).ok()),
         group: Vec::new(),
         unproven: Vec::new(),
         tree,
@@ -358,13 +353,13 @@ fn check_claim(claim: PidClaim, here: Here<'_>) -> PidCheck {
         pid: claim.pid,
         state,
         detail,
-        recorded_at: claim.recorded_at,
+        recorded_at: stored.recorded_at,
         start_time: recorded.start_time,
-        boot_id: claim.boot_id,
+        boot_id: recorded.boot_id,
         claim: ClaimKey {
             plugin_id: claim.plugin_id,
             rowid: claim.rowid,
-            start_time: claim.start_time,
+            start_time: stored.start_time,
             pidfd_inode: recorded.pidfd_inode,
         },
     }
