@@ -16,7 +16,7 @@ use std::time::Duration;
 use plugin_metastore::{
     MetadataStore, PidState, ReapAction, ReapOptions, RemoteResourceInfo, seed,
 };
-use support::{Sleeper, old_version_file, pool_store, sqlite3, temp_store};
+use support::{Sleeper, alive_and_dead, old_version_file, pool_store, sqlite3, temp_store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_plugin-metastore");
 
@@ -155,11 +155,7 @@ fn reap_kill_stops_only_processes_that_are_provably_ours() {
 #[test]
 fn reap_without_kill_keeps_live_processes_and_removes_dead_ones() {
     let (_dir, _db, store) = pool_store("plain.db");
-    let mut alive = Sleeper::start();
-    let mut dead = Sleeper::start();
-    store.add_pid("workers", "pool", alive.pid()).unwrap();
-    store.add_pid("workers", "pool", dead.pid()).unwrap();
-    dead.kill_and_wait();
+    let (mut alive, _dead) = alive_and_dead(&store);
     let done = store.reap(&ReapOptions::new()).unwrap();
     let actions: Vec<ReapAction> = done.iter().map(|r| r.action).collect();
     assert_eq!(actions, [ReapAction::Kept, ReapAction::Removed]);
@@ -202,6 +198,30 @@ fn a_resave_keeps_a_pids_identity_and_add_pid_re_records_it() {
     // The identity is the store's knowledge, not the record's.
     let json = serde_json::to_value(store.get("workers", "pool").unwrap()).unwrap();
     assert!(!json.to_string().contains("start_time"), "{json}");
+}
+
+#[test]
+fn a_resave_reads_again_an_identity_no_build_writes() {
+    let (_dir, db, store) = pool_store("forced.db");
+    let live = Sleeper::start();
+    store.add_pid("workers", "pool", live.pid()).unwrap();
+    // A start time forced below zero by hand, past the CHECK: checking
+    // names it ...
+    sqlite3(
+        &db,
+        "PRAGMA ignore_check_constraints = ON; UPDATE plugin_pids SET start_time = -5",
+    );
+    let err = store.check_pids().unwrap_err().to_string();
+    assert!(err.contains("start_time") && err.contains("-5"), "{err}");
+    // ... and a re-save does not keep it: the PID is recorded again, from
+    // its live process, and checks alive.
+    let p = store.get("workers", "pool").unwrap().unwrap();
+    store.save(&p).unwrap();
+    let start: i64 = sqlite3(&db, "SELECT start_time FROM plugin_pids")
+        .parse()
+        .unwrap();
+    assert!(start > 0, "{start}");
+    assert_eq!(states(&store), [(live.pid(), PidState::Alive)]);
 }
 
 #[test]

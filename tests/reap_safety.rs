@@ -18,8 +18,8 @@ use std::time::Duration;
 use plugin_metastore::{Error, MetadataStore, PidState, ReapAction, ReapOptions, StoreOptions};
 use serde_json::{Value, json};
 use support::{
-    Sleeper, is_zombie, metastore, metastore_ok, pool_store, proc_stat, sqlite3, store_with_pool,
-    wait_within,
+    Sleeper, alive_and_dead, is_zombie, metastore, metastore_ok, pool_store, proc_stat, sqlite3,
+    store_with_pool, wait_within,
 };
 
 /// `reap --kill --json` rows as `(pid, action, reason)`.
@@ -272,11 +272,7 @@ fn a_pid_removed_by_another_reaper_meanwhile_is_not_called_recorded_again() {
 #[test]
 fn a_locked_store_after_signals_reports_what_was_done() {
     let (_dir, db, store) = pool_store("locked.db");
-    let mut alive = Sleeper::start();
-    let mut gone = Sleeper::start();
-    store.add_pid("workers", "pool", alive.pid()).unwrap();
-    store.add_pid("workers", "pool", gone.pid()).unwrap();
-    gone.kill_and_wait();
+    let (mut alive, _gone) = alive_and_dead(&store);
     let impatient = MetadataStore::open_with(
         &db,
         StoreOptions::new().busy_timeout(Duration::from_millis(300)),

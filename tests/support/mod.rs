@@ -46,7 +46,7 @@ pub use plugins::{
     sample, sample_store, unusual_plugin,
 };
 #[allow(unused_imports)]
-pub use processes::{Sleeper, is_zombie, proc_stat, store_with_pool};
+pub use processes::{Sleeper, alive_and_dead, is_zombie, proc_stat, store_with_pool};
 #[allow(unused_imports)]
 pub use rng::{Rng, seeded, time_seed};
 #[allow(unused_imports)]

@@ -92,3 +92,14 @@ pub fn store_with_pool(
         .unwrap();
     (path, store)
 }
+
+/// Two new processes added to `workers/pool`, the second then killed and
+/// waited for: `(alive, dead)`, a live PID listed before a dead one.
+pub fn alive_and_dead(store: &plugin_metastore::MetadataStore) -> (Sleeper, Sleeper) {
+    let alive = Sleeper::start();
+    let mut dead = Sleeper::start();
+    store.add_pid("workers", "pool", alive.pid()).unwrap();
+    store.add_pid("workers", "pool", dead.pid()).unwrap();
+    dead.kill_and_wait();
+    (alive, dead)
+}
