@@ -16,7 +16,7 @@ use plugin_metastore::{
 use serde_json::json;
 use support::{
     Demo, Sqlite3Session, integrity_check, metastore, metastore_ok, metastore_outcome,
-    migration_files, old_version_file, sample, sample_store, sqlite3,
+    migration_files, old_version_file, sample, sample_dir, sqlite3,
 };
 
 /// Plugin `pair/{side}` at generation `g`: every field says `g`, so a
@@ -58,8 +58,7 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 
 #[test]
 fn a_backup_taken_while_another_process_writes_is_whole_and_opens_as_a_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = sample_store(dir.path(), "live.db", 2000);
+    let (dir, db) = sample_dir("live.db", 2000);
     let store = MetadataStore::open(&db).unwrap();
 
     // Another process imports both pair plugins, one generation per
@@ -150,8 +149,7 @@ fn a_backup_taken_while_another_process_writes_is_whole_and_opens_as_a_store() {
 
 #[test]
 fn a_backup_never_overwrites_and_the_cli_says_what_it_wrote() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = sample_store(dir.path(), "plugins.db", 5);
+    let (dir, db) = sample_dir("plugins.db", 5);
     let store = MetadataStore::open(&db).unwrap();
 
     let taken = dir.path().join("taken.db");
@@ -191,8 +189,7 @@ fn a_backup_never_overwrites_and_the_cli_says_what_it_wrote() {
 
 #[test]
 fn verify_names_every_planted_problem_and_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = sample_store(dir.path(), "broken.db", 6);
+    let (dir, db) = sample_dir("broken.db", 6);
     let newer = MetadataStore::latest_schema_version() + 1;
     sqlite3(
         &db,
@@ -271,8 +268,7 @@ fn verify_names_every_planted_problem_and_changes_nothing() {
 
 #[test]
 fn verify_finds_a_sound_store_sound_and_an_old_one_sound_with_notes_unmigrated() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = sample_store(dir.path(), "sound.db", 3);
+    let (dir, db) = sample_dir("sound.db", 3);
     let report = MetadataStore::verify(&db).unwrap();
     assert!(report.is_sound(), "{:?}", report.problems);
     assert!(report.notes.is_empty(), "{:?}", report.notes);
@@ -336,8 +332,7 @@ fn verify_finds_a_sound_store_sound_and_an_old_one_sound_with_notes_unmigrated()
 
 #[test]
 fn a_backup_target_is_a_plain_path_never_a_uri_and_nothing_is_written_for_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = sample_store(dir.path(), "plugins.db", 3);
+    let (dir, db) = sample_dir("plugins.db", 3);
     let store = MetadataStore::open(&db).unwrap();
     for target in [
         "file:copy.db",
@@ -398,8 +393,7 @@ fn a_backup_target_is_a_plain_path_never_a_uri_and_nothing_is_written_for_one() 
 
 #[test]
 fn a_read_only_store_can_be_backed_up_and_the_copy_leaves_no_temporary_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = sample_store(dir.path(), "plugins.db", 4);
+    let (dir, db) = sample_dir("plugins.db", 4);
     let store = MetadataStore::open_read_only(&db).unwrap();
     let copy = dir.path().join("rescue.db");
     let b = store.backup(&copy).unwrap();
@@ -421,8 +415,7 @@ fn a_read_only_store_can_be_backed_up_and_the_copy_leaves_no_temporary_file() {
 
 #[test]
 fn a_backup_killed_part_way_leaves_nothing_under_the_chosen_name() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = sample_store(dir.path(), "plugins.db", 48);
+    let (dir, db) = sample_dir("plugins.db", 48);
     // About 48 MB, so the copy takes long enough to be killed part way.
     sqlite3(
         &db,
@@ -598,8 +591,7 @@ fn verify_never_judges_a_half_written_file_and_says_when_it_could_not_look() {
 
 #[test]
 fn verify_names_a_flipped_byte_inside_a_plugin_cell() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = sample_store(dir.path(), "flip.db", 4);
+    let (dir, db) = sample_dir("flip.db", 4);
     let stamp = sqlite3(&db, "SELECT updated_at FROM plugins WHERE id = 3");
     let mut bytes = std::fs::read(&db).unwrap();
     let needle = stamp.as_bytes();
@@ -622,8 +614,7 @@ fn verify_names_a_flipped_byte_inside_a_plugin_cell() {
 
 #[test]
 fn a_copy_in_rollback_mode_held_open_by_another_connection_is_refused_in_words() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = sample_store(dir.path(), "live.db", 2);
+    let (dir, db) = sample_dir("live.db", 2);
     let copy = dir.path().join("copy.db");
     MetadataStore::open(&db).unwrap().backup(&copy).unwrap();
     // Another connection holds the copy open (a reader mid-transaction),

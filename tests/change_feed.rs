@@ -17,7 +17,7 @@ use plugin_metastore::{
 use rustix::process::Signal;
 use serde_json::{Value, json};
 use support::{
-    Lines, Sleeper, metastore, metastore_ok, sample, sample_store, signal, sqlite3, temp_store,
+    Lines, Sleeper, metastore, metastore_ok, sample, sample_dir, signal, sqlite3, temp_store,
     wait_within,
 };
 
@@ -69,8 +69,7 @@ fn assert_change(line: &Value, unique_id: &str, op: &str) -> u64 {
 
 #[test]
 fn a_watcher_process_sees_other_processes_and_hand_edits_in_order_within_a_second() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = sample_store(dir.path(), "feed.db", 3);
+    let (dir, db) = sample_dir("feed.db", 3);
     let cursor = MetadataStore::open(&db).unwrap().change_cursor().unwrap();
     let (mut watch, out) = start_watch(&db, cursor);
     let out = Lines::read(out);
@@ -115,8 +114,7 @@ fn a_watcher_process_sees_other_processes_and_hand_edits_in_order_within_a_secon
 
 #[test]
 fn watch_ends_cleanly_on_sigint_and_on_a_closed_pipe() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = sample_store(dir.path(), "feed.db", 2);
+    let (_dir, db) = sample_dir("feed.db", 2);
 
     let (mut watch, _out) = start_watch(&db, 0);
     signal(&watch, Signal::INT);
@@ -326,8 +324,7 @@ fn a_library_transaction_logs_one_row_per_plugin_and_hand_edits_one_per_row() {
 /// commit order, shows it.
 #[test]
 fn the_feed_is_in_commit_order_not_clock_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = sample_store(dir.path(), "feed.db", 2);
+    let (_dir, db) = sample_dir("feed.db", 2);
     let store = MetadataStore::open(&db).unwrap();
     let writer = rusqlite::Connection::open(&db).unwrap();
     writer.execute_batch("BEGIN IMMEDIATE").unwrap();

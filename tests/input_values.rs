@@ -9,7 +9,7 @@ mod support;
 use std::path::Path;
 
 use plugin_metastore::{Error, MetadataStore};
-use support::{Demo, cli_outcome, sample, sample_store, sqlite3};
+use support::{Demo, cli_outcome, sample, sample_dir, sample_store, sqlite3};
 
 /// JSON numbers in `config_schema` and `metadata` that the model holds
 /// exactly (integers within `i64`/`u64`, any finite `f64`) come back as the
@@ -151,8 +151,7 @@ fn json_integers_beyond_64_bits_are_refused_by_name() {
     assert!(err.contains("the number -1e400 at line 1 column "), "{err}");
     assert!(!db.exists());
 
-    let dir = tempfile::tempdir().unwrap();
-    let db = sample_store(dir.path(), "by-hand.db", 1);
+    let (_dir, db) = sample_dir("by-hand.db", 1);
     let plugin = MetadataStore::open(&db).unwrap().list().unwrap().remove(0);
     sqlite3(
         &db,

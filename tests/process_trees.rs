@@ -122,6 +122,17 @@ fn reap_kill(store: &MetadataStore) -> Vec<plugin_metastore::Reaped> {
         .unwrap()
 }
 
+/// Reaps with kill, and asserts the tree was killed (its leader waited for),
+/// left nothing behind (see [`assert_nothing_left`]) and is no longer stored.
+#[track_caller]
+fn kill_tree(store: &MetadataStore, tree: &mut Tree, pids: &[u32]) {
+    let done = reap_kill(store);
+    assert_eq!(done[0].action, ReapAction::Killed, "{done:?}");
+    let _ = tree.child.wait();
+    assert_nothing_left(tree, pids);
+    assert!(store.check_pids().unwrap().is_empty());
+}
+
 /// Asserts the tree left nothing behind: no process carries its token and
 /// none of `pids` (what the check listed) runs.
 #[track_caller]
@@ -152,11 +163,7 @@ fn a_live_leader_and_its_workers_are_listed_and_all_stopped() {
     // Without kill, a live tree is kept.
     let kept = store.reap(&ReapOptions::new()).unwrap();
     assert_eq!(kept[0].action, ReapAction::Kept);
-    let done = reap_kill(&store);
-    assert_eq!(done[0].action, ReapAction::Killed, "{done:?}");
-    let _ = tree.child.wait();
-    assert_nothing_left(&tree, &check[0].group);
-    assert!(store.check_pids().unwrap().is_empty());
+    kill_tree(&store, &mut tree, &check[0].group);
 }
 
 #[test]
@@ -174,10 +181,7 @@ fn the_orphans_of_a_crashed_leader_are_kept_then_stopped() {
     assert_eq!(kept[0].action, ReapAction::Kept, "{kept:?}");
     let why = kept[0].reason.as_deref().unwrap();
     assert!(why.contains("2 of its processes still run"), "{why}");
-    let done = reap_kill(&store);
-    assert_eq!(done[0].action, ReapAction::Killed, "{done:?}");
-    assert_nothing_left(&tree, &check[0].group);
-    assert!(store.check_pids().unwrap().is_empty());
+    kill_tree(&store, &mut tree, &check[0].group);
 }
 
 #[test]
@@ -198,9 +202,7 @@ fn a_launcher_that_exits_at_once_is_recorded_and_its_tree_stopped() {
     let check = store.check_pids().unwrap();
     assert_eq!(check[0].state, PidState::Exited);
     assert_eq!(check[0].group.len(), 2, "{check:?}");
-    let done = reap_kill(&store);
-    assert_eq!(done[0].action, ReapAction::Killed, "{done:?}");
-    assert_nothing_left(&tree, &check[0].group);
+    kill_tree(&store, &mut tree, &check[0].group);
 }
 
 #[test]
@@ -232,10 +234,7 @@ fn workers_that_ignore_sigterm_fork_on_it_or_call_setsid_are_all_stopped() {
             .filter(|&&p| group(p).is_some_and(|g| g != tree.pid().to_string()));
         assert_eq!(outside.count(), 1, "{check:?}");
     }
-    let done = reap_kill(&store);
-    assert_eq!(done[0].action, ReapAction::Killed, "{done:?}");
-    let _ = tree.child.wait();
-    assert_nothing_left(&tree, &members);
+    kill_tree(&store, &mut tree, &members);
 }
 
 #[test]
@@ -265,10 +264,7 @@ fn a_tree_holding_the_reapers_ancestor_is_kept_whole() {
     assert!(runs(tree.pid()), "the reaper's ancestor was signalled");
     assert_eq!(carriers(&tree.token).len(), 2, "a member was signalled");
     // From outside the tree, it is stopped.
-    let done = reap_kill(&store);
-    assert_eq!(done[0].action, ReapAction::Killed, "{done:?}");
-    let _ = tree.child.wait();
-    assert_nothing_left(&tree, &[]);
+    kill_tree(&store, &mut tree, &[]);
 }
 
 #[test]

@@ -43,7 +43,7 @@ pub use files::{migration_files, old_version_file, snapshot};
 #[allow(unused_imports)]
 pub use plugins::{
     DEMO_TRANSITIONS, STATUSES, ambiguous_pair, assert_summarizes, cloud_plugin, random_plugin,
-    sample, sample_store, unusual_plugin,
+    sample, sample_dir, sample_store, unusual_plugin,
 };
 #[allow(unused_imports)]
 pub use processes::{Sleeper, alive_and_dead, is_zombie, proc_stat, store_with_pool};

@@ -121,6 +121,14 @@ pub fn sample_store(dir: &Path, name: &str, n: usize) -> PathBuf {
     path
 }
 
+/// [`sample_store`] in a new temporary directory: `(dir, path)`, the file
+/// gone with the directory.
+pub fn sample_dir(name: &str, n: usize) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = sample_store(dir.path(), name, n);
+    (dir, path)
+}
+
 /// Remote statuses that look like "running" but are not, the one that is,
 /// and others: what `has_active_resources` and the status filter must tell
 /// apart.
