@@ -97,6 +97,7 @@ async fn sixteen_tasks_each_read_their_own_writes() {
         .await
         .unwrap();
     assert_eq!(task3.len(), 50);
+    assert!(task3.iter().all(|p| p.category == "task3"), "{task3:?}");
     store.close().await.unwrap();
 }
 

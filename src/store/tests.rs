@@ -60,6 +60,19 @@ fn statements_run(store: &mut MetadataStore, f: impl FnOnce(&MetadataStore)) -> 
     STATEMENTS.with(Cell::get)
 }
 
+/// An in-memory store holding [`plugins`]`(n)`.
+fn filled(n: usize) -> MetadataStore {
+    let store = MetadataStore::open_in_memory().unwrap();
+    store.save_all(&plugins(n)).unwrap();
+    store
+}
+
+/// Stores of 1, 10 and 1000 plugins ([`filled`]), with their size: what a
+/// fixed-cost test compares.
+fn growing_stores() -> impl Iterator<Item = (usize, MetadataStore)> {
+    [1, 10, 1000].into_iter().map(|n| (n, filled(n)))
+}
+
 fn plugins(n: usize) -> Vec<PluginMetadata> {
     (0..n)
         .map(|i| {
@@ -78,9 +91,7 @@ fn plugins(n: usize) -> Vec<PluginMetadata> {
 #[test]
 fn listing_runs_a_fixed_number_of_statements_whatever_the_size() {
     let mut counts = Vec::new();
-    for n in [1, 10, 1000] {
-        let mut store = MetadataStore::open_in_memory().unwrap();
-        store.save_all(&plugins(n)).unwrap();
+    for (n, mut store) in growing_stores() {
         for query in [
             PluginQuery::new(),
             PluginQuery::new().active(true),
@@ -108,9 +119,7 @@ fn listing_runs_a_fixed_number_of_statements_whatever_the_size() {
 fn a_cost_report_runs_a_fixed_number_of_statements_whatever_the_size() {
     use crate::cost::{CostGrouping, CostQuery};
     let mut counts = Vec::new();
-    for n in [1, 10, 1000] {
-        let mut store = MetadataStore::open_in_memory().unwrap();
-        store.save_all(&plugins(n)).unwrap();
+    for (n, mut store) in growing_stores() {
         for i in (0..n).step_by(2) {
             let status = if i % 4 == 0 {
                 "stopped"
@@ -138,8 +147,7 @@ fn a_cost_report_runs_a_fixed_number_of_statements_whatever_the_size() {
 #[test]
 fn the_counter_sees_one_statement_per_get() {
     // Proves the counter above can tell: N gets run N times the statements.
-    let mut store = MetadataStore::open_in_memory().unwrap();
-    store.save_all(&plugins(20)).unwrap();
+    let mut store = filled(20);
     let statements = statements_run(&mut store, |store| {
         for i in 0..20 {
             assert!(store.get("c", &format!("p{i:04}")).unwrap().is_some());
