@@ -327,8 +327,8 @@ async fn a_panic_in_a_closure_is_an_error_and_the_handle_goes_on() {
     assert!(matches!(read, Err(Error::Panicked { message }) if message == "42 in a read"));
     // The save before the panic is committed; both threads still work.
     assert_eq!(store.get("before", "panic").await.unwrap(), Some(saved));
-    store.save(plugin("after", "panic")).await.unwrap();
-    assert!(store.get("after", "panic").await.unwrap().is_some());
+    assert!(store.register(plugin("after", "panic")).await.unwrap());
+    assert_eq!(store.count(PluginQuery::new()).await.unwrap(), 2);
     store.close().await.unwrap();
 }
 

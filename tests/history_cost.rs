@@ -96,11 +96,12 @@ fn statuses(store: &MetadataStore, category: &str, name: &str) -> Vec<String> {
     history.into_iter().map(|e| e.status).collect()
 }
 
-/// `(status, hourly rate)` of each history entry, in order.
-fn status_rates(history: &[RemoteStatusEntry]) -> Vec<(&str, Option<f64>)> {
+/// `"status rate"` of each history entry, in order (`-`: no rate).
+fn status_rates(history: &[RemoteStatusEntry]) -> Vec<String> {
+    let rate = |r: Option<f64>| r.map_or_else(|| "-".to_owned(), |r| r.to_string());
     history
         .iter()
-        .map(|e| (e.status.as_str(), e.cost_per_hour))
+        .map(|e| format!("{} {}", e.status, rate(e.cost_per_hour)))
         .collect()
 }
 
@@ -201,14 +202,7 @@ fn a_rate_change_inside_a_running_period_prices_each_part_at_its_own_rate() {
     store.set_remote_status("gpu", "train", "stopped").unwrap();
 
     let h = store.remote_history("gpu", "train").unwrap();
-    assert_eq!(
-        status_rates(&h),
-        [
-            ("running", Some(2.0)),
-            ("running", Some(3.0)),
-            ("stopped", Some(3.0))
-        ]
-    );
+    assert_eq!(status_rates(&h), ["running 2", "running 3", "stopped 3"]);
     let (first, second) = (
         hours_between(h[0].at, h[1].at),
         hours_between(h[1].at, h[2].at),
@@ -488,11 +482,7 @@ fn hand_edits_in_sqlite3_are_recorded_once_each() {
     let rows = store.remote_history("gpu", "a").unwrap();
     assert_eq!(
         status_rates(&rows),
-        [
-            ("running", Some(2.0)),
-            ("stopped", Some(2.0)),
-            ("stopped", Some(2.5))
-        ]
+        ["running 2", "stopped 2", "stopped 2.5"]
     );
     // Stamped by SQLite in milliseconds, padded to the store's format.
     let at = sqlite3(

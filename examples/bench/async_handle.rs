@@ -73,7 +73,7 @@ fn async_get<'a>(
     store: &'a MetadataStore,
     keys: &'a [(&str, &str)],
 ) -> Case<'a> {
-    Case::per_call(
+    Case::new(
         "async_get",
         None,
         keys.len().min(CALLS),
@@ -88,7 +88,7 @@ fn async_get<'a>(
             let (c, name) = keys[i];
             timed(|| Ok(store.get(c, name)?.ok_or("store: not found")?), |_| 1)
         },
-    )
+    ).per_call()
 }
 
 /// The median round trip (µs) of an empty `read` closure through the

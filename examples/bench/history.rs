@@ -173,7 +173,7 @@ pub fn cases(file: &HistoryFile) -> R<Vec<Case<'_>>> {
     ] {
         file.check(by)?;
         let q = query(by);
-        let case = Case::rows(
+        let case = Case::new(
             name,
             None,
             REPS,

@@ -176,8 +176,9 @@ struct Case<'a> {
 }
 
 impl<'a> Case<'a> {
-    /// A case whose every run handles many rows (all, or a query's).
-    fn rows(
+    /// A case whose every run handles many rows (all, or a query's); see
+    /// [`per_call`](Self::per_call) for single calls.
+    fn new(
         name: &'static str,
         target: Option<Target>,
         reps: usize,
@@ -200,17 +201,11 @@ impl<'a> Case<'a> {
         Case { n: Some(n), ..self }
     }
 
-    /// A case whose runs are single calls, `reps` of them.
-    fn per_call(
-        name: &'static str,
-        target: Option<Target>,
-        reps: usize,
-        store: impl FnMut(usize) -> R<Sample> + 'a,
-        raw: impl FnMut(usize) -> R<Sample> + 'a,
-    ) -> Self {
+    /// The same case with runs that are single calls, `reps` of them.
+    fn per_call(self) -> Self {
         Case {
             per_call: true,
-            ..Case::rows(name, target, reps, store, raw)
+            ..self
         }
     }
 }
@@ -240,7 +235,7 @@ fn save_case<'a>(
 ) -> Case<'a> {
     let reps = if plugins.len() >= 50_000 { 5 } else { 7 };
     let fresh = move |side: &str, rep: usize| dir.join(format!("{name}-{side}-{rep}.db"));
-    Case::rows(
+    Case::new(
         name,
         Some(Target::Ratio(target)),
         reps,
@@ -272,14 +267,15 @@ fn per_call_cases<'a>(
 ) -> Vec<Case<'a>> {
     let (store, raw) = (&files.store, &files.raw);
     vec![
-        Case::per_call(
+        Case::new(
             "save_one",
             Some(Target::Ratio(1.3)),
             edits.len(),
             move |i| timed(|| Ok(store.save(&edits[i])?), |()| 1),
             move |i| timed(|| raw.save(&edits[i]), |()| 1),
-        ),
-        Case::per_call(
+        )
+        .per_call(),
+        Case::new(
             "get",
             Some(Target::Ratio(1.3)),
             keys.len(),
@@ -291,7 +287,8 @@ fn per_call_cases<'a>(
                 let (c, name) = keys[i];
                 timed(|| raw.get(c, name)?.ok_or("raw: not found".into()), |_| 1)
             },
-        ),
+        )
+        .per_call(),
     ]
 }
 
@@ -333,14 +330,14 @@ fn read_cases(files: &Files) -> Vec<Case<'_>> {
             .map(|(name, op, q)| list_case(files, name, query, QUERY_REPS, op, q)),
     );
     cases.extend([
-        Case::rows(
+        Case::new(
             "count_active",
             None,
             QUERY_REPS,
             move |_| timed(|| Ok(store.count(&active)?), |&c| c as usize),
             move |_| timed(|| raw.count_active(), |&c| c as usize),
         ),
-        Case::rows(
+        Case::new(
             "check_pids",
             None,
             QUERY_REPS,
@@ -356,7 +353,7 @@ fn read_cases(files: &Files) -> Vec<Case<'_>> {
 fn for_each_all(files: &Files) -> Case<'_> {
     let (store, raw) = (&files.store, &files.raw);
     let (everything, all) = (PluginQuery::new(), RawQuery::all());
-    Case::rows(
+    Case::new(
         "for_each_all",
         None,
         LIST_REPS,
@@ -386,13 +383,14 @@ fn for_each_all(files: &Files) -> Case<'_> {
 /// while the long-lived connections stay open, as in an app. Closing it is
 /// not timed.
 fn open_existing(files: &Files) -> Case<'_> {
-    Case::per_call(
+    Case::new(
         "open_existing",
         Some(Target::StoreMs(2.0)),
         OPENS,
         |_| timed(|| Ok(MetadataStore::open(&files.store_path)?), |_| 1),
         |_| timed(|| RawStore::open(&files.raw_path), |_| 1),
     )
+    .per_call()
 }
 
 /// One of the store's listing calls (`list`, a `find_…`).
@@ -409,7 +407,7 @@ fn list_case<'a>(
     q: RawQuery,
 ) -> Case<'a> {
     let (store, raw) = (&files.store, &files.raw);
-    Case::rows(
+    Case::new(
         name,
         target,
         reps,

@@ -39,21 +39,21 @@ pub fn cases<'a>(files: &'a Files, dir: &'a Path, reps: usize) -> Vec<Case<'a>> 
     let all = PluginQuery::new();
     let copy = move |side: &str, rep: usize| dir.join(format!("backup-{side}-{rep}.db"));
     vec![
-        Case::rows(
+        Case::new(
             "summaries_all",
             Some(Target::Ratio(1.3)),
             reps,
             move |_| timed(|| Ok(store.summaries(&all)?), Vec::len),
             move |_| timed(|| raw_ui::summaries(raw.conn()), Vec::len),
         ),
-        Case::rows(
+        Case::new(
             "list_all_text",
             None,
             reps,
             move |_| timed(|| Ok(store.list()?), Vec::len),
             move |_| timed(|| raw_ui::list_text(raw.conn()), Vec::len),
         ),
-        Case::rows(
+        Case::new(
             "backup",
             None,
             BACKUP_REPS,
