@@ -58,12 +58,8 @@ impl MetadataStore {
 
     /// Removes every PID of the plugin; returns how many there were.
     pub fn clear_pids(&self, category: &str, name: &str) -> Result<usize> {
-        self.checked(|| {
-            let tx = self.write()?;
-            let id = touch(&tx, category, name)?;
-            let n = tx.prepare_cached(sql::DELETE_PIDS)?.execute([id])?;
-            tx.commit()?;
-            Ok(n)
+        self.change_plugin(category, name, |tx, id| {
+            Ok(tx.prepare_cached(sql::DELETE_PIDS)?.execute([id])?)
         })
     }
 
@@ -74,12 +70,10 @@ impl MetadataStore {
         name: &str,
         container_id: Option<&str>,
     ) -> Result<()> {
-        self.checked(|| {
-            let tx = self.write()?;
-            let id = touch(&tx, category, name)?;
+        self.change_plugin(category, name, |tx, id| {
             tx.prepare_cached(sql::SET_CONTAINER)?
                 .execute(params![container_id, id])?;
-            tx.commit()
+            Ok(())
         })
     }
 
@@ -95,11 +89,28 @@ impl MetadataStore {
                 .validate()
                 .map_err(|e| e.for_plugin(|| unique_id(category, name)))?;
         }
+        self.change_plugin(category, name, |tx, id| {
+            write_remote(tx, id, Key { category, name }, remote)
+        })
+    }
+}
+
+impl MetadataStore {
+    /// One change to plugin `(category, name)`: a write transaction that
+    /// bumps the plugin's row ([`touch`], `NotFound` if there is none),
+    /// runs `f` with its id, and commits what `f` did.
+    fn change_plugin<T>(
+        &self,
+        category: &str,
+        name: &str,
+        f: impl FnOnce(&WriteTx<'_>, i64) -> Fallible<T>,
+    ) -> Result<T> {
         self.checked(|| {
             let tx = self.write()?;
             let id = touch(&tx, category, name)?;
-            write_remote(&tx, id, Key { category, name }, remote)?;
-            tx.commit()
+            let done = f(&tx, id)?;
+            tx.commit()?;
+            Ok(done)
         })
     }
 }
