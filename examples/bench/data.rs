@@ -60,7 +60,7 @@ impl Rng {
     }
 
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        *self.0.pick(items)
+        items[self.below(items.len())]
     }
 }
 
