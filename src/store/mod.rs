@@ -55,6 +55,7 @@ mod backup;
 mod changes;
 mod decode;
 mod history;
+mod identity;
 mod plugins;
 mod processes;
 mod read;

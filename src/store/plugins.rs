@@ -10,7 +10,8 @@ use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, ToSql, params_from_iter};
 
-use super::decode::{Col, StoredIdentity, decode_identity};
+use super::decode::Col;
+use super::identity::{StoredIdentity, decode_identity};
 use super::read::{for_each_in, get_in};
 use super::resources::{fresh_identity, write_remote};
 use super::sql::{self, ReadSql};

@@ -7,7 +7,7 @@
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 
-use super::decode::StoredIdentity;
+use super::identity::StoredIdentity;
 use super::sql;
 use super::transitions::{self, Key};
 use super::{MetadataStore, WriteTx};

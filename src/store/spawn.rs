@@ -11,7 +11,7 @@
 use std::process::{Child, Command};
 
 use super::MetadataStore;
-use super::decode::StoredIdentity;
+use super::identity::StoredIdentity;
 use super::resources::record_pid;
 use crate::error::{Error, Result};
 use crate::process;

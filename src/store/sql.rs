@@ -129,7 +129,7 @@ pub(super) static GET_PLUGIN: LazyLock<String> = LazyLock::new(|| {
 pub(super) const DELETE_PIDS: &str = "DELETE FROM plugin_pids WHERE plugin_id = ?1";
 
 /// The identity columns of `plugin_pids`, in the order
-/// [`StoredIdentity`](super::decode::StoredIdentity) binds and decodes them.
+/// [`StoredIdentity`](super::identity::StoredIdentity) binds and decodes them.
 macro_rules! identity_columns {
     () => {
         "start_time, boot_id, recorded_at, pid_ns, pidfd_inode, pgid, spawn_token"

@@ -14,7 +14,7 @@ use std::time::Duration;
 use rusqlite::params;
 use serde::Serialize;
 
-use super::decode::{PidClaim, decode_pid_claim};
+use super::identity::{PidClaim, decode_pid_claim};
 use super::sql;
 use super::{MetadataStore, WriteTx};
 use crate::error::{Error, Fallible, Result};

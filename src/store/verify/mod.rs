@@ -28,10 +28,9 @@ use rusqlite::{Connection, Row};
 use serde::Serialize;
 
 use super::MetadataStore;
-use super::decode::{
-    decode_change, decode_history, decode_pid_claim, decode_plugin, decode_summary, read_pid,
-};
+use super::decode::{decode_change, decode_history, decode_plugin, decode_summary, read_pid};
 use super::history::future_after;
+use super::identity::decode_pid_claim;
 use super::sql;
 use crate::connect::{self, Mode};
 use crate::error::{Error, Fallible, Result, Site, show, sqlite_code};
