@@ -88,7 +88,8 @@ fn async_get<'a>(
             let (c, name) = keys[i];
             timed(|| Ok(store.get(c, name)?.ok_or("store: not found")?), |_| 1)
         },
-    ).per_call()
+    )
+    .per_call()
 }
 
 /// The median round trip (µs) of an empty `read` closure through the

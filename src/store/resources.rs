@@ -30,7 +30,7 @@ impl MetadataStore {
             let tx = self.write()?;
             let at = now();
             let id = touch_at(&tx, category, name, &at)?;
-            let plugin = || format!("{category}_{name}");
+            let plugin = || unique_id(category, name);
             let identity = fresh_identity(pid, &at, Some(&plugin))?;
             let new = record_pid(&tx, id, pid, &identity)?;
             tx.commit()?;
